@@ -1,0 +1,20 @@
+# Project-wide warning and sanitizer flags, applied through an interface target so third-party
+# code is not affected.
+add_library(labdesk_warnings INTERFACE)
+target_compile_options(labdesk_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+if(LABDESK_WERROR)
+  target_compile_options(labdesk_warnings INTERFACE -Werror)
+endif()
+if(LABDESK_SANITIZE)
+  set(_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_compile_options(labdesk_warnings INTERFACE ${_san})
+  target_link_options(labdesk_warnings INTERFACE ${_san})
+endif()
+
+# labdesk_component(NAME SOURCES...) declares a component library with the project's flags.
+function(labdesk_library name)
+  add_library(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE labdesk_warnings)
+endfunction()
