@@ -33,10 +33,10 @@ Session* Broker::by_user_locked(const std::string& user) {
 
 Result<Session*> Broker::authorized_locked(const std::string& session, const std::string& token) {
   auto it = sessions_.find(session);
-  if (it == sessions_.end()) return fail("unknown_session", "no session '" + session + "': log in again", 404);
+  if (it == sessions_.end()) return fail("session_gone", "no session '" + session + "': log in again", 404);
   if (token.size() != it->second.token.size() ||
       sodium_memcmp(token.data(), it->second.token.data(), token.size()) != 0) {
-    return fail("unauthorized", "wrong token for session '" + session + "': log in again", 401);
+    return fail("bad_token", "wrong token for session '" + session + "': log in again", 401);
   }
   it->second.last_seen = clock_.now();
   return &it->second;
@@ -50,6 +50,17 @@ std::optional<int> Broker::take_port_locked() {
     }
   }
   return std::nullopt;
+}
+
+void Broker::note_locked(std::string type, std::string user, std::string detail) {
+  log_entries_.push_back({std::chrono::system_clock::now(), std::move(type), std::move(user), std::move(detail)});
+  if (log_entries_.size() > 1000) log_entries_.erase(log_entries_.begin(), log_entries_.begin() + 200);
+}
+
+std::vector<LogEntry> Broker::log(std::size_t max) const {
+  std::lock_guard lock(mu_);
+  auto n = std::min(max, log_entries_.size());
+  return {log_entries_.end() - static_cast<std::ptrdiff_t>(n), log_entries_.end()};
 }
 
 void Broker::push_event_locked(Session& s, SessionEvent e) {
@@ -95,6 +106,7 @@ Result<LoginResult> Broker::login(const Login& req) {
                                          "session moved to lab PC '" + req.client_id + "'"});
       ++metrics_.roams;
       ++metrics_.logins;
+      note_locked("roam", req.user, "from '" + old.client_id + "' to '" + req.client_id + "'");
       lock.unlock();
       if (auto r = forwards_.upsert(f); !r) return std::unexpected(r.error());
       log_->info("user '{}' roamed from '{}' to '{}'", req.user, old.client_id, req.client_id);
@@ -114,6 +126,7 @@ Result<LoginResult> Broker::login(const Login& req) {
     plan = std::move(*p);
     if (plan.rejected()) {
       ++metrics_.rejections;
+      note_locked("reject", req.user, plan.steps.front().reason);
       return fail("no_capacity", plan.steps.front().reason, 503);
     }
   }
@@ -123,6 +136,7 @@ Result<LoginResult> Broker::login(const Login& req) {
   if (auto r = execute(plan, &req, &out); !r) return std::unexpected(r.error());
   std::lock_guard lock(mu_);
   ++metrics_.logins;
+  note_locked("login", req.user, std::to_string(out.tier_mib) + " MiB from '" + req.client_id + "'");
   return out;
 }
 
@@ -243,6 +257,8 @@ void Broker::switch_step(const alloc::Step& s, const Login* newcomer,
                                             sess->vnc_password, "memory now " + std::to_string(sess->mib) + " MiB"});
       switched_at_[sess->id] = clock_.now();
       ++metrics_.handoffs;
+      note_locked("handoff", sess->user, "now " + std::to_string(sess->mib) + " MiB on host '" +
+                                             hosts_.spec(sess->host).name + "'");
     }
   }
   if (auto r = forwards_.upsert(f); !r) log_->error("forward for port {} failed: {}", f.lab_port, r.error().message);
@@ -287,9 +303,10 @@ Result<void> Broker::end(const std::string& session, const std::string& reason) 
   {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(session);
-    if (it == sessions_.end()) return fail("unknown_session", "no session '" + session + "'", 404);
+    if (it == sessions_.end()) return fail("not_found", "no session '" + session + "'", 404);
     s = it->second;
     end_locked(it->second, reason);
+    note_locked("end", s.user, reason);
     sessions_.erase(it);
     switched_at_.erase(session);
   }
@@ -318,7 +335,7 @@ Result<std::vector<SessionEvent>> Broker::events(const std::string& session, con
   auto ev = events_.find(session);
   if (it == sessions_.end()) {
     // An ended session still delivers its last events (the "ended" reason) once.
-    if (ev == events_.end()) return fail("unknown_session", "no session '" + session + "': log in again", 404);
+    if (ev == events_.end()) return fail("session_gone", "no session '" + session + "': log in again", 404);
   } else if (auto s = authorized_locked(session, token); !s) {
     return std::unexpected(s.error());
   }
@@ -340,7 +357,10 @@ void Broker::wait_events(const std::string& session, std::uint64_t after, std::f
     ready();
     return;
   }
-  waiters_[session].emplace_back(after, std::move(ready));
+  auto& list = waiters_[session];
+  // A viewer polls again after every timeout: older waiters of the session are stale.
+  if (list.size() >= 2) list.erase(list.begin());
+  list.emplace_back(after, std::move(ready));
 }
 
 Result<void> Broker::ack(const std::string& session, const std::string& token, double blackout_s) {
@@ -371,6 +391,32 @@ Result<void> Broker::grow() {
   {
     std::lock_guard lock(mu_);
     plan = planner_.grow(cluster_locked(loads));
+  }
+  return execute(plan, nullptr, nullptr);
+}
+
+Result<void> Broker::move(const std::string& session, const std::string& host) {
+  std::lock_guard serial(plan_mu_);
+  std::size_t to = hosts_.size();
+  for (std::size_t h = 0; h < hosts_.size(); ++h) {
+    if (hosts_.spec(h).name == host) to = h;
+  }
+  if (to == hosts_.size()) return fail("not_found", "no host '" + host + "'", 404);
+  auto loads = hosts_.loads();
+  alloc::Plan plan;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) return fail("not_found", "no session '" + session + "'", 404);
+    const Session& s = it->second;
+    if (s.host == to) return fail("bad_request", "session '" + session + "' already runs on '" + host + "'", 409);
+    plan.steps = {{alloc::Op::start, s.user, to, s.mib, s.max_mib, {}},
+                  {alloc::Op::switch_to, s.user, to, s.mib, 0, {}},
+                  {alloc::Op::destroy, s.user, s.host, s.mib, 0, {}}};
+    // The allocator's own executor check: refuses a move that would overcommit the target.
+    if (auto ok = planner_.apply(cluster_locked(loads), plan); !ok) {
+      return fail("no_capacity", "host '" + host + "' has no room for " + std::to_string(s.mib) + " MiB", 409);
+    }
   }
   return execute(plan, nullptr, nullptr);
 }

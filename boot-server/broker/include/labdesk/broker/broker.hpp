@@ -47,6 +47,14 @@ struct LoginResult {
   bool roamed = false;
 };
 
+// What the admin sees in "recent events": logins, handoffs, roams, ends, failures.
+struct LogEntry {
+  std::chrono::system_clock::time_point at;
+  std::string type;
+  std::string user;
+  std::string detail;
+};
+
 struct Metrics {
   std::uint64_t logins = 0;
   std::uint64_t rejections = 0;
@@ -80,7 +88,12 @@ class Broker {
   std::vector<Session> sessions() const;
   Result<void> end(const std::string& session, const std::string& reason);
   Result<void> grow();
+  // Hands the session's desktop over to another host at the same size (admin "move").
+  Result<void> move(const std::string& session, const std::string& host);
   Metrics metrics() const;
+  std::vector<LogEntry> log(std::size_t max = 100) const;
+  [[nodiscard]] const alloc::Policy& policy() const { return opt_.policy; }
+  [[nodiscard]] HostTable& hosts() { return hosts_; }
 
   // Ends sessions whose client has not been seen for the grace period.
   void sweep();
@@ -106,6 +119,7 @@ class Broker {
   void end_locked(Session& s, const std::string& reason);
   std::optional<int> take_port_locked();
   std::string random_hex(std::size_t bytes);
+  void note_locked(std::string type, std::string user, std::string detail);
 
   BrokerOptions opt_;
   HostTable& hosts_;
@@ -126,6 +140,7 @@ class Broker {
   std::uint64_t next_order_ = 1;
   std::uint64_t next_seq_ = 1;
   Metrics metrics_;
+  std::vector<LogEntry> log_entries_;
   std::random_device rd_;
 };
 
