@@ -39,6 +39,11 @@ rm -f "$W/root.ext4"; truncate -s 64M "$W/root.ext4"
 E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L labdesk-root -U "$uuid" \
   -E "hash_seed=$uuid,root_owner=0:0,lazy_itable_init=0,nodiscard" -b 4096 -I 256 \
   -d "$R" "$W/root.ext4"
+# mkfs copies each file's ctime, which no tool can set on the source tree: pin it with debugfs.
+(cd "$R" && find . | LC_ALL=C sort | sed -e 's|^\.||' -e 's|^$|/|' |
+  while read -r p; do echo "set_inode_field \"$p\" ctime @$SOURCE_DATE_EPOCH"; done) > "$W/ctime.cmds"
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH debugfs -w -f "$W/ctime.cmds" "$W/root.ext4" >/dev/null 2>"$W/debugfs.err" ||
+  die "debugfs could not pin ctimes: $(tail -3 "$W/debugfs.err")"
 qemu-img convert -q -f raw -O qcow2 "$W/root.ext4" "$D/base.qcow2.tmp"
 mv "$D/base.qcow2.tmp" "$D/base.qcow2"
 chmod 0444 "$D/base.qcow2"   # the base is never written: every boot gets its own overlay
