@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """A tiny HTTP listener standing in for the boot-server's announce endpoint: every POST is
 appended to OUTFILE as one JSON line {"path","content_type","body"}; the reply is 200 JSON.
-  announce_listener.py ADDRESS PORT OUTFILE"""
+With SERVE_DIR, GET serves the files below it (the boot files of a PXE boot).
+  announce_listener.py ADDRESS PORT OUTFILE [SERVE_DIR]"""
 import json
+import functools
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import HTTPServer, SimpleHTTPRequestHandler
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(SimpleHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n).decode("utf-8", "replace")
@@ -25,4 +27,5 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write("listener: " + fmt % args + "\n")
 
 
-HTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+serve = sys.argv[4] if len(sys.argv) > 4 else "/nonexistent"
+HTTPServer((sys.argv[1], int(sys.argv[2])), functools.partial(Handler, directory=serve)).serve_forever()
