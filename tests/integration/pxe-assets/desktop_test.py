@@ -150,6 +150,11 @@ def test_persist(assets):
         check(rc != 0, "a file written to / in the first boot survived into a fresh overlay")
         rc, out = vm.sh("cd /data && find . -type f | sort")
         check(out.split() == ["./bootcount"], f"the desktop wrote more than bootcount to /data: {out!r}")
+        # the ACPI power button (virsh shutdown) powers off cleanly, data disk unmounted first
+        vm.qmp_cmd("system_powerdown")
+        vm.wait_for(r"LABDESK: shutdown data=unmounted", 60)
+        vm.wait_exit(60)
+        log("boot2: ACPI power button -> clean poweroff, /data unmounted")
         vm.stop()
 
         # control: the same overlay again keeps the marker (so the check above can fail)

@@ -184,6 +184,13 @@ class VM:
         w, h = map(int, parts[1].split())
         return w, h, parts[3]
 
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"{self.name}: qemu still running {timeout} s later; serial tail:\n"
+                              f"{self.text()[-1500:]}")
+
     def stop(self):
         """Stops QEMU by its PID (SIGTERM, then SIGKILL) and waits for it."""
         if self.proc.poll() is None:
