@@ -54,7 +54,7 @@ def boot(d, assets, name, overlay, data, user, mem=512, extra=""):
             "-initrd", os.path.join(assets, "desktop", "initrd.cpio.gz"),
             "-append", f"console=ttyS0 labdesk.user={user} labdesk.session=t-{name} {extra}".strip(),
             "-drive", f"file={overlay},if=virtio,format=qcow2",
-            "-device", "virtio-balloon-pci,id=balloon0"]
+            "-device", "virtio-balloon-pci,id=balloon0", "-nic", "none"]
     if data:
         args += ["-drive", f"file={data},if=virtio,format=qcow2"]
     vm = VM(d, name, args, mem_mib=mem)

@@ -23,6 +23,24 @@ class TestFailure(Exception):
     pass
 
 
+def _die_with_parent():
+    # If the test itself is killed (ctest timeout), the kernel stops its QEMU/dnsmasq/listener.
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+
+
+def popen(cmd, **kw):
+    """subprocess.Popen for the processes a test starts: they die with the test."""
+    return subprocess.Popen(cmd, preexec_fn=_die_with_parent, **kw)
+
+
+def _sigterm(signum, frame):
+    raise SystemExit(f"terminated by signal {signum}")   # runs the tests' finally: cleanups
+
+
+signal.signal(signal.SIGTERM, _sigterm)
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
@@ -53,9 +71,9 @@ class VM:
         self.logf = open(self.log_path, "wb")
         self.t0 = time.monotonic()
         # wait=on: QEMU does not start the guest until we are connected, so no output is lost.
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=open(os.path.join(workdir, f"{name}.qemu.log"), "wb"),
-                                     stderr=subprocess.STDOUT)
+        self.proc = popen(cmd, stdin=subprocess.DEVNULL,
+                          stdout=open(os.path.join(workdir, f"{name}.qemu.log"), "wb"),
+                          stderr=subprocess.STDOUT)
         self.sock = self._connect(self.serial_path)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -230,10 +248,17 @@ class Lab:
 
     def __init__(self, d, dnsmasq_extra=()):
         self.d = d
-        self.ns = f"ldpxa-tc-{os.getpid()}"
+        self.ns = f"ldpxa-{os.getpid()}"
         self.procs = []
-        sh = lambda *a: subprocess.run(["ip", "-n", self.ns] + list(a), check=True)  # noqa: E731
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        try:
+            self._setup(d, dnsmasq_extra)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, d, dnsmasq_extra):
+        sh = lambda *a: subprocess.run(["ip", "-n", self.ns] + list(a), check=True)  # noqa: E731
         sh("link", "set", "lo", "up")
         sh("link", "add", "br0", "type", "bridge")
         sh("addr", "add", f"{GW}/24", "dev", "br0")
@@ -249,9 +274,8 @@ class Lab:
                                f"--dhcp-option=option:router,{GW}"] + list(dnsmasq_extra))
 
     def start(self, name, cmd):
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns] + cmd, stdin=subprocess.DEVNULL,
-                             stdout=open(os.path.join(self.d, f"{name}.log"), "wb"),
-                             stderr=subprocess.STDOUT)
+        p = popen(["ip", "netns", "exec", self.ns] + cmd, stdin=subprocess.DEVNULL,
+                  stdout=open(os.path.join(self.d, f"{name}.log"), "wb"), stderr=subprocess.STDOUT)
         self.procs.append(p)
         return p
 
