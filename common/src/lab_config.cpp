@@ -100,6 +100,14 @@ const std::array kNatKeys{
     KeySpec{"port_max", Kind::integer, Value{I{16899}}, "last port used for desktop forwards"},
 };
 
+const std::array kApiKeys{
+    KeySpec{"address", Kind::string, Value{S("127.0.0.1")},
+            "address of the boot-server's admin API (forwards, clients); keep it off the lab network"},
+    KeySpec{"port", Kind::integer, Value{I{7080}}, "TCP port of the admin API"},
+    KeySpec{"token_file", Kind::string, Value{S()},
+            "file holding the admin API's bearer token; empty: no token (loopback only)"},
+};
+
 const std::array kSchema{
     SectionSpec{"tiers", false, false, kTierKeys, "",
                 "Memory tiers: with n users connected the system is in the smallest tier m with "
@@ -120,6 +128,7 @@ const std::array kSchema{
     SectionSpec{"store", false, false, kStoreKeys, "", "The boot-server's SQLite store (WAL)."},
     SectionSpec{"nat", false, false, kNatKeys, "",
                 "NAT for lab PCs and per-session forwards from the lab address to desktops' VNC ports."},
+    SectionSpec{"api", false, false, kApiKeys, "", "The boot-server's admin API."},
 };
 
 bool valid_name(std::string_view s) {
@@ -223,6 +232,9 @@ class Builder {
     read("nat.outbound_interface", c.nat.outbound_interface);
     read("nat.port_min", c.nat.port_min);
     read("nat.port_max", c.nat.port_max);
+    read("api.address", c.api.address);
+    read("api.port", c.api.port);
+    read("api.token_file", c.api.token_file);
     return c;
   }
 
@@ -379,6 +391,11 @@ class Validator {
 
   void boot() {
     const auto& b = c_.boot;
+    if (c_.api.port < 1 || c_.api.port > 65535) problem("api.port", "api.port " + std::to_string(c_.api.port) + " must be 1..65535");
+    if (!parse_ipv4(c_.api.address)) problem("api.address", "api.address '" + c_.api.address + "' is not an IPv4 address");
+    if (c_.api.token_file.empty() && c_.api.address != "127.0.0.1") {
+      problem("api.token_file", "the admin API listens on '" + c_.api.address + "' without a token: set api.token_file or keep api.address = \"127.0.0.1\"");
+    }
     if (b.http_port < 1 || b.http_port > 65535) problem("boot.http_port", "boot.http_port " + std::to_string(b.http_port) + " must be 1..65535");
     if (b.keep_versions < 0) problem("boot.keep_versions", "boot.keep_versions " + std::to_string(b.keep_versions) + " must be 0 or more");
     if (b.state_dir.empty()) problem("boot.state_dir", "boot.state_dir is empty: give a folder the boot-server may write, e.g. \"/var/lib/labdesk\"");

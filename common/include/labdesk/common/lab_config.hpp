@@ -77,6 +77,13 @@ struct NatConfig {
   std::int64_t port_max = 0;
 };
 
+// The boot-server's admin API (forwards, clients): loopback by default, bearer token if set.
+struct ApiConfig {
+  std::string address;
+  std::int64_t port = 0;
+  std::string token_file;
+};
+
 struct LabConfig {
   TiersConfig tiers;
   PlacementConfig placement;
@@ -86,6 +93,7 @@ struct LabConfig {
   BootConfig boot;
   StoreConfig store;
   NatConfig nat;
+  ApiConfig api;
 };
 
 // The one schema table: keys, types, defaults and their documentation.
