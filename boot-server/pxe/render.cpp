@@ -135,6 +135,12 @@ std::string render_boot_script(const std::string& templ, const std::map<std::str
   std::string out;
   out.reserve(in.size() + 256);
   for (std::size_t i = 0; i < in.size();) {
+    // Comment lines document the template for pxe-assets' readers; the PC does not need them.
+    if (in[i] == '#' && (i == 0 || in[i - 1] == '\n') && in.compare(i, 2, "#!") != 0) {
+      auto eol = in.find('\n', i);
+      i = eol == std::string::npos ? in.size() : eol + 1;
+      continue;
+    }
     if (in[i] == '@') {
       auto end = in.find('@', i + 1);
       if (end != std::string::npos) {
