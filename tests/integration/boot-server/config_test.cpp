@@ -24,7 +24,7 @@ Attempt run_server(const Netns& ns, const fs::path& dir, const std::string& conf
 }
 
 void nothing_started(const Netns& ns) {
-  CHECK(ns.out("ip netns pids " + ns.name()).empty());
+  CHECK(capture("ip netns pids " + ns.name()).empty());
   CHECK(ns.out("nft list tables").find("labdesk") == std::string::npos);
   CHECK(ns.out("ss -lntu").find(":8080") == std::string::npos);
 }
@@ -104,7 +104,7 @@ TEST_CASE("SIGHUP reloads: a bad file keeps the running config, new reservations
   // SIGTERM drains and exits cleanly, taking dnsmasq with it.
   server.signal(SIGTERM);
   CHECK(server.wait(15s) == 0);
-  CHECK(ns.out("ip netns pids " + ns.name()).empty());
+  CHECK(capture("ip netns pids " + ns.name()).empty());
 }
 
 }  // namespace
