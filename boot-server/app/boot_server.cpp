@@ -255,22 +255,24 @@ http::Router BootServer::lab_routes() {
   using http::Auth;
   using http::Request;
   using http::Response;
-  r.add("GET", "/boot.ipxe", [this](const Request&) {
+  r.add("GET", "/boot.ipxe", [this](const Request& q) {
     const auto c = config();
     const std::string v = boot_files_->current();
+    log_->debug("boot.ipxe (version '{}') to '{}'", v, q.remote_address);
     return Response::text(render_boot_script(boot_files_->script_template(), boot_script_vars(*c, v)), "text/plain");
   }, Auth::none);
-  auto serve = [this](const std::string& version, const std::string& rel) {
+  auto serve = [this](const std::string& version, const std::string& rel, const std::string& remote) {
     auto p = boot_files_->resolve(version, rel);
+    log_->debug("boot file '{}' of version '{}' to '{}'", rel, version, remote);
     if (!p) return Response::error("not_found", "boot file '" + rel + "' of version '" + version + "' does not exist", 404);
     Response res;
     res.content_type = "application/octet-stream";
     res.file = p->string();
     return res;
   };
-  r.add("GET", "/boot/{version}/{file}", [serve](const Request& q) { return serve(q.params.at("version"), q.params.at("file")); }, Auth::none);
+  r.add("GET", "/boot/{version}/{file}", [serve](const Request& q) { return serve(q.params.at("version"), q.params.at("file"), q.remote_address); }, Auth::none);
   r.add("GET", "/boot/{version}/{dir}/{file}", [serve](const Request& q) {
-    return serve(q.params.at("version"), q.params.at("dir") + "/" + q.params.at("file"));
+    return serve(q.params.at("version"), q.params.at("dir") + "/" + q.params.at("file"), q.remote_address);
   }, Auth::none);
   r.add("POST", "/v1/announce", [this](const Request& q) {
     const auto c = config();
