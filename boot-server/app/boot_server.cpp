@@ -151,6 +151,7 @@ void BootServer::start(std::size_t http_threads) {
   try {
     nft_ = std::make_unique<LibNftables>();
     forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *store_, *nft_, log_);
+    broker_forwards_ = std::make_unique<BrokerForwards>(*forwards_);
     if (c->nat.enabled) {
       set_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
       if (auto r = forwards_->rebuild(); !r) throw Failure(r.error());

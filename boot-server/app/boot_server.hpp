@@ -17,6 +17,7 @@
 #include "labdesk/common/lab_config.hpp"
 #include "labdesk/http/router.hpp"
 #include "labdesk/http/server.hpp"
+#include "nat/broker_forwards.hpp"
 #include "nat/forward_table.hpp"
 #include "nat/nft.hpp"
 #include "pxe/boot_files.hpp"
@@ -52,6 +53,8 @@ class BootServer {
 
   [[nodiscard]] Store& store() { return *store_; }
   [[nodiscard]] ForwardTable* forwards() { return forwards_.get(); }
+  // The broker's ForwardPort (broker/ports.hpp), valid after start().
+  [[nodiscard]] broker::ForwardPort* broker_forwards() { return broker_forwards_.get(); }
   [[nodiscard]] DnsmasqSupervisor& dnsmasq() { return *dnsmasq_; }
   [[nodiscard]] BootFiles& boot_files() { return *boot_files_; }
   [[nodiscard]] std::uint16_t http_port() const;
@@ -80,6 +83,7 @@ class BootServer {
   std::unique_ptr<BootFiles> boot_files_;
   std::unique_ptr<LibNftables> nft_;
   std::unique_ptr<ForwardTable> forwards_;
+  std::unique_ptr<BrokerForwards> broker_forwards_;
   std::unique_ptr<DnsmasqSupervisor> dnsmasq_;
   std::unique_ptr<http::Server> lab_http_;
   std::unique_ptr<http::Server> admin_http_;

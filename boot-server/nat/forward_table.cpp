@@ -23,6 +23,20 @@ Result<void> ForwardTable::rebuild() {
   return {};
 }
 
+Result<void> ForwardTable::replace_all(const std::vector<Forward>& all) {
+  std::map<std::uint16_t, Forward> next;
+  for (const auto& f : all) {
+    if (auto ok = check_forward(spec_, f); !ok) return ok;
+    if (!next.emplace(f.port, f).second) return fail("bad_forward", "forward port '" + std::to_string(f.port) + "' given twice");
+  }
+  std::lock_guard lock(mu_);
+  if (auto r = nft_.run(render_ruleset(spec_, all)); !r) return r;
+  store_.replace_forwards(all);
+  current_ = std::move(next);
+  log_->info("nftables table '{}' replaced with {} forwards", spec_.table, all.size());
+  return {};
+}
+
 Result<void> ForwardTable::upsert(const Forward& f) {
   if (auto ok = check_forward(spec_, f); !ok) return ok;
   std::lock_guard lock(mu_);

@@ -23,6 +23,9 @@ class ForwardTable {
   // Replaces labdesk's table with one built from the store's forwards, atomically. Forwards
   // that no longer fit the spec (e.g. the port range shrank) are dropped from the store.
   Result<void> rebuild();
+  // Replaces every forward at once (the broker's reconciliation): store and nftables together;
+  // nothing changes if one of them is invalid or nftables refuses.
+  Result<void> replace_all(const std::vector<Forward>& all);
   // Adds or changes the forward on f.port (also moving the session off any other port).
   // A handoff changes target_ip/target_port; a roam changes client_ip. Atomic in nftables.
   Result<void> upsert(const Forward& f);

@@ -155,6 +155,22 @@ void Store::put_forward(const Forward& f) {
   t.commit();
 }
 
+void Store::replace_forwards(const std::vector<Forward>& all) {
+  std::lock_guard lock(mu_);
+  SQLite::Transaction t(db_);
+  db_.exec("DELETE FROM forwards");
+  for (const auto& f : all) {
+    SQLite::Statement ins(db_, "INSERT INTO forwards(port, session, client_ip, target_ip, target_port) VALUES (?, ?, ?, ?, ?)");
+    ins.bind(1, f.port);
+    ins.bind(2, f.session);
+    ins.bind(3, f.client_ip);
+    ins.bind(4, f.target_ip);
+    ins.bind(5, f.target_port);
+    ins.exec();
+  }
+  t.commit();
+}
+
 void Store::delete_forward(std::uint16_t port) {
   std::lock_guard lock(mu_);
   SQLite::Statement del(db_, "DELETE FROM forwards WHERE port = ?");

@@ -62,6 +62,7 @@ class Store {
   std::vector<Forward> forwards();
   void put_forward(const Forward& f);
   void delete_forward(std::uint16_t port);
+  void replace_forwards(const std::vector<Forward>& all);
 
   // For the broker's own tables: run `fn(db)` under the store's lock.
   template <typename Fn>

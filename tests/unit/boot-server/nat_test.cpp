@@ -2,6 +2,7 @@
 
 #include "../common/golden.hpp"
 #include "fixtures.hpp"
+#include "nat/broker_forwards.hpp"
 #include "nat/forward_table.hpp"
 #include "labdesk/common/log.hpp"
 
@@ -95,6 +96,36 @@ TEST_CASE("ForwardTable: rebuild from the store, upsert switches one forward, re
   CHECK(table.list().empty());
   CHECK(store.forwards().empty());
   CHECK(table.remove(15950));  // already gone: fine
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("the broker's ForwardPort over the table: upsert, rebuild replaces everything, remove") {
+  auto path = std::filesystem::temp_directory_path() / ("labdesk-bfwd-" + std::to_string(::getpid()) + ".sqlite");
+  std::filesystem::remove(path);
+  boot::Store store(path.string());
+  RecordingNft nft;
+  boot::ForwardTable table(boot::nat_spec(test::lab()), store, nft, log::make_logger("test", spdlog::level::off));
+  REQUIRE(table.rebuild());
+  boot::BrokerForwards port(table);
+  broker::ForwardPort& p = port;
+  REQUIRE(p.upsert({15900, "10.77.0.101", "10.88.0.2", 5900}));
+  REQUIRE(p.upsert({15901, "10.77.0.102", "10.88.0.2", 5901}));
+  CHECK(table.list().size() == 2);
+  // A handoff on 15900 replaces in place.
+  REQUIRE(p.upsert({15900, "10.77.0.101", "10.88.0.3", 5905}));
+  CHECK(table.find(15900)->target_ip == "10.88.0.3");
+  CHECK(table.find(15901)->target_port == 5901);
+  REQUIRE(p.rebuild({{15902, "10.77.0.103", "10.88.0.2", 5902}}));
+  CHECK(table.list().size() == 1);
+  CHECK(store.forwards().size() == 1);
+  CHECK(!p.rebuild({{15903, "10.77.0.104", "vm-host", 5903}}));  // not an IPv4 address: nothing changes
+  CHECK(table.find(15902));
+  REQUIRE(p.remove(15902));
+  CHECK(store.forwards().empty());
   std::filesystem::remove(path);
 }
 
