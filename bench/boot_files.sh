@@ -12,6 +12,7 @@ BIN=$BUILD/boot-server/labdesk-boot-server
 [ -x "$BIN" ] || { echo "boot_files.sh: build first ($BIN missing)" >&2; exit 1; }
 NS=ldbench$$
 W=$(mktemp -d /var/tmp/labdesk-bench.XXXXXX)
+chmod 755 "$W"  # dnsmasq serves TFTP as nobody
 ASSETS=$BUILD/pxe-assets
 if [ ! -f "$ASSETS/vmlinuz" ]; then pxe-assets/build.sh "$ASSETS" > "$W/assets.log" 2>&1; fi
 ASSETS=$(cd "$ASSETS" && pwd)
@@ -21,7 +22,8 @@ cleanup() {
   sleep 0.3
   for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
   ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$W"
+  ip netns del "$C" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
 ip netns add "$NS"
@@ -30,6 +32,15 @@ ip -n "$NS" link add br0 type bridge
 ip -n "$NS" addr add 10.77.0.1/24 dev br0
 ip -n "$NS" link set br0 up
 X="ip netns exec $NS"
+# The clients live in their own namespace behind a veth on the lab bridge, like lab PCs.
+C=${NS}c
+ip netns add "$C"
+ip -n "$C" link set lo up
+ip link add name "${NS}a" netns "$NS" type veth peer name "${NS}b" netns "$C"
+ip -n "$NS" link set "${NS}a" master br0 up
+ip -n "$C" addr add 10.77.0.50/24 dev "${NS}b"
+ip -n "$C" link set "${NS}b" up
+XC="ip netns exec $C"
 
 cat > "$W/lab.toml" <<T
 [lab]
@@ -47,8 +58,9 @@ enabled = false
 name = "virt-a"
 capacity_mib = 4096
 T
-$X "$BIN" -c "$W/lab.toml" --log-level=warn > "$W/server.log" 2>&1 & pids+=($!)
-for i in $(seq 100); do $X curl -sf -o /dev/null http://10.77.0.1:8080/boot.ipxe && break; sleep 0.1; done
+$X "$BIN" -c "$W/lab.toml" --log-level=error > "$W/server.log" 2>&1 & pids+=($!)
+for i in $(seq 300); do $X curl -sf -o /dev/null http://10.77.0.1:8080/boot.ipxe && break; sleep 0.1; done
+[ -d "$W/state/boot" ] || { echo "boot_files.sh: labdesk-boot-server did not start:"; cat "$W/server.log"; exit 1; } >&2
 VER=$(ls "$W/state/boot" | head -1)
 DIR=$W/state/boot/$VER
 
@@ -77,21 +89,24 @@ BYTES=$(( $(stat -c %s "$DIR/vmlinuz") + $(stat -c %s "$DIR/thin-client/initrd.c
 now() { date +%s.%N; }
 # run_clients N KIND: N clients at once, each fetching the kernel then the initramfs.
 run_clients() {
-  local n=$1 kind=$2 t0 t1 i
+  local n=$1 kind=$2 t0 t1 i clients=()
   t0=$(now)
   for i in $(seq "$n"); do
     case $kind in
-      http) $X curl -sf -o /dev/null -o /dev/null "http://10.77.0.1:8080/boot/$VER/vmlinuz" "http://10.77.0.1:8080/boot/$VER/thin-client/initrd.cpio.gz" & ;;
-      nginx) $X curl -sf -o /dev/null -o /dev/null "http://10.77.0.1:8081/vmlinuz" "http://10.77.0.1:8081/thin-client/initrd.cpio.gz" & ;;
-      tftp) $X curl -sf --tftp-blksize 1432 -o /dev/null -o /dev/null "tftp://10.77.0.1/vmlinuz" "tftp://10.77.0.1/thin-client/initrd.cpio.gz" & ;;
+      http) $XC curl -sSf -o /dev/null -o /dev/null "http://10.77.0.1:8080/boot/$VER/vmlinuz" "http://10.77.0.1:8080/boot/$VER/thin-client/initrd.cpio.gz" & ;;
+      nginx) $XC curl -sf -o /dev/null -o /dev/null "http://10.77.0.1:8081/vmlinuz" "http://10.77.0.1:8081/thin-client/initrd.cpio.gz" & ;;
+      tftp) $XC curl -sf --tftp-blksize 1432 -o /dev/null -o /dev/null "tftp://10.77.0.1/vmlinuz" "tftp://10.77.0.1/thin-client/initrd.cpio.gz" & ;;
     esac
+    clients+=($!)
   done
-  if ! wait; then echo "boot_files.sh: a $kind client failed" >&2; exit 1; fi
+  for i in "${clients[@]}"; do
+    if ! wait "$i"; then echo "boot_files.sh: a $kind client failed" >&2; exit 1; fi
+  done
   t1=$(now)
   awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'
 }
 
-echo "boot files: vmlinuz + thin-client/initrd.cpio.gz = $BYTES bytes per client; 2 cores; loopback in a netns"
+echo "boot files: vmlinuz + thin-client/initrd.cpio.gz = $BYTES bytes per client; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg); clients in a netns behind a veth on the lab bridge"
 printf "%4s  %-22s %10s %12s\n" N server "last (s)" "MB/s total"
 for n in 1 10 50; do
   run_clients 2 http >/dev/null; run_clients 2 nginx >/dev/null  # warm the page cache

@@ -116,6 +116,11 @@ std::string BootFiles::import(const fs::path& assets_dir, const std::vector<std:
   fs::last_write_time(dir, fs::file_time_type::clock::now());
 
   fs::create_directories(tftp_root());
+  // dnsmasq serves TFTP after dropping to an unprivileged user.
+  for (const auto& d : {state_dir_, tftp_root()}) {
+    fs::permissions(d, fs::perms::others_read | fs::perms::others_exec | fs::perms::group_read | fs::perms::group_exec,
+                    fs::perm_options::add);
+  }
   for (const auto& l : loaders) {
     if (!l.empty()) copy_atomic(dir / "ipxe" / l, tftp_root() / l);
   }

@@ -194,8 +194,9 @@ bool DnsmasqSupervisor::healthy() const { return pid_ > 0 && bound_udp(pid_, 67)
 std::string DnsmasqSupervisor::last_log_line() const {
   std::ifstream in(opt_.log_file);
   std::string line, last;
+  // "FAILED to start up" follows the line that says why; keep the reason.
   while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
+    if (!line.empty() && line.find("FAILED to start up") == std::string::npos) last = line;
   }
   return last;
 }
