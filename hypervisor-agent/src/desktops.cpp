@@ -374,6 +374,7 @@ void Desktops::handle(const LifecycleEvent& e) {
   if (e.kind == "crashed") {
     handle_crash(e.domain, e.detail);
   } else if (e.kind == "shutdown" || e.kind == "destroyed" || e.kind == "stopped") {
+    if (auto now = libvirt_.get(e.domain); now && now->state != "shutoff") return;  // stale: it runs again
     {
       std::lock_guard l(mutex_);
       cache_.erase(e.domain);
@@ -394,6 +395,11 @@ void Desktops::handle_crash(const std::string& name, const std::string& detail) 
     meta = it->second.meta;
     memory = it->second.memory_mib > 0 ? it->second.memory_mib : meta.max_memory_mib;
     it->second.pending = true;  // no destroy or sweep while it restarts
+  }
+  // With on_crash=destroy the domain is gone already; a guest that merely reported a crash is
+  // still there and is stopped before it is started again.
+  if (auto r = libvirt_.destroy(name); !r && r.error().code != "not_found") {
+    log_->warn("could not stop crashed desktop '{}': '{}'", name, r.error().message);
   }
   storage_.remove_overlay(name);
   events_.push(event("crashed", name, meta, detail));

@@ -93,7 +93,8 @@ std::string render_metadata(const DesktopMeta& m) {
 }
 
 std::optional<DesktopMeta> parse_metadata(std::string_view xml) {
-  if (xml.find(kMetadataNs) == std::string_view::npos) return std::nullopt;
+  // libvirt looks the element up by namespace and returns it without the prefix.
+  if (xml.find("desktop") == std::string_view::npos) return std::nullopt;
   DesktopMeta m;
   auto user = element_text(xml, "user");
   auto overlay = element_text(xml, "overlay");

@@ -21,6 +21,10 @@ Result<void> run_command(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // mkfs.ext4 lives in /usr/sbin, which a non-root PATH often lacks; built before fork (no
+  // allocation between fork and exec in a threaded process).
+  const std::string in_usr_sbin = "/usr/sbin/" + argv.front();
+  const std::string in_sbin = "/sbin/" + argv.front();
   pid_t pid = fork();
   if (pid < 0) {
     close(pipefd[0]);
@@ -33,6 +37,10 @@ Result<void> run_command(const std::vector<std::string>& argv) {
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     execvp(args[0], args.data());
+    if (argv.front().find('/') == std::string::npos) {
+      execv(in_usr_sbin.c_str(), args.data());
+      execv(in_sbin.c_str(), args.data());
+    }
     _exit(127);
   }
   close(pipefd[1]);
