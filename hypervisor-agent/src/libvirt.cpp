@@ -51,10 +51,17 @@ LifecycleEvent classify(const char* name, int event, int detail) {
     e.kind = "started";
   } else if (event == VIR_DOMAIN_EVENT_CRASHED) {
     e.kind = "crashed";
+    e.detail = "guest reported a crash";
   } else if (event == VIR_DOMAIN_EVENT_STOPPED) {
     switch (detail) {
       case VIR_DOMAIN_EVENT_STOPPED_FAILED:
-      case VIR_DOMAIN_EVENT_STOPPED_CRASHED: e.kind = "crashed"; break;
+        e.kind = "crashed";
+        e.detail = "qemu process ended unexpectedly";
+        break;
+      case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+        e.kind = "crashed";
+        e.detail = "guest crashed";
+        break;
       case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: e.kind = "shutdown"; break;
       case VIR_DOMAIN_EVENT_STOPPED_DESTROYED: e.kind = "destroyed"; break;
       default: e.kind = "stopped";
