@@ -6,7 +6,7 @@ namespace labdesk::agent {
 namespace {
 
 StorageDirs dirs_of(const AgentConfig& c) {
-  return StorageDirs{c.images_dir, c.overlay_dir, c.data_dir, c.console_dir, c.data_disk_mib};
+  return StorageDirs{c.images_dir, c.overlay_dir, c.data_dir, c.console_dir, c.console_mode == "unix", c.data_disk_mib};
 }
 
 http::ServerOptions server_options(const AgentConfig& c, std::string token) {

@@ -35,6 +35,7 @@ const std::array kStorageKeys{
     KeySpec{"overlay_dir", Kind::string, Value{S("/var/lib/labdesk/overlays")}, "throwaway per-start qcow2 overlays (the agent deletes what no VM uses)"},
     KeySpec{"data_dir", Kind::string, Value{S("/var/lib/labdesk/data")}, "users' persistent data disks (never deleted by the agent)"},
     KeySpec{"console_dir", Kind::string, Value{S()}, "serial console sockets and logs per desktop; empty: no serial console"},
+    KeySpec{"console_mode", Kind::string, Value{S("file")}, "\"file\": serial output to <console_dir>/<desktop>.log; \"unix\": an interactive socket <desktop>.sock, logged too"},
     KeySpec{"data_disk_mib", Kind::integer, Value{I{1024}}, "size of a new user's data disk in MiB"},
 };
 const std::array kDesktopKeys{
@@ -105,6 +106,7 @@ AgentConfig build(const config::Tree& t) {
   r("storage.overlay_dir", c.overlay_dir);
   r("storage.data_dir", c.data_dir);
   r("storage.console_dir", c.console_dir);
+  r("storage.console_mode", c.console_mode);
   r("storage.data_disk_mib", c.data_disk_mib);
   r("desktops.capacity_mib", c.capacity_mib);
   r("desktops.vnc_listen", c.vnc_listen);
@@ -147,6 +149,9 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
   }
   if (!c.console_dir.empty() && c.console_dir.front() != '/') {
     problem("storage.console_dir", "storage.console_dir '" + c.console_dir + "' must be an absolute path or empty");
+  }
+  if (c.console_mode != "file" && c.console_mode != "unix") {
+    problem("storage.console_mode", "unknown console_mode '" + c.console_mode + "': use \"file\" or \"unix\"");
   }
   if (c.overlay_dir == c.data_dir || c.overlay_dir == c.images_dir) {
     problem("storage.overlay_dir", "overlay_dir '" + c.overlay_dir + "' must differ from data_dir and images_dir: the agent deletes stale files there");

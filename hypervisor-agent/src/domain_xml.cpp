@@ -154,6 +154,12 @@ std::string render_domain_xml(const DomainSpec& s) {
     if (!s.console_log.empty()) o << "      <log file='" << e(s.console_log) << "' append='on'/>\n";
     o << "      <target port='0'/>\n"
       << "    </serial>\n";
+  } else if (!s.console_log.empty()) {
+    // A plain file never blocks the guest (an unconnected socket stalls its serial output).
+    o << "    <serial type='file'>\n"
+      << "      <source path='" << e(s.console_log) << "' append='on'/>\n"
+      << "      <target port='0'/>\n"
+      << "    </serial>\n";
   }
   o << "    <graphics type='vnc' autoport='yes' listen='" << e(s.vnc_listen) << "' passwd='"
     << e(s.vnc_password) << "'>\n"

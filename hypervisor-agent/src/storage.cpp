@@ -80,7 +80,7 @@ std::string Storage::data_disk_path(const std::string& user) const {
   return join_inside(dirs_.data_dir, user + ".qcow2");
 }
 std::string Storage::console_socket(const std::string& desktop) const {
-  return dirs_.console_dir.empty() ? "" : join_inside(dirs_.console_dir, desktop + ".sock");
+  return dirs_.console_dir.empty() || !dirs_.console_socket ? "" : join_inside(dirs_.console_dir, desktop + ".sock");
 }
 std::string Storage::console_log(const std::string& desktop) const {
   return dirs_.console_dir.empty() ? "" : join_inside(dirs_.console_dir, desktop + ".log");
@@ -102,7 +102,7 @@ Result<std::string> Storage::create_overlay(const std::string& desktop, const st
 void Storage::remove_overlay(const std::string& desktop) const {
   std::error_code ec;
   if (fs::remove(overlay_path(desktop), ec)) log_->info("removed overlay of '{}'", desktop);
-  if (!dirs_.console_dir.empty()) fs::remove(console_socket(desktop), ec);
+  if (!dirs_.console_dir.empty() && dirs_.console_socket) fs::remove(console_socket(desktop), ec);
 }
 
 Result<std::string> Storage::ensure_data_disk(const std::string& user) {

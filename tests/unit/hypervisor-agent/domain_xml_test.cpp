@@ -34,6 +34,12 @@ TEST_CASE("domain XML: direct kernel boot with console matches the golden file")
   CHECK(test::golden("tests/golden/hypervisor-agent/desktop-kernel.xml", agent::render_domain_xml(spec(true))) == "");
 }
 
+TEST_CASE("domain XML: serial console to a file matches the golden file") {
+  auto s = spec(false);
+  s.console_log = "/run/labdesk/console/ld-alice-0a1b2c.log";
+  CHECK(test::golden("tests/golden/hypervisor-agent/desktop-console-file.xml", agent::render_domain_xml(s)) == "");
+}
+
 TEST_CASE("domain XML: disk boot without console matches the golden file") {
   CHECK(test::golden("tests/golden/hypervisor-agent/desktop-disk.xml", agent::render_domain_xml(spec(false))) == "");
 }

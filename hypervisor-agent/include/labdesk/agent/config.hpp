@@ -36,7 +36,8 @@ struct AgentConfig {
   std::string images_dir;
   std::string overlay_dir;
   std::string data_dir;
-  std::string console_dir;  // "" → no serial console
+  std::string console_dir;   // "" → no serial console
+  std::string console_mode;  // "file" | "unix" (socket + log)
   std::int64_t data_disk_mib = 0;
   // [desktops]
   std::int64_t capacity_mib = 0;

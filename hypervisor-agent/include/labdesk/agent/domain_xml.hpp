@@ -36,8 +36,8 @@ struct DomainSpec {
   std::string cmdline;  // complete, including labdesk.user=… labdesk.session=…
   std::string vnc_listen;
   std::string vnc_password;  // ≤ 8 characters (the RFB limit)
-  std::string console_socket;  // "" → no serial console
-  std::string console_log;
+  std::string console_socket;  // serial on this unix socket (logged to console_log)
+  std::string console_log;     // without a socket: serial written to this file; both "" → none
 };
 
 std::string render_domain_xml(const DomainSpec& spec);

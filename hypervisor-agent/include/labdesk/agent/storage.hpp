@@ -24,6 +24,7 @@ struct StorageDirs {
   std::string overlay_dir;
   std::string data_dir;
   std::string console_dir;
+  bool console_socket = false;  // console_mode "unix"
   std::int64_t data_disk_mib = 1024;
 };
 
