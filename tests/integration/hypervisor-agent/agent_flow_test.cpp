@@ -153,7 +153,8 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   REQUIRE(kill(pid, SIGKILL) == 0);
   json restarted;
   REQUIRE(itest::wait_until([&] {
-    for (auto& e : events_after(*a.client, seen)["events"]) {
+    const json batch = events_after(*a.client, seen);
+    for (const auto& e : batch["events"]) {
       if (e["type"] == "restarted") restarted = e;
     }
     return !restarted.is_null();

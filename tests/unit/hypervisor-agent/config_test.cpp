@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "../common/golden.hpp"
 #include "fixture.hpp"
 #include "labdesk/agent/config.hpp"
 #include "labdesk/agent/names.hpp"
@@ -79,4 +80,9 @@ TEST_CASE("paths: inside() resolves .. and symlinks; join_inside refuses escapes
   CHECK(agent::join_inside(d.path + "/in", "a.qcow2") == d.path + "/in/a.qcow2");
   CHECK_THROWS_AS(agent::join_inside(d.path + "/in", "../a"), Failure);
   CHECK_THROWS_AS(agent::join_inside(d.path + "/in", "link"), Failure);
+}
+
+TEST_CASE("agent config reference in docs/api/agent-config.md is generated from the schema") {
+  CHECK(test::golden("docs/api/agent-config.md", "# labdesk-agent config reference\n\n" +
+                                                       config::reference_markdown(agent::agent_schema())) == "");
 }
