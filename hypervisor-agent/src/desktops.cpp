@@ -133,7 +133,7 @@ Result<aa::Desktop> Desktops::create(const aa::CreateDesktop& req) {
     return fail("libvirt_unavailable", "libvirt '" + libvirt_.uri() + "' is not connected: the agent is reconnecting, retry shortly", 503);
   }
   const std::string name = "ld-" + req.user + "-" + random_id();
-  DesktopMeta meta{req.user, req.session, req.image, req.tier, "", storage_.overlay_path(name), max, 0};
+  DesktopMeta meta{req.user, req.session, req.image, req.tier, "", storage_.overlay_path(name), max, 0, mem};
   {
     std::lock_guard l(mutex_);
     std::int64_t committed = 0;
@@ -212,7 +212,7 @@ Result<aa::Desktop> Desktops::to_desktop(const DomainInfo& info) const {
   d.image = meta->image;
   d.tier = meta->tier;
   d.state = info.state;
-  d.memory_mib = info.memory_kib / 1024;
+  d.memory_mib = meta->memory_mib > 0 ? meta->memory_mib : info.memory_kib / 1024;
   d.max_memory_mib = info.max_memory_kib / 1024;
   d.vnc = aa::Vnc{config()->vnc_listen, info.vnc_port, ""};
   d.restarts = meta->restarts;
@@ -267,7 +267,14 @@ Result<aa::MemoryReport> Desktops::resize(const std::string& name, std::int64_t 
     std::lock_guard l(mutex_);
     if (auto it = cache_.find(name); it != cache_.end()) {
       it->second.memory_mib = mib;
+      it->second.meta.memory_mib = mib;
       meta = it->second.meta;
+    }
+  }
+  // The target goes into the metadata too, so it survives an agent restart.
+  if (!meta.user.empty()) {
+    if (auto r = libvirt_.set_metadata(name, render_metadata(meta, false)); !r) {
+      log_->warn("resize of '{}': '{}'", name, r.error().message);
     }
   }
   auto actual = libvirt_.balloon_actual_kib(name);
@@ -339,7 +346,9 @@ void Desktops::handle(const LifecycleEvent& e) {
     if (!all) return;
     std::map<std::string, Entry> fresh;
     for (const auto& i : *all) {
-      if (auto m = parse_metadata(i.metadata)) fresh[i.name] = Entry{*m, i.memory_kib / 1024, false};
+      if (auto m = parse_metadata(i.metadata)) {
+        fresh[i.name] = Entry{*m, m->memory_mib > 0 ? m->memory_mib : i.memory_kib / 1024, false};
+      }
     }
     std::vector<std::pair<std::string, DesktopMeta>> vanished;
     std::set<std::string> keep;
@@ -420,6 +429,7 @@ void Desktops::handle_crash(const std::string& name, const std::string& detail) 
   }
   DesktopMeta next = meta;
   next.restarts += 1;
+  next.memory_mib = memory;
   const std::string password = random_password();
   auto port = start_domain(name, next, memory, password);
   if (!port) return give_up("restart failed: " + port.error().message);

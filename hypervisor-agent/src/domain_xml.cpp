@@ -73,13 +73,17 @@ std::string xml_escape(std::string_view s) {
   return out;
 }
 
-std::string render_metadata(const DesktopMeta& m) {
-  const std::string p(kMetadataPrefix);
+std::string render_metadata(const DesktopMeta& m, bool prefixed) {
+  const std::string p = prefixed ? std::string(kMetadataPrefix) + ":" : "";
   std::ostringstream o;
   auto el = [&](const char* tag, const std::string& v) {
-    o << "      <" << p << ":" << tag << ">" << xml_escape(v) << "</" << p << ":" << tag << ">\n";
+    o << "      <" << p << tag << ">" << xml_escape(v) << "</" << p << tag << ">\n";
   };
-  o << "    <" << p << ":desktop xmlns:" << p << "='" << kMetadataNs << "'>\n";
+  if (prefixed) {
+    o << "    <" << p << "desktop xmlns:" << kMetadataPrefix << "='" << kMetadataNs << "'>\n";
+  } else {
+    o << "    <desktop>\n";
+  }
   el("user", m.user);
   el("session", m.session);
   el("image", m.image);
@@ -88,7 +92,8 @@ std::string render_metadata(const DesktopMeta& m) {
   el("overlay", m.overlay);
   el("max_memory_mib", std::to_string(m.max_memory_mib));
   el("restarts", std::to_string(m.restarts));
-  o << "    </" << p << ":desktop>\n";
+  el("memory_mib", std::to_string(m.memory_mib));
+  o << "    </" << p << "desktop>\n";
   return o.str();
 }
 
@@ -107,6 +112,7 @@ std::optional<DesktopMeta> parse_metadata(std::string_view xml) {
   m.tier = number<int>(element_text(xml, "tier"));
   m.max_memory_mib = number<std::int64_t>(element_text(xml, "max_memory_mib"));
   m.restarts = number<int>(element_text(xml, "restarts"));
+  m.memory_mib = number<std::int64_t>(element_text(xml, "memory_mib"));
   return m;
 }
 

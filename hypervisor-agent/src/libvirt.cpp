@@ -333,6 +333,19 @@ Result<void> Libvirt::set_memory(const std::string& name, std::int64_t kib) {
   });
 }
 
+Result<void> Libvirt::set_metadata(const std::string& name, const std::string& element_xml) {
+  return impl_->with([&](virConnectPtr c) -> Result<void> {
+    auto d = Impl::lookup(c, name);
+    if (!d) return std::unexpected(d.error());
+    DomainRef ref(*d);
+    if (virDomainSetMetadata(ref.d, VIR_DOMAIN_METADATA_ELEMENT, element_xml.c_str(), std::string(kMetadataPrefix).c_str(),
+                             std::string(kMetadataNs).c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+      return fail("libvirt", "cannot update the metadata of '" + name + "': '" + last_error() + "'", 500);
+    }
+    return {};
+  });
+}
+
 Result<std::int64_t> Libvirt::balloon_actual_kib(const std::string& name) {
   return impl_->with([&](virConnectPtr c) -> Result<std::int64_t> {
     auto d = Impl::lookup(c, name);

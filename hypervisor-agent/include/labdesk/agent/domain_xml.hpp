@@ -22,6 +22,7 @@ struct DesktopMeta {
   std::string overlay;
   std::int64_t max_memory_mib = 0;
   int restarts = 0;
+  std::int64_t memory_mib = 0;  // requested balloon target (libvirt's own figure is the actual)
 };
 
 struct DomainSpec {
@@ -41,8 +42,9 @@ struct DomainSpec {
 };
 
 std::string render_domain_xml(const DomainSpec& spec);
-// The <labdesk:desktop> element alone (what virDomainSetMetadata takes).
-std::string render_metadata(const DesktopMeta& meta);
+// The <labdesk:desktop> element alone; unprefixed (no namespace declaration) is the form
+// virDomainSetMetadata takes, the namespace then coming from its own arguments.
+std::string render_metadata(const DesktopMeta& meta, bool prefixed = true);
 // Reads the element back (as virDomainGetMetadata returns it); nullopt if it is not ours.
 std::optional<DesktopMeta> parse_metadata(std::string_view xml);
 

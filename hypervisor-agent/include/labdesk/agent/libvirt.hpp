@@ -85,6 +85,8 @@ class Libvirt {
   Result<std::vector<DomainInfo>> list(bool with_xml = true);
   Result<DomainInfo> get(const std::string& name);
   Result<void> set_memory(const std::string& name, std::int64_t kib);
+  // Replaces the agent's metadata element of a running domain.
+  Result<void> set_metadata(const std::string& name, const std::string& element_xml);
   // The balloon's "actual" from the memory statistics, in KiB.
   Result<std::int64_t> balloon_actual_kib(const std::string& name);
   Result<Screenshot> screenshot(const std::string& name);
