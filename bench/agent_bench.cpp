@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       << "[[images]]\nname = \"tiny\"\nbase = \"base.qcow2\"\nkernel = \"vmlinuz\"\ninitrd = \"initrd.cpio.gz\"\n"
       << "cmdline = \"console=ttyS0 panic=-1 quiet\"\n";
   itest::Child agent({std::string(LABDESK_BINARY_DIR) + "/hypervisor-agent/labdesk-agent", "-c", dir.path + "/agent.toml",
-                      "--log-level", "warn"},
+                      "--log-level", "error"},
                      dir.path + "/agent.log");
   http::Client client("http://127.0.0.1:17400", {.bearer_token = kToken, .timeout = 120s});
   if (!itest::wait_until([&] { return client.get_json("/v1/health").has_value(); }, 60s)) {
