@@ -106,6 +106,7 @@ Result<int> Desktops::start_domain(const std::string& name, const DesktopMeta& m
     storage_.remove_overlay(name);
     return std::unexpected(r.error());
   }
+  on_lifecycle(LifecycleEvent{"", "spare", image->base});  // the next start takes a ready overlay
   auto info = libvirt_.get(name);
   return info ? info->vnc_port : 0;
 }
@@ -341,6 +342,10 @@ void Desktops::work() {
 }
 
 void Desktops::handle(const LifecycleEvent& e) {
+  if (e.kind == "spare") {
+    if (auto r = storage_.make_spare(e.detail); !r) log_->warn("cannot prepare a spare overlay: '{}'", r.error().message);
+    return;
+  }
   if (e.kind == "resync") {
     auto all = libvirt_.list(false);
     if (!all) return;
@@ -362,6 +367,7 @@ void Desktops::handle(const LifecycleEvent& e) {
       for (const auto& [n, entry] : cache_) keep.insert(n);
     }
     for (const auto& n : storage_.sweep_overlays(keep)) log_->info("deleted orphaned overlay of '{}'", n);
+    for (const auto& im : config()->images) on_lifecycle(LifecycleEvent{"", "spare", im.base});
     log_->info("state rebuilt from libvirt: {} desktop(s) running", keep.size());
     for (auto& [n, meta] : vanished) {
       {

@@ -6,7 +6,9 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <filesystem>
 
 #include "labdesk/agent/names.hpp"
@@ -86,6 +88,30 @@ std::string Storage::console_log(const std::string& desktop) const {
   return dirs_.console_dir.empty() ? "" : join_inside(dirs_.console_dir, desktop + ".log");
 }
 
+namespace {
+// ".spare-<hash of the base path>.qcow2": not a desktop name, so sweeps leave it alone.
+std::string spare_name(const std::string& base) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016zx", std::hash<std::string>{}(base));
+  return std::string(".spare-") + hex + ".qcow2";
+}
+}  // namespace
+
+Result<void> Storage::make_spare(const std::string& base) const {
+  if (!inside(dirs_.images_dir, base)) return fail("bad_path", "base image '" + base + "' is outside images_dir", 400);
+  const std::string spare = join_inside(dirs_.overlay_dir, spare_name(base));
+  std::error_code ec;
+  if (fs::exists(spare, ec) || !fs::exists(base, ec)) return {};
+  const std::string tmp = spare + ".tmp";
+  auto r = run_command({"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", tmp});
+  if (!r) {
+    fs::remove(tmp, ec);
+    return r;
+  }
+  fs::rename(tmp, spare, ec);
+  return {};
+}
+
 Result<std::string> Storage::create_overlay(const std::string& desktop, const std::string& base) const {
   if (!inside(dirs_.images_dir, base)) {
     return fail("bad_path", "base image '" + base + "' is outside images_dir '" + dirs_.images_dir + "'", 400);
@@ -94,6 +120,9 @@ Result<std::string> Storage::create_overlay(const std::string& desktop, const st
   if (!fs::exists(base, ec)) return fail("missing_image", "base image '" + base + "' does not exist on this host", 409);
   const std::string path = overlay_path(desktop);
   fs::remove(path, ec);
+  // rename() is atomic: of two starts racing for one spare, one gets it, the other runs qemu-img.
+  fs::rename(join_inside(dirs_.overlay_dir, spare_name(base)), path, ec);
+  if (!ec) return path;
   auto r = run_command({"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", path});
   if (!r) return std::unexpected(r.error());
   return path;

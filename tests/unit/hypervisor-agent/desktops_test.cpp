@@ -207,6 +207,12 @@ TEST_CASE("desktops: orphaned overlays are deleted at (re)connection, files of r
   a.agent->desktops().resync();
   a.agent->desktops().settle();
   CHECK_FALSE(fs::exists(a.overlay_dir() + "/ld-ghost-abcdef.qcow2"));
+  // A spare overlay waits for the next start (made off the request path), and sweeps keep it.
+  int spares = 0;
+  for (const auto& e : fs::directory_iterator(a.overlay_dir())) spares += e.path().filename().string().starts_with(".spare-");
+  CHECK(spares == 1);
+  auto second = a.create("ivan");
+  CHECK(fs::exists(a.overlay_dir() + "/" + second["name"].get<std::string>() + ".qcow2"));
   CHECK(fs::exists(a.overlay_dir() + "/not-ours.txt"));
   CHECK(fs::exists(a.overlay_dir() + "/" + name + ".qcow2"));
 }

@@ -40,8 +40,12 @@ class Storage {
   [[nodiscard]] std::string console_socket(const std::string& desktop) const;
   [[nodiscard]] std::string console_log(const std::string& desktop) const;
 
-  // A new overlay on `base` (replacing a leftover one of the same desktop).
+  // A new overlay on `base` (replacing a leftover one of the same desktop). Takes the spare
+  // overlay of that base when there is one (a rename instead of running qemu-img on the start
+  // path); a spare was never attached to any VM, so it is exactly as fresh.
   Result<std::string> create_overlay(const std::string& desktop, const std::string& base) const;
+  // Makes the spare overlay of `base` if it is missing (run off the request path).
+  Result<void> make_spare(const std::string& base) const;
   void remove_overlay(const std::string& desktop) const;
   // The user's data disk, created (qcow2 holding an ext4 file system labelled "labdesk-data")
   // if it does not exist yet. Concurrent calls for one user create it once.
