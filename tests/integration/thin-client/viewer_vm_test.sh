@@ -64,7 +64,16 @@ outage() {
   local secs=$1 before; before=$(frames)
   say "link down for $secs s"
   ip -n "$NSC" link set "$VC" down
-  sleep "$secs"
+  sleep $((secs - 2))
+  # mid-outage: the last frame stays on screen (not black) under the "Reconnecting" overlay
+  import -window root "$W/outage.png"
+  local corner band
+  corner=$(convert "$W/outage.png" -format '%[pixel:p{5,700}]' info:)
+  band=$(convert "$W/outage.png" -format '%[pixel:p{5,384}]' info:)
+  say "during the outage: desktop corner $corner, overlay band $band"
+  case "$corner" in *"(0,0,0)"*|black) die "screen went black during the outage" ;; esac
+  [ "$corner" != "$band" ] || die "no reconnecting overlay during the outage"
+  sleep 2
   ip -n "$NSC" link set "$VC" up
   local t0; t0=$(date +%s.%N)
   poll 60 more_frames_than "$before" || die "no reconnect within 60 s after a $secs s outage"
