@@ -134,18 +134,21 @@ class App final : public RfbListener {
 
 int App::run() {
   app_started_ = clock_.now();
-  auto ui = Ui::open(opt_.window_w, opt_.window_h, opt_.renderer);
-  if (!ui) {
-    log_->error("{}", ui.error().message);
-    return 1;
-  }
-  ui_ = std::move(*ui);
+  // Log in and connect before opening the display when the flags allow: the server's first
+  // frame travels while SDL starts, so both costs overlap.
   if (opt_.vnc) {
     perform(machine_->direct(*opt_.vnc));
   } else if (!opt_.user.empty()) {
     form_.user = opt_.user;
     perform(machine_->submit(opt_.user, opt_.password));
   }
+  auto ui = Ui::open(opt_.window_w, opt_.window_h, opt_.renderer);
+  if (!ui) {
+    log_->error("{}", ui.error().message);
+    return 1;
+  }
+  ui_ = std::move(*ui);
+  log_->debug("display ready {} ms after start", (clock_.now() - app_started_).count());
   SDL_StartTextInput();
   while (!quit_) {
     if (redraw_) draw();
@@ -375,6 +378,7 @@ std::string App::overlay() const {
 }
 
 void App::draw() {
+  if (!ui_) return;  // not open yet: drawn once it is
   redraw_ = false;
   if (login_screen() && !opt_.vnc) ui_->draw_login(form_);
   else ui_->present(overlay());

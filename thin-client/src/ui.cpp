@@ -3,20 +3,33 @@
 namespace labdesk::viewer {
 
 Result<std::unique_ptr<Ui>> Ui::open(int w, int h, const std::string& renderer) {
-  if (!renderer.empty()) SDL_SetHint(SDL_HINT_RENDER_DRIVER, renderer.c_str());
+  // Software by default: lab PCs often have no usable GPU, and at 1:1 it is the cheapest path.
+  // Without the hint SDL builds an OpenGL "framebuffer" under it (~250 ms start-up, more CPU).
+  std::string driver = renderer.empty() ? "software" : renderer;
+  SDL_SetHint(SDL_HINT_RENDER_DRIVER, driver.c_str());
+  if (driver == "software") SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0");
   SDL_SetHint(SDL_HINT_VIDEO_MINIMIZE_ON_FOCUS_LOSS, "0");
   SDL_SetHint(SDL_HINT_GRAB_KEYBOARD, "1");  // Alt+Tab etc. go to the desktop, not the kiosk WM
   if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0)
     return fail("no_display", std::string("cannot open the display: ") + SDL_GetError(), 500);
   if (TTF_Init() != 0) return fail("no_font", std::string("SDL_ttf: ") + TTF_GetError(), 500);
   auto ui = std::unique_ptr<Ui>(new Ui());
-  Uint32 flags = SDL_WINDOW_SHOWN | SDL_WINDOW_RESIZABLE;
+  Uint32 flags = SDL_WINDOW_SHOWN;
+  int x = SDL_WINDOWPOS_UNDEFINED, y = SDL_WINDOWPOS_UNDEFINED;
   if (w == 0 || h == 0) {
-    flags |= SDL_WINDOW_FULLSCREEN_DESKTOP;
-    w = 1024;
-    h = 768;
+    // Full screen as a borderless window covering the display: a lab PC runs no window
+    // manager, and SDL's fullscreen request waits for one (hundreds of ms at start-up).
+    SDL_Rect b{0, 0, 1024, 768};
+    SDL_GetDisplayBounds(0, &b);
+    flags |= SDL_WINDOW_BORDERLESS;
+    x = b.x;
+    y = b.y;
+    w = b.w;
+    h = b.h;
+  } else {
+    flags |= SDL_WINDOW_RESIZABLE;
   }
-  ui->window_ = SDL_CreateWindow("labdesk", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, w, h, flags);
+  ui->window_ = SDL_CreateWindow("labdesk", x, y, w, h, flags);
   if (!ui->window_) return fail("no_window", std::string("cannot create the window: ") + SDL_GetError(), 500);
   ui->renderer_ = SDL_CreateRenderer(ui->window_, -1, 0);
   if (!ui->renderer_)
