@@ -1,6 +1,8 @@
 // The boot-server client API over HTTP/1.1 (Boost.Beast, synchronous, one connection per call).
 // A minimal client of its own: labdesk_http (common/http) was not on main yet when this was
 // written; swap to it once it lands.
+// Optimised builds inline Asio's scheduler, and GCC then flags a null check inside Boost itself.
+#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
