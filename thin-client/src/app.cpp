@@ -121,7 +121,7 @@ class App final : public RfbListener {
   bool fresh_ = false;       // connected, first full frame not seen yet
   long covered_ = 0;         // pixels updated since connecting
   Millis connect_started_{}, app_started_{};
-  bool redraw_ = true, quit_ = false, shot_taken_ = false;
+  bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false;
   int exit_code_ = 0;
   std::string clipboard_sent_;
   // stats
@@ -273,6 +273,7 @@ Command App::do_connect() {
   }
   conn_ = std::move(*r);
   fresh_ = true;
+  log_->debug("handshake done {} ms after start", (clock_.now() - app_started_).count());
   ++connections_;
   log_->info("connected to '{}:{}' ('{}', {}x{}) in {} ms", t.endpoint.host, t.endpoint.port,
              conn_->desktop_name(), conn_->width(), conn_->height(), (clock_.now() - connect_started_).count());
@@ -304,7 +305,11 @@ void App::on_rect(const Rect& r) {
 void App::on_update_done() {
   if (!conn_) return;
   if (fresh_) {
-    if (covered_ < static_cast<long>(conn_->width()) * conn_->height()) return;
+    if (covered_ < static_cast<long>(conn_->width()) * conn_->height()) {
+      log_->debug("partial update while connecting: {} px covered, {} ms after connecting", covered_,
+                  (clock_.now() - connect_started_).count());
+      return;
+    }
     const auto* p = conn_->pixels();
     bool black = true;
     for (long i = 0, n = static_cast<long>(conn_->width()) * conn_->height(); i < n && black; ++i) {
@@ -312,6 +317,8 @@ void App::on_update_done() {
       std::memcpy(&px, p + 4 * i, 4);
       black = (px & 0xFFFFFFU) == 0;
     }
+    log_->debug("update while connecting: {} px covered, {} ms after connecting{}", covered_,
+                (clock_.now() - connect_started_).count(), black ? ", all black: QEMU's stale surface, waiting" : "");
     if (!black) promote_first_frame();
     return;
   }
@@ -382,6 +389,10 @@ void App::draw() {
   redraw_ = false;
   if (login_screen() && !opt_.vnc) ui_->draw_login(form_);
   else ui_->present(overlay());
+  if (!first_present_logged_ && ui_->has_desktop()) {
+    first_present_logged_ = true;
+    log_->debug("first desktop frame presented {} ms after start", (clock_.now() - app_started_).count());
+  }
 }
 
 void App::handle(const SDL_Event& e) {
