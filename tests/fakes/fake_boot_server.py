@@ -10,7 +10,7 @@ from urllib.parse import urlparse, parse_qs
 addr, port, host, vport, vpw = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 lock = threading.Condition()
 state = {"endpoint": {"host": host, "port": vport}, "vnc_password": vpw, "events": [],
-         "logins": 0, "credential_calls": 0, "event_polls": 0, "logouts": 0, "bad_logins": 0}
+         "logins": 0, "acks": [], "credential_calls": 0, "event_polls": 0, "logouts": 0, "bad_logins": 0}
 SESSION, TOKEN = "s-1", "tok-1"
 
 
@@ -62,6 +62,11 @@ class H(BaseHTTPRequestHandler):
             if path == "/v1/sessions/%s/logout" % SESSION:
                 state["logouts"] += 1
                 return self.reply(204)
+            if path == "/v1/sessions/%s/ack" % SESSION:
+                if not self.authed():
+                    return
+                state["acks"].append(b.get("blackout_ms"))
+                return self.reply(200, {"ok": True})
             if path == "/test/move":
                 state["endpoint"] = {"host": b["host"], "port": b["port"]}
                 state["vnc_password"] = b["vnc_password"]

@@ -121,6 +121,7 @@ class App final : public RfbListener {
   bool fresh_ = false;       // connected, first full frame not seen yet
   long covered_ = 0;         // pixels updated since connecting
   Millis connect_started_{}, app_started_{};
+  std::optional<Millis> moved_at_;  // a 'moved' event arrived: for the ack's blackout figure
   bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false;
   int exit_code_ = 0;
   std::string clipboard_sent_;
@@ -347,8 +348,16 @@ void App::promote_first_frame() {
   dirty_.take();
   ui_->upload({Rect{0, 0, conn_->width(), conn_->height()}}, conn_->pixels(), conn_->stride());
   ++frames_;
+  bool followed = machine_->phase() == Phase::following;
   perform(machine_->first_frame());
   redraw_ = true;
+  if (followed && moved_at_ && api_) {
+    long frozen = (clock_.now() - *moved_at_).count();
+    moved_at_.reset();
+    log_->info("followed the move: picture frozen {} ms, never black", frozen);
+    if (auto a = api_->ack(machine_->session(), machine_->token(), frozen); !a)
+      log_->warn("ack of the move: {}", a.error().message);
+  }
   if (!opt_.screenshot.empty() && !shot_taken_) {
     shot_taken_ = true;
     screenshot();
@@ -414,6 +423,7 @@ void App::handle(const SDL_Event& e) {
     std::unique_ptr<api::EventBatch> b(static_cast<api::EventBatch*>(e.user.data1));
     for (const auto& ev : b->events) {
       log_->info("session event {} '{}'", ev.seq, ev.type);
+      if (ev.type == api::event_type::moved) moved_at_ = clock_.now();
       perform(machine_->event(ev));
     }
     return;

@@ -1,35 +1,11 @@
-// The boot-server client API over HTTP/1.1 (Boost.Beast, synchronous, one connection per call).
-// A minimal client of its own: labdesk_http (common/http) was not on main yet when this was
-// written; swap to it once it lands.
-// Optimised builds inline Asio's scheduler, and GCC then flags a null check inside Boost itself.
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+// The boot-server client API over HTTP/1.1 through labdesk_http (common/http).
 #include <nlohmann/json.hpp>
 
+#include "labdesk/http/client.hpp"
 #include "labdesk/viewer/session_api.hpp"
 
 namespace labdesk::viewer {
 namespace {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
-
-struct Url {
-  std::string host, port;
-};
-
-Url parse_url(const std::string& url) {
-  std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-  if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
-  auto colon = rest.rfind(':');
-  if (colon == std::string::npos) return {rest, "80"};
-  return {rest.substr(0, colon), rest.substr(colon + 1)};
-}
 
 struct Reply {
   unsigned status = 0;
@@ -38,10 +14,10 @@ struct Reply {
 
 class HttpSessionApi final : public SessionApi {
  public:
-  explicit HttpSessionApi(std::string base) : base_(std::move(base)), url_(parse_url(base_)) {}
+  explicit HttpSessionApi(std::string base) : base_(std::move(base)) {}
 
   LoginResult login(const api::LoginRequest& req) override {
-    auto r = call(http::verb::post, "/v1/login", "", nlohmann::json(req), std::chrono::seconds(10));
+    auto r = call("POST", "/v1/login", "", nlohmann::json(req), std::chrono::seconds(10));
     if (!r) return std::unexpected(LoginError{r.error(), {}});
     if (r->status != 200) return std::unexpected(LoginError{error_of(*r), api::queue_position(r->body)});
     auto parsed = parse<api::LoginResponse>(*r);
@@ -50,7 +26,7 @@ class HttpSessionApi final : public SessionApi {
   }
 
   Result<api::Credential> credential(const std::string& session, const std::string& token) override {
-    auto r = call(http::verb::post, api::session_path(session, "credential"), token, nlohmann::json::object(),
+    auto r = call("POST", api::session_path(session, "credential"), token, nlohmann::json::object(),
                   std::chrono::seconds(3));
     if (!r) return std::unexpected(r.error());
     if (r->status != 200) return std::unexpected(error_of(*r));
@@ -60,14 +36,22 @@ class HttpSessionApi final : public SessionApi {
   Result<api::EventBatch> events(const std::string& session, const std::string& token,
                                  std::uint64_t after, std::chrono::seconds wait) override {
     auto target = api::session_path(session, "events") + "?after=" + std::to_string(after);
-    auto r = call(http::verb::get, target, token, nullptr, wait + std::chrono::seconds(10));
+    auto r = call("GET", target, token, nullptr, wait + std::chrono::seconds(10));
     if (!r) return std::unexpected(r.error());
     if (r->status != 200) return std::unexpected(error_of(*r));
     return parse<api::EventBatch>(*r);
   }
 
   Result<void> logout(const std::string& session, const std::string& token) override {
-    auto r = call(http::verb::post, api::session_path(session, "logout"), token, nlohmann::json::object(),
+    auto r = call("POST", api::session_path(session, "logout"), token, nlohmann::json::object(),
+                  std::chrono::seconds(3));
+    if (!r) return std::unexpected(r.error());
+    if (r->status / 100 != 2) return std::unexpected(error_of(*r));
+    return {};
+  }
+
+  Result<void> ack(const std::string& session, const std::string& token, long blackout_ms) override {
+    auto r = call("POST", api::session_path(session, "ack"), token, nlohmann::json{{"blackout_ms", blackout_ms}},
                   std::chrono::seconds(3));
     if (!r) return std::unexpected(r.error());
     if (r->status / 100 != 2) return std::unexpected(error_of(*r));
@@ -96,41 +80,22 @@ class HttpSessionApi final : public SessionApi {
     }
   }
 
-  Result<Reply> call(http::verb verb, const std::string& target, const std::string& token,
+  Result<Reply> call(const char* method, const std::string& target, const std::string& token,
                      const nlohmann::json& body, std::chrono::seconds timeout) {
-    try {
-      boost::asio::io_context io;
-      tcp::resolver resolver(io);
-      beast::tcp_stream stream(io);
-      stream.expires_after(timeout);
-      stream.connect(resolver.resolve(url_.host, url_.port));
-      http::request<http::string_body> req{verb, target, 11};
-      req.set(http::field::host, url_.host);
-      req.set(http::field::user_agent, "labdesk-viewer");
-      req.set(http::field::accept, "application/json");
-      if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-      if (!body.is_null()) {
-        req.set(http::field::content_type, "application/json");
-        req.body() = body.dump();
-        req.prepare_payload();
-      }
-      http::write(stream, req);
-      beast::flat_buffer buf;
-      http::response<http::string_body> res;
-      http::read(stream, buf, res);
-      beast::error_code ec;
-      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-      Reply out{res.result_int(), nullptr};
-      if (!res.body().empty()) out.body = nlohmann::json::parse(res.body(), nullptr, false);
-      return out;
-    } catch (const std::exception& e) {
+    // One client per call: calls come from the UI thread and the event poller thread, and a
+    // labdesk::http::Client belongs to one thread.
+    http::Client client(base_, http::ClientOptions{token, timeout, true, {}});
+    auto r = client.request(method, target, body.is_null() ? std::string() : body.dump());
+    if (!r) {
       return fail(std::string(kUnreachable),
-                  "cannot reach the boot-server at '" + base_ + "': " + e.what(), 0);
+                  "cannot reach the boot-server at '" + base_ + "': " + r.error().message, 0);
     }
+    Reply out{static_cast<unsigned>(r->status), nullptr};
+    if (!r->body.empty()) out.body = nlohmann::json::parse(r->body, nullptr, false);
+    return out;
   }
 
   std::string base_;
-  Url url_;
 };
 
 }  // namespace

@@ -101,7 +101,9 @@ dA=$(pixel_diff "$W/shot.png" "$W/dump-A.ppm")
 [ "$dA" -gt 100000 ] || die "VM A and B look alike ($dA): the move check proves nothing"
 "$XTYPE" "now on B"
 poll 60 grep -qF "TYPED:now on B" "$W/serial-B.log" || die "typing after the move did not reach VM B"
-say "followed the move to VM B; typing reaches B"
+state | python3 -c 'import json,sys; s=json.load(sys.stdin); assert len(s["acks"])==1 and s["acks"][0]>=0, s' \
+  || die "the viewer did not ack the move: $(state)"
+say "followed the move to VM B (frozen $(state | python3 -c 'import json,sys; print(json.load(sys.stdin)["acks"][0])') ms, acked); typing reaches B"
 
 # 5. the session ends
 ip netns exec "$NSC" curl -sf -X POST -d '{"reason":"test over"}' "http://$DESK_IP:8080/test/end" >/dev/null

@@ -35,6 +35,8 @@ class SessionApi {
   virtual Result<api::EventBatch> events(const std::string& session, const std::string& token,
                                          std::uint64_t after, std::chrono::seconds wait) = 0;
   virtual Result<void> logout(const std::string& session, const std::string& token) = 0;
+  // After following a move: how long the picture was frozen (the broker's handoff metric).
+  virtual Result<void> ack(const std::string& session, const std::string& token, long blackout_ms) = 0;
 };
 
 // Talks HTTP/1.1 + JSON to `base_url` (http://host:port).

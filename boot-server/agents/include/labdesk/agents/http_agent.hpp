@@ -1,0 +1,39 @@
+// The broker's AgentPort over the agent's HTTP API (docs/api/agent.md), and a VNC readiness probe.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "labdesk/broker/ports.hpp"
+#include "labdesk/http/client.hpp"
+
+namespace labdesk::agents {
+
+class HttpAgent final : public broker::AgentPort {
+ public:
+  HttpAgent(const std::string& base_url, http::ClientOptions options);
+
+  Result<api::agent::LoadReport> load() override;
+  Result<std::vector<api::agent::Desktop>> list() override;
+  Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) override;
+  Result<void> destroy(const std::string& desktop) override;
+  Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) override;
+
+ private:
+  template <typename T>
+  Result<T> call(const std::string& method, const std::string& target, const nlohmann::json& body,
+                 std::chrono::milliseconds timeout);
+
+  std::mutex mu_;  // one request at a time per agent connection
+  http::Client client_;
+  std::chrono::milliseconds default_timeout_;
+};
+
+// Waits for an RFB greeting ("RFB 003.00x\n") on host:port, retrying connects until the timeout.
+class RfbProbe final : public broker::VncProbe {
+ public:
+  bool wait_ready(const std::string& host, int port, std::chrono::milliseconds timeout) override;
+};
+
+}  // namespace labdesk::agents

@@ -1,0 +1,96 @@
+#include "labdesk/agents/http_agent.hpp"
+
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace labdesk::agents {
+
+HttpAgent::HttpAgent(const std::string& base_url, http::ClientOptions options)
+    : client_(base_url, options), default_timeout_(options.timeout) {}
+
+template <typename T>
+Result<T> HttpAgent::call(const std::string& method, const std::string& target,
+                          const nlohmann::json& body, std::chrono::milliseconds timeout) {
+  std::lock_guard lock(mu_);
+  client_.set_timeout(timeout);
+  auto r = client_.send_json(method, target, body);
+  client_.set_timeout(default_timeout_);
+  if (!r) return std::unexpected(r.error());
+  try {
+    return r->template get<T>();
+  } catch (const std::exception& e) {
+    return fail("bad_agent_answer", "agent answered '" + target + "' with unexpected JSON: " + e.what(), 502);
+  }
+}
+
+Result<api::agent::LoadReport> HttpAgent::load() {
+  return call<api::agent::LoadReport>("GET", "/v1/load", nullptr, default_timeout_);
+}
+
+Result<std::vector<api::agent::Desktop>> HttpAgent::list() {
+  return call<std::vector<api::agent::Desktop>>("GET", "/v1/desktops", nullptr, default_timeout_);
+}
+
+Result<api::agent::Desktop> HttpAgent::create(const api::agent::CreateDesktop& spec) {
+  // Creating copies an overlay and starts QEMU: far slower than a load query.
+  return call<api::agent::Desktop>("POST", "/v1/desktops", spec, std::chrono::seconds(120));
+}
+
+Result<void> HttpAgent::destroy(const std::string& desktop) {
+  auto r = call<nlohmann::json>("DELETE", "/v1/desktops/" + desktop, nullptr, std::chrono::seconds(60));
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+Result<api::agent::MemoryReport> HttpAgent::resize(const std::string& desktop, std::int64_t mib) {
+  return call<api::agent::MemoryReport>("POST", "/v1/desktops/" + desktop + "/memory",
+                                        api::agent::ResizeMemory{mib}, std::chrono::seconds(30));
+}
+
+namespace {
+
+// One attempt: connect and read the 12-byte protocol version within `budget`.
+bool greets(const std::string& host, int port, std::chrono::milliseconds budget) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket sock(io);
+  asio::steady_timer timer(io, budget);
+  std::array<char, 12> buf{};
+  bool ok = false;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return false;
+  timer.async_wait([&](boost::system::error_code e) {
+    if (!e) sock.close();
+  });
+  sock.async_connect({addr, static_cast<unsigned short>(port)}, [&](boost::system::error_code e) {
+    if (e) {
+      timer.cancel();
+      return;
+    }
+    asio::async_read(sock, asio::buffer(buf), [&](boost::system::error_code e2, std::size_t) {
+      ok = !e2 && std::string(buf.data(), 4) == "RFB ";
+      timer.cancel();
+    });
+  });
+  io.run();
+  return ok;
+}
+
+}  // namespace
+
+bool RfbProbe::wait_ready(const std::string& host, int port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (greets(host, port, std::chrono::milliseconds(1000))) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace labdesk::agents

@@ -1,0 +1,50 @@
+// The broker's HTTP surfaces on the boot-server's server: the client API for viewers (v1, own
+// session tokens), the admin REST API (the admin token), Prometheus metrics and the dashboard.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/logger.h>
+
+#include "labdesk/broker/auth.hpp"
+#include "labdesk/broker/broker.hpp"
+#include "labdesk/http/router.hpp"
+
+namespace labdesk::broker {
+
+struct ApiOptions {
+  std::chrono::seconds long_poll{25};  // below every sane proxy timeout, well below the grace
+  std::size_t workers = 4;             // threads for logins (they wait on VM starts)
+};
+
+class BrokerApi {
+ public:
+  BrokerApi(boost::asio::io_context& io, Broker& broker, Authenticator& auth, UserStore& users,
+            std::shared_ptr<spdlog::logger> log, ApiOptions opt = {});
+  ~BrokerApi();
+
+  void add_routes(http::Router& r);
+  // Prometheus text exposition of the broker's metrics.
+  std::string metrics_text();
+
+ private:
+  void add_client_routes(http::Router& r);
+  void add_admin_routes(http::Router& r);
+  nlohmann::json hosts_json();
+
+  boost::asio::io_context& io_;
+  Broker& broker_;
+  Authenticator& auth_;
+  UserStore& users_;
+  std::shared_ptr<spdlog::logger> log_;
+  ApiOptions opt_;
+  boost::asio::thread_pool pool_;
+};
+
+// The dashboard page (one self-contained HTML file, refreshed live from the admin API).
+const std::string& dashboard_html();
+
+}  // namespace labdesk::broker

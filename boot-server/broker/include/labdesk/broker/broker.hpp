@@ -1,0 +1,147 @@
+// The broker turns a login into a running desktop and keeps it right: placement by the
+// allocator over on-demand host loads, plan execution (hard handoffs that switch the forward and
+// tell the viewer), roaming, disconnect grace, and reconciliation with what agents really run.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "labdesk/allocator/planner.hpp"
+#include "labdesk/broker/hosts.hpp"
+#include "labdesk/broker/ports.hpp"
+#include "labdesk/broker/session.hpp"
+
+namespace labdesk::broker {
+
+struct BrokerOptions {
+  std::string lab_address;      // what viewers connect to
+  int first_lab_port = 15900;   // forwarded ports are first_lab_port .. + port_count - 1
+  int port_count = 1000;
+  std::string image = "desktop";
+  alloc::Policy policy;
+  std::chrono::seconds grace{300};
+  std::chrono::milliseconds vnc_ready_timeout{60000};
+};
+
+struct Login {
+  std::string user;  // already authenticated by the caller
+  std::string client_id;
+  std::string client_ip;
+};
+
+struct LoginResult {
+  std::string session;
+  std::string token;
+  Endpoint endpoint;
+  std::string vnc_password;
+  std::int64_t tier_mib = 0;
+  bool roamed = false;
+};
+
+// What the admin sees in "recent events": logins, handoffs, roams, ends, failures.
+struct LogEntry {
+  std::chrono::system_clock::time_point at;
+  std::string type;
+  std::string user;
+  std::string detail;
+};
+
+struct Metrics {
+  std::uint64_t logins = 0;
+  std::uint64_t rejections = 0;
+  std::uint64_t handoffs = 0;
+  std::uint64_t roams = 0;
+  std::uint64_t grace_expired = 0;
+  std::vector<double> blackout_seconds;  // reported by viewers after following a move
+};
+
+class Broker {
+ public:
+  Broker(BrokerOptions opt, HostTable& hosts, ForwardPort& forwards, VncProbe& probe,
+         SessionStore& store, const Clock& clock, std::shared_ptr<spdlog::logger> log);
+
+  // Places, starts and forwards a desktop (shrinking others by the allocator's plan), or hands
+  // the user's running desktop over to this lab PC (roaming). Errors: no_capacity (503),
+  // agent failures (502).
+  Result<LoginResult> login(const Login& req);
+  // A fresh credential for reconnecting; also proves the client is alive.
+  Result<LoginResult> credential(const std::string& session, const std::string& token);
+  Result<void> logout(const std::string& session, const std::string& token);
+  // Events after `after`; empty when none yet (the HTTP layer long-polls via wait_events).
+  Result<std::vector<SessionEvent>> events(const std::string& session, const std::string& token,
+                                           std::uint64_t after);
+  // Calls `ready` (possibly on another thread) once events after `after` exist, or on timeout.
+  void wait_events(const std::string& session, std::uint64_t after, std::function<void()> ready);
+  // The viewer reports the blackout it saw after following a move.
+  Result<void> ack(const std::string& session, const std::string& token, double blackout_s);
+
+  // Admin operations.
+  std::vector<Session> sessions() const;
+  Result<void> end(const std::string& session, const std::string& reason);
+  Result<void> grow();
+  // Hands the session's desktop over to another host at the same size (admin "move").
+  Result<void> move(const std::string& session, const std::string& host);
+  Metrics metrics() const;
+  std::vector<LogEntry> log(std::size_t max = 100) const;
+  [[nodiscard]] const alloc::Policy& policy() const { return opt_.policy; }
+  [[nodiscard]] HostTable& hosts() { return hosts_; }
+
+  // Ends sessions whose client has not been seen for the grace period.
+  void sweep();
+  // libvirt is the truth: destroy desktops no session owns, end sessions without a desktop,
+  // rebuild every forward from the sessions kept.
+  Result<void> reconcile();
+
+ private:
+  struct Pending {
+    std::size_t host;
+    api::agent::Desktop desktop;
+  };
+  alloc::Cluster cluster_locked(const std::vector<HostLoad>& loads) const;
+  Result<void> execute(const alloc::Plan& plan, const Login* newcomer, LoginResult* out);
+  Result<void> start_step(const alloc::Step& s, const std::string& new_session,
+                          std::map<std::string, Pending>& pending);
+  void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
+                   std::map<std::string, Pending>& retired, LoginResult* out);
+  Result<void> destroy_step(const alloc::Step& s, std::map<std::string, Pending>& retired);
+  Session* by_user_locked(const std::string& user);
+  Result<Session*> authorized_locked(const std::string& session, const std::string& token);
+  void push_event_locked(Session& s, SessionEvent e);
+  void end_locked(Session& s, const std::string& reason);
+  std::optional<int> take_port_locked();
+  std::string random_hex(std::size_t bytes);
+  void note_locked(std::string type, std::string user, std::string detail);
+
+  BrokerOptions opt_;
+  HostTable& hosts_;
+  ForwardPort& forwards_;
+  VncProbe& probe_;
+  SessionStore& store_;
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  alloc::Planner planner_;
+
+  std::mutex plan_mu_;  // one plan at a time: the allocator decides on the whole lab
+  mutable std::mutex mu_;  // sessions, events, metrics
+  std::map<std::string, Session> sessions_;
+  std::map<std::string, std::vector<SessionEvent>> events_;
+  std::map<std::string, std::vector<std::pair<std::uint64_t, std::function<void()>>>> waiters_;
+  std::map<std::string, TimePoint> switched_at_;
+  std::vector<bool> ports_used_;
+  std::uint64_t next_order_ = 1;
+  std::uint64_t next_seq_ = 1;
+  Metrics metrics_;
+  std::vector<LogEntry> log_entries_;
+  std::random_device rd_;
+};
+
+}  // namespace labdesk::broker

@@ -1,0 +1,179 @@
+// Admin REST API (/v1/admin/..., the admin bearer token) and Prometheus metrics.
+#include <boost/asio/post.hpp>
+#include <map>
+#include <sstream>
+
+#include "labdesk/broker/api.hpp"
+
+namespace labdesk::broker {
+
+using nlohmann::json;
+
+namespace {
+
+json session_json(const Session& s, const HostTable& hosts) {
+  return {{"id", s.id}, {"user", s.user}, {"client_id", s.client_id}, {"client_ip", s.client_ip},
+          {"host", hosts.spec(s.host).name}, {"desktop", s.desktop}, {"mib", s.mib},
+          {"tier", s.tier}, {"lab_port", s.lab_port}, {"vnc", {{"host", s.vnc.host}, {"port", s.vnc.port}}}};
+}
+
+const char* state_name(HostState s) {
+  return s == HostState::up ? "up" : s == HostState::suspect ? "suspect" : "down";
+}
+
+std::string iso(std::chrono::system_clock::time_point t) {
+  auto tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+json BrokerApi::hosts_json() {
+  auto loads = broker_.hosts().loads();
+  auto sessions = broker_.sessions();
+  json out = json::array();
+  for (std::size_t h = 0; h < broker_.hosts().size(); ++h) {
+    const auto& spec = broker_.hosts().spec(h);
+    json desktops = json::array();
+    std::int64_t committed = 0;
+    for (const auto& s : sessions) {
+      if (s.host != h) continue;
+      committed += s.mib;
+      desktops.push_back({{"user", s.user}, {"mib", s.mib}, {"tier", s.tier}, {"desktop", s.desktop}});
+    }
+    out.push_back({{"name", spec.name}, {"capacity_mib", spec.capacity_mib},
+                   {"reserved_mib", spec.reserved_mib}, {"committed_mib", committed},
+                   {"state", state_name(loads[h].state)}, {"cpu", loads[h].cpu},
+                   {"network", loads[h].network}, {"query_seconds", loads[h].query_seconds},
+                   {"desktops", desktops}});
+  }
+  return out;
+}
+
+void BrokerApi::add_admin_routes(http::Router& router) {
+  router.add("GET", "/v1/admin/hosts", [this](const http::Request&) { return http::Response::json(hosts_json()); });
+  router.add("GET", "/v1/admin/sessions", [this](const http::Request&) {
+    json out = json::array();
+    for (const auto& s : broker_.sessions()) out.push_back(session_json(s, broker_.hosts()));
+    return http::Response::json(out);
+  });
+  router.add_async("DELETE", "/v1/admin/sessions/{id}", [this](const http::Request& req, http::Reply reply) {
+    boost::asio::post(pool_, [this, id = req.params.at("id"), reply] {
+      auto r = broker_.end(id, "ended by an administrator");
+      reply(r ? http::Response::json({{"ended", id}}) : http::Response::error(r.error()));
+    });
+  });
+  router.add_async("POST", "/v1/admin/sessions/{id}/move", [this](const http::Request& req, http::Reply reply) {
+    auto body = req.json();
+    if (!body || !body->is_object() || !(*body)["host"].is_string()) {
+      return reply(http::Response::error("bad_request", "move needs {\"host\": \"<host name>\"}", 400));
+    }
+    boost::asio::post(pool_, [this, id = req.params.at("id"), host = (*body)["host"].get<std::string>(), reply] {
+      auto r = broker_.move(id, host);
+      reply(r ? http::Response::json({{"moved", id}, {"host", host}}) : http::Response::error(r.error()));
+    });
+  });
+  router.add_async("POST", "/v1/admin/grow", [this](const http::Request&, http::Reply reply) {
+    boost::asio::post(pool_, [this, reply] {
+      auto r = broker_.grow();
+      reply(r ? http::Response::json({{"ok", true}}) : http::Response::error(r.error()));
+    });
+  });
+  router.add("GET", "/v1/admin/tiers", [this](const http::Request&) {
+    const auto& p = broker_.policy();
+    std::vector<alloc::Host> hosts;
+    for (std::size_t h = 0; h < broker_.hosts().size(); ++h) {
+      const auto& s = broker_.hosts().spec(h);
+      hosts.push_back({s.name, s.capacity_mib, s.reserved_mib, 0, 0});
+    }
+    alloc::TierTable table(hosts, p.tiers);
+    auto users = broker_.sessions().size();
+    return http::Response::json({{"mib", p.tiers}, {"mode", alloc::to_string(p.mode)},
+                                 {"thresholds", table.thresholds()}, {"capacity_mib", table.capacity()},
+                                 {"users", users}, {"current_tier", table.tier_for(std::max<std::size_t>(users, 1))}});
+  });
+  router.add("GET", "/v1/admin/events", [this](const http::Request& req) {
+    std::size_t max = 100;
+    try { max = std::stoul(req.query_or("max", "100")); } catch (const std::exception&) {}
+    json out = json::array();
+    for (const auto& e : broker_.log(max)) {
+      out.push_back({{"at", iso(e.at)}, {"type", e.type}, {"user", e.user}, {"detail", e.detail}});
+    }
+    return http::Response::json(out);
+  });
+  router.add("GET", "/v1/admin/users", [this](const http::Request&) {
+    json out = json::array();
+    for (const auto& u : users_.all()) out.push_back({{"name", u.name}, {"admin", u.admin}});
+    return http::Response::json(out);
+  });
+  router.add_async("POST", "/v1/admin/users", [this](const http::Request& req, http::Reply reply) {
+    auto body = req.json();
+    if (!body) return reply(http::Response::error(body.error()));
+    if (!body->is_object() || !(*body)["name"].is_string() || !(*body)["password"].is_string()) {
+      return reply(http::Response::error("bad_request", "a user needs \"name\" and \"password\" strings", 400));
+    }
+    std::string name = (*body)["name"];
+    if (!valid_user_name(name)) {
+      return reply(http::Response::error("bad_request", "user name '" + name + "' is not valid: use 1-32 of a-z, 0-9, '.', '_', '-'", 400));
+    }
+    std::string pw = (*body)["password"];
+    if (pw.size() < 4) return reply(http::Response::error("bad_request", "password for '" + name + "' is shorter than 4 characters", 400));
+    bool admin = body->value("admin", false);
+    boost::asio::post(pool_, [this, name, pw, admin, reply] {
+      users_.put({name, hash_password(pw), admin});
+      reply(http::Response::json({{"name", name}, {"admin", admin}}, 201));
+    });
+  });
+  router.add("DELETE", "/v1/admin/users/{name}", [this](const http::Request& req) {
+    const auto& name = req.params.at("name");
+    if (!users_.remove(name)) return http::Response::error("not_found", "no user '" + name + "'", 404);
+    return http::Response::json({{"deleted", name}});
+  });
+}
+
+std::string BrokerApi::metrics_text() {
+  auto m = broker_.metrics();
+  auto sessions = broker_.sessions();
+  std::ostringstream o;
+  auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n" << name << ' ' << v << '\n';
+  };
+  o << "# HELP labdesk_sessions Sessions with a running desktop.\n# TYPE labdesk_sessions gauge\n"
+    << "labdesk_sessions " << sessions.size() << '\n';
+  std::map<std::int64_t, int> per_tier;
+  for (auto t : broker_.policy().tiers) per_tier[t] = 0;
+  for (const auto& s : sessions) ++per_tier[s.mib];
+  o << "# HELP labdesk_users_per_tier Users by desktop memory.\n# TYPE labdesk_users_per_tier gauge\n";
+  for (const auto& [mib, n] : per_tier) o << "labdesk_users_per_tier{tier_mib=\"" << mib << "\"} " << n << '\n';
+  counter("labdesk_logins_total", "Successful logins (including roams).", m.logins);
+  counter("labdesk_rejections_total", "Logins refused for lack of capacity.", m.rejections);
+  counter("labdesk_handoffs_total", "Hard handoffs (desktop replaced by a resized or moved one).", m.handoffs);
+  counter("labdesk_roams_total", "Sessions that moved to another lab PC.", m.roams);
+  counter("labdesk_grace_expired_total", "Sessions ended after their lab PC vanished.", m.grace_expired);
+  const double buckets[] = {0.25, 0.5, 1, 2, 5, 10, 30};
+  o << "# HELP labdesk_handoff_blackout_seconds Blackout seen by viewers following a handoff.\n"
+    << "# TYPE labdesk_handoff_blackout_seconds histogram\n";
+  double sum = 0;
+  for (double b : buckets) {
+    std::size_t n = 0;
+    for (double v : m.blackout_seconds) n += v <= b ? 1 : 0;
+    o << "labdesk_handoff_blackout_seconds_bucket{le=\"" << b << "\"} " << n << '\n';
+  }
+  for (double v : m.blackout_seconds) sum += v;
+  o << "labdesk_handoff_blackout_seconds_bucket{le=\"+Inf\"} " << m.blackout_seconds.size() << '\n'
+    << "labdesk_handoff_blackout_seconds_sum " << sum << '\n'
+    << "labdesk_handoff_blackout_seconds_count " << m.blackout_seconds.size() << '\n';
+  o << "# HELP labdesk_agent_query_seconds Duration of the last load query per host.\n"
+    << "# TYPE labdesk_agent_query_seconds gauge\n";
+  auto loads = broker_.hosts().loads();
+  for (std::size_t h = 0; h < loads.size(); ++h) {
+    o << "labdesk_agent_query_seconds{host=\"" << broker_.hosts().spec(h).name << "\"} " << loads[h].query_seconds << '\n';
+  }
+  return o.str();
+}
+
+}  // namespace labdesk::broker

@@ -1,0 +1,132 @@
+// Client API v1 (common/api/client.hpp): login, credential, events (long-poll), logout, ack.
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "labdesk/broker/api.hpp"
+#include "labdesk/common/api/client.hpp"
+
+namespace labdesk::broker {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+namespace capi = api::client;
+
+namespace {
+
+std::string bearer(const http::Request& req) {
+  auto h = req.header("authorization");
+  return h.starts_with("Bearer ") ? h.substr(7) : std::string();
+}
+
+capi::Endpoint endpoint(const Endpoint& e) { return {e.host, static_cast<std::uint16_t>(e.port)}; }
+
+json event_json(const SessionEvent& e) {
+  capi::Event out{e.seq, e.type, std::nullopt, std::nullopt, std::nullopt};
+  if (e.endpoint) out.endpoint = endpoint(*e.endpoint);
+  if (!e.vnc_password.empty()) out.vnc_password = e.vnc_password;
+  if (!e.reason.empty()) out.reason = e.reason;
+  return out;
+}
+
+}  // namespace
+
+BrokerApi::BrokerApi(asio::io_context& io, Broker& broker, Authenticator& auth, UserStore& users,
+                     std::shared_ptr<spdlog::logger> log, ApiOptions opt)
+    : io_(io), broker_(broker), auth_(auth), users_(users), log_(std::move(log)), opt_(opt),
+      pool_(opt.workers) {}
+
+BrokerApi::~BrokerApi() { pool_.join(); }
+
+void BrokerApi::add_routes(http::Router& router) {
+  add_client_routes(router);
+  add_admin_routes(router);
+  router.add("GET", "/metrics", [this](const http::Request&) {
+    return http::Response::text(metrics_text(), "text/plain; version=0.0.4");
+  }, http::Auth::none);
+  router.add("GET", "/", [](const http::Request&) {
+    return http::Response::text(dashboard_html(), "text/html; charset=utf-8");
+  }, http::Auth::none);
+}
+
+void BrokerApi::add_client_routes(http::Router& router) {
+  router.add_async("POST", "/v1/login", [this](const http::Request& req, http::Reply reply) {
+    auto body = req.json();
+    if (!body) return reply(http::Response::error(body.error()));
+    capi::LoginRequest login;
+    try {
+      login = body->get<capi::LoginRequest>();
+    } catch (const std::exception&) {
+      return reply(http::Response::error("bad_request", "login needs \"user\" and \"password\" strings", 400));
+    }
+    if (login.client_id.empty()) login.client_id = req.remote_address;
+    // Password hashing and VM starts take time: off the network threads.
+    asio::post(pool_, [this, login, ip = req.remote_address, reply] {
+      auto user = auth_.check(login.user, login.password, login.client_id);
+      if (!user) return reply(http::Response::error(user.error()));
+      auto r = broker_.login({login.user, login.client_id, ip});
+      if (!r) return reply(http::Response::error(r.error()));
+      capi::LoginResponse out{r->session, r->token, endpoint(r->endpoint), r->vnc_password,
+                              static_cast<std::uint32_t>(r->tier_mib)};
+      reply(http::Response::json(out));
+    });
+  }, http::Auth::none);
+
+  router.add("POST", "/v1/sessions/{id}/credential", [this](const http::Request& req) {
+    auto c = broker_.credential(req.params.at("id"), bearer(req));
+    if (!c) return http::Response::error(c.error());
+    return http::Response::json(capi::Credential{endpoint(c->endpoint), c->vnc_password});
+  }, http::Auth::none);
+
+  router.add_async("GET", "/v1/sessions/{id}/events", [this](const http::Request& req, http::Reply reply) {
+    std::uint64_t after = 0;
+    try {
+      after = std::stoull(req.query_or("after", "0"));
+    } catch (const std::exception&) {
+      return reply(http::Response::error("bad_request", "after='" + req.query_or("after", "") + "' is not a number", 400));
+    }
+    std::string id = req.params.at("id");
+    std::string token = bearer(req);
+    auto first = broker_.events(id, token, after);
+    if (!first) return reply(http::Response::error(first.error()));
+    if (!first->empty()) {
+      json batch{{"events", json::array()}};
+      for (const auto& e : *first) batch["events"].push_back(event_json(e));
+      return reply(http::Response::json(batch));
+    }
+    auto timer = std::make_shared<asio::steady_timer>(io_, opt_.long_poll);
+    auto answer = [this, id, token, after, reply, timer] {
+      timer->cancel();
+      auto evs = broker_.events(id, token, after);
+      if (!evs) return reply(http::Response::error(evs.error()));
+      json batch{{"events", json::array()}};
+      for (const auto& e : *evs) batch["events"].push_back(event_json(e));
+      reply(http::Response::json(batch));
+    };
+    timer->async_wait([answer](boost::system::error_code ec) {
+      if (!ec) answer();
+    });
+    broker_.wait_events(id, after, [this, answer] { asio::post(io_, answer); });
+  }, http::Auth::none);
+
+  router.add_async("POST", "/v1/sessions/{id}/logout", [this](const http::Request& req, http::Reply reply) {
+    asio::post(pool_, [this, id = req.params.at("id"), token = bearer(req), reply] {
+      auto r = broker_.logout(id, token);
+      if (!r) return reply(http::Response::error(r.error()));
+      http::Response ok;
+      ok.status = 204;
+      reply(ok);
+    });
+  }, http::Auth::none);
+
+  // The viewer reports the blackout it saw after following a move (for the metrics).
+  router.add("POST", "/v1/sessions/{id}/ack", [this](const http::Request& req) {
+    auto body = req.json();
+    if (!body) return http::Response::error(body.error());
+    double blackout = body->value("blackout_ms", -1.0) / 1000.0;
+    auto r = broker_.ack(req.params.at("id"), bearer(req), blackout);
+    if (!r) return http::Response::error(r.error());
+    return http::Response::json({{"ok", true}});
+  }, http::Auth::none);
+}
+
+}  // namespace labdesk::broker

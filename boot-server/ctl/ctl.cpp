@@ -1,0 +1,189 @@
+#include "ctl.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "labdesk/http/client.hpp"
+
+namespace labdesk::ctl {
+namespace {
+
+using nlohmann::json;
+
+std::string cell(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "-";
+  if (v.is_array()) return std::to_string(v.size());
+  if (v.is_number_float()) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(0) << v.get<double>() * 100 << "%";
+    return o.str();
+  }
+  return v.dump();
+}
+
+// Prints rows of objects as an aligned table of the given columns.
+void table(std::ostream& out, const json& rows, const std::vector<std::pair<std::string, std::string>>& cols) {
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::size_t> width;
+  for (const auto& [key, title] : cols) width.push_back(title.size());
+  for (const auto& r : rows) {
+    std::vector<std::string> line;
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      auto text = cell(r.contains(cols[i].first) ? r[cols[i].first] : json());
+      width[i] = std::max(width[i], text.size());
+      line.push_back(std::move(text));
+    }
+    cells.push_back(std::move(line));
+  }
+  auto print = [&](const std::vector<std::string>& line) {
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      out << std::left << std::setw(static_cast<int>(width[i]) + 2) << line[i];
+    }
+    out << '\n';
+  };
+  std::vector<std::string> head;
+  for (const auto& [key, title] : cols) head.push_back(title);
+  print(head);
+  for (const auto& l : cells) print(l);
+  if (rows.empty()) out << "(none)\n";
+}
+
+struct Options {
+  std::string server;
+  std::string token;
+  std::string token_file;
+  bool as_json = false;
+};
+
+int report(const Error& e, Io io) {
+  io.err << "labdeskctl: " << e.message << " (" << e.code << ")\n";
+  return e.code == "unreachable" || e.code == "timeout" ? 3 : 1;
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, Io io) {
+  CLI::App app{"labdeskctl: administer a labdesk boot-server"};
+  app.require_subcommand(1);
+  Options o;
+  if (const char* s = std::getenv("LABDESK_SERVER")) o.server = s;
+  if (const char* t = std::getenv("LABDESK_TOKEN")) o.token = t;
+  if (o.server.empty()) o.server = "http://127.0.0.1:8080";
+  app.add_option("--server", o.server, "boot-server URL (env LABDESK_SERVER)");
+  app.add_option("--token", o.token, "admin token (env LABDESK_TOKEN)");
+  app.add_option("--token-file", o.token_file, "file holding the admin token");
+  app.add_flag("--json", o.as_json, "print the API's JSON instead of a table");
+
+  std::string id, host, name, password;
+  bool admin = false;
+  int max = 20;
+  auto* hosts = app.add_subcommand("hosts", "hosts with load, memory and desktops");
+  auto* sessions = app.add_subcommand("sessions", "running sessions");
+  auto* end = app.add_subcommand("end", "end a session (its desktop is shut down, its data disk kept)");
+  end->add_option("session", id, "session id")->required();
+  auto* move = app.add_subcommand("move", "hand a session's desktop over to another host");
+  move->add_option("session", id, "session id")->required();
+  move->add_option("host", host, "target host name")->required();
+  auto* users = app.add_subcommand("users", "list users");
+  auto* useradd = app.add_subcommand("useradd", "add a user (or set a new password)");
+  useradd->add_option("name", name, "user name")->required();
+  useradd->add_option("--password", password, "password (default: read a line from stdin)");
+  useradd->add_flag("--admin", admin, "give the admin role");
+  auto* userdel = app.add_subcommand("userdel", "delete a user (their data disk stays on the hosts)");
+  userdel->add_option("name", name, "user name")->required();
+  auto* events = app.add_subcommand("events", "recent events");
+  events->add_option("--max", max, "how many")->check(CLI::Range(1, 1000));
+  auto* tiers = app.add_subcommand("tiers", "memory tiers and where the lab is now");
+  auto* grow = app.add_subcommand("grow", "grow users back to the current tier (restarts shrunk desktops)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, io.out, io.err) == 0 ? 0 : 2;
+  }
+  if (!o.token_file.empty()) {
+    std::ifstream f(o.token_file);
+    if (!f || !std::getline(f, o.token)) {
+      io.err << "labdeskctl: cannot read token file '" << o.token_file << "'\n";
+      return 2;
+    }
+  }
+  std::optional<http::Client> client;
+  try {
+    client.emplace(o.server, http::ClientOptions{.bearer_token = o.token, .timeout = std::chrono::seconds(120)});
+  } catch (const Failure& e) {
+    io.err << "labdeskctl: " << e.what() << '\n';
+    return 2;
+  }
+  auto show = [&](const Result<json>& r, auto&& human) {
+    if (!r) return report(r.error(), io);
+    if (o.as_json) io.out << r->dump(2) << '\n';
+    else human(*r);
+    return 0;
+  };
+  if (hosts->parsed()) {
+    return show(client->get_json("/v1/admin/hosts"), [&](const json& rows) {
+      json flat = json::array();
+      for (const auto& h : rows) {
+        flat.push_back({{"name", h["name"]}, {"state", h["state"]},
+                        {"memory", std::to_string(h["committed_mib"].get<long>()) + "/" + std::to_string(h["capacity_mib"].get<long>()) + " MiB"},
+                        {"cpu", h["cpu"]}, {"net", h["network"]}, {"desktops", h["desktops"]}});
+      }
+      table(io.out, flat, {{"name", "HOST"}, {"state", "STATE"}, {"memory", "MEMORY"}, {"cpu", "CPU"}, {"net", "NET"}, {"desktops", "DESKTOPS"}});
+    });
+  }
+  if (sessions->parsed()) {
+    return show(client->get_json("/v1/admin/sessions"), [&](const json& rows) {
+      table(io.out, rows, {{"id", "SESSION"}, {"user", "USER"}, {"client_id", "LAB PC"}, {"host", "HOST"}, {"mib", "MIB"}, {"lab_port", "PORT"}});
+    });
+  }
+  if (end->parsed()) {
+    return show(client->send_json("DELETE", "/v1/admin/sessions/" + id, nullptr),
+                [&](const json&) { io.out << "session " << id << " ended\n"; });
+  }
+  if (move->parsed()) {
+    return show(client->post_json("/v1/admin/sessions/" + id + "/move", {{"host", host}}),
+                [&](const json&) { io.out << "session " << id << " moved to " << host << '\n'; });
+  }
+  if (users->parsed()) {
+    return show(client->get_json("/v1/admin/users"),
+                [&](const json& rows) { table(io.out, rows, {{"name", "USER"}, {"admin", "ADMIN"}}); });
+  }
+  if (useradd->parsed()) {
+    if (password.empty() && !std::getline(io.in, password)) {
+      io.err << "labdeskctl: no password given: use --password or type it on stdin\n";
+      return 2;
+    }
+    return show(client->post_json("/v1/admin/users", {{"name", name}, {"password", password}, {"admin", admin}}),
+                [&](const json&) { io.out << "user " << name << " saved\n"; });
+  }
+  if (userdel->parsed()) {
+    return show(client->send_json("DELETE", "/v1/admin/users/" + name, nullptr),
+                [&](const json&) { io.out << "user " << name << " deleted\n"; });
+  }
+  if (events->parsed()) {
+    return show(client->get_json("/v1/admin/events?max=" + std::to_string(max)), [&](const json& rows) {
+      table(io.out, rows, {{"at", "TIME"}, {"type", "EVENT"}, {"user", "USER"}, {"detail", "DETAIL"}});
+    });
+  }
+  if (tiers->parsed()) {
+    return show(client->get_json("/v1/admin/tiers"), [&](const json& t) {
+      io.out << "mode " << t["mode"].get<std::string>() << ", capacity " << t["capacity_mib"] << " MiB, "
+             << t["users"] << " users, current tier " << t["current_tier"] << "\n";
+      json rows = json::array();
+      for (std::size_t m = 0; m < t["mib"].size(); ++m) {
+        rows.push_back({{"m", std::to_string(m)}, {"mib", t["mib"][m]}, {"u", t["thresholds"][m]}});
+      }
+      table(io.out, rows, {{"m", "TIER"}, {"mib", "MIB"}, {"u", "UP TO USERS"}});
+    });
+  }
+  (void)grow;
+  return show(client->post_json("/v1/admin/grow", json::object()), [&](const json&) { io.out << "grow plan executed\n"; });
+}
+
+}  // namespace labdesk::ctl

@@ -1,0 +1,314 @@
+#include "labdesk/http/server.hpp"
+
+#include <atomic>
+#include <mutex>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/crypto.h>
+
+namespace labdesk::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  // Length is not secret (tokens have a fixed size); the contents are.
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Impl(asio::io_context& io_, ServerOptions o, Router r, std::shared_ptr<spdlog::logger> l)
+      : io(io_), opt(std::move(o)), router(std::move(r)), log(std::move(l)),
+        acceptor(asio::make_strand(io_)), token(opt.bearer_token) {}
+
+  asio::io_context& io;
+  ServerOptions opt;
+  Router router;
+  std::shared_ptr<spdlog::logger> log;
+  tcp::acceptor acceptor;
+  std::optional<asio::ssl::context> ssl;
+  std::mutex token_mu;
+  std::string token;
+
+  void accept();
+  Response dispatch_sync(const Route& r, const Request& req);
+  std::optional<Response> check(Request& req, const Route*& route);
+};
+
+namespace {
+
+Request to_request(bhttp::request<bhttp::string_body>&& m, std::string remote) {
+  Request r;
+  r.method = std::string(m.method_string());
+  r.target = std::string(m.target());
+  auto q = r.target.find('?');
+  r.path = url_decode(std::string_view(r.target).substr(0, q));
+  if (q != std::string::npos) r.query = parse_query(std::string_view(r.target).substr(q + 1));
+  for (const auto& f : m) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers[name] = std::string(f.value());
+  }
+  r.body = std::move(m.body());
+  r.remote_address = std::move(remote);
+  return r;
+}
+
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(Stream&& s, std::shared_ptr<Server::Impl> srv, std::string remote)
+      : stream_(std::move(s)), srv_(std::move(srv)), remote_(std::move(remote)) {}
+
+  void run() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      read();
+    } else {
+      beast::get_lowest_layer(stream_).expires_after(srv_->opt.read_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (!ec) self->read();
+                              });
+    }
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(srv_->opt.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(srv_->opt.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_read(ec);
+                      });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) return close();
+    if (ec == bhttp::error::body_limit) {
+      return send(Response::error("body_too_large",
+                                  "request body is larger than " +
+                                      std::to_string(srv_->opt.max_body_bytes) + " bytes",
+                                  413),
+                  false);
+    }
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+      return send(Response::error("bad_http", "malformed HTTP request: " + ec.message(), 400),
+                  false);
+    }
+    if (ec) return close();
+    keep_alive_ = parser_->get().keep_alive();
+    head_ = parser_->get().method() == bhttp::verb::head;
+    Request req = to_request(parser_->release(), remote_);
+    const Route* route = nullptr;
+    if (auto early = srv_->check(req, route)) return send(std::move(*early), keep_alive_);
+    if (route->handler) return send(srv_->dispatch_sync(*route, req), keep_alive_);
+    // Long-poll: no read timeout while the handler holds the request.
+    beast::get_lowest_layer(stream_).expires_never();
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    Reply reply = [self = this->shared_from_this(), once](Response r) {
+      if (once->exchange(true)) return;
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->send(std::move(r), self->keep_alive_); });
+    };
+    try {
+      route->async_handler(req, reply);
+    } catch (const Failure& e) {
+      reply(Response::error(e.error()));
+    } catch (const std::exception& e) {
+      srv_->log->error("handler for '{}' threw: {}", req.path, e.what());
+      reply(Response::error("internal", "internal error while handling the request", 500));
+    }
+  }
+
+  template <class Body>
+  void write(std::shared_ptr<bhttp::response<Body>> res) {
+    res_ = res;
+    beast::get_lowest_layer(stream_).expires_after(srv_->opt.read_timeout);
+    bhttp::async_write(stream_, *res,
+                       [self = this->shared_from_this(), keep = res->keep_alive()](
+                           beast::error_code ec, std::size_t) {
+                         self->res_.reset();
+                         if (ec || !keep) return self->close();
+                         self->read();
+                       });
+  }
+
+  template <class Res>
+  void fill(Res& res, const Response& r, bool keep_alive) {
+    res.result(static_cast<unsigned>(r.status));
+    res.set(bhttp::field::server, srv_->opt.server_name);
+    res.set(bhttp::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res.set(k, v);
+    res.keep_alive(keep_alive);
+  }
+
+  void send(Response r, bool keep_alive) {
+    if (r.file) {
+      bhttp::file_body::value_type body;
+      beast::error_code ec;
+      body.open(r.file->c_str(), beast::file_mode::scan, ec);
+      if (ec) {
+        r = Response::error("not_found", "file '" + *r.file + "' cannot be read", 404);
+      } else {
+        auto res = std::make_shared<bhttp::response<bhttp::file_body>>();
+        fill(*res, r, keep_alive);
+        auto size = body.size();
+        if (!head_) res->body() = std::move(body);
+        res->content_length(size);
+        return head_ ? write_head(res) : write(res);
+      }
+    }
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    fill(*res, r, keep_alive);
+    auto size = r.body.size();
+    if (!head_) res->body() = std::move(r.body);
+    res->content_length(size);
+    write(res);
+  }
+
+  void write_head(std::shared_ptr<bhttp::response<bhttp::file_body>> res) {
+    // HEAD: headers only; the file stays closed.
+    auto empty = std::make_shared<bhttp::response<bhttp::empty_body>>();
+    empty->base() = res->base();
+    write(empty);
+  }
+
+  void close() {
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  Stream stream_;
+  std::shared_ptr<Server::Impl> srv_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<void> res_;
+  bool keep_alive_ = true;
+  bool head_ = false;
+};
+
+}  // namespace
+
+std::optional<Response> Server::Impl::check(Request& req, const Route*& route) {
+  auto m = router.match(req);
+  if (!m.route) {
+    if (m.path_known) {
+      return Response::error("method_not_allowed",
+                             "method '" + req.method + "' is not allowed on '" + req.path + "'", 405);
+    }
+    return Response::error("not_found", "no such resource '" + req.path + "'", 404);
+  }
+  route = m.route;
+  std::string expected;
+  {
+    std::lock_guard lock(token_mu);
+    expected = token;
+  }
+  if (route->auth == Auth::required && !expected.empty()) {
+    std::string got = req.header("authorization");
+    const std::string prefix = "Bearer ";
+    if (!got.starts_with(prefix) || !constant_time_equal(got.substr(prefix.size()), expected)) {
+      Response r = Response::error("unauthorized",
+                                   "missing or wrong bearer token: send 'Authorization: Bearer <token>'",
+                                   401);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+Response Server::Impl::dispatch_sync(const Route& r, const Request& req) {
+  try {
+    return r.handler(req);
+  } catch (const Failure& e) {
+    return Response::error(e.error());
+  } catch (const std::exception& e) {
+    log->error("handler for '{}' threw: {}", req.path, e.what());
+    return Response::error("internal", "internal error while handling the request", 500);
+  }
+}
+
+void Server::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
+                                                   beast::error_code ec, tcp::socket sock) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      beast::error_code ignored;
+      auto ep = sock.remote_endpoint(ignored);
+      std::string remote = ignored ? "" : ep.address().to_string();
+      if (self->ssl) {
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+            beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(sock)), *self->ssl),
+            self, remote)
+            ->run();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(sock)), self,
+                                                     remote)
+            ->run();
+      }
+    }
+    if (self->acceptor.is_open()) self->accept();
+  });
+}
+
+Server::Server(asio::io_context& io, ServerOptions options, Router router,
+               std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(router), std::move(log))) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  auto& o = impl_->opt;
+  if (o.tls) {
+    impl_->ssl.emplace(asio::ssl::context::tls_server);
+    try {
+      impl_->ssl->use_certificate_chain_file(o.tls->certificate_chain);
+      impl_->ssl->use_private_key_file(o.tls->private_key, asio::ssl::context::pem);
+    } catch (const std::exception& e) {
+      throw Failure(Error{"bad_tls", "cannot load TLS certificate '" + o.tls->certificate_chain +
+                                         "' or key '" + o.tls->private_key + "': " + e.what(),
+                          500});
+    }
+  }
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(o.address, ec);
+  if (ec) throw Failure(Error{"bad_address", "cannot listen on '" + o.address + "': not an IP address", 500});
+  tcp::endpoint ep(addr, o.port);
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw Failure(Error{"listen_failed", "cannot listen on '" + o.address + ":" +
+                                             std::to_string(o.port) + "': " + ec.message(), 500});
+  }
+  impl_->accept();
+}
+
+void Server::stop() {
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+  });
+}
+
+std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::set_token(std::string token) {
+  std::lock_guard lock(impl_->token_mu);
+  impl_->token = std::move(token);
+}
+
+}  // namespace labdesk::http

@@ -1,0 +1,143 @@
+// The JSON types of the hypervisor-agent API (/v1), one definition used by the agent and by the
+// boot-server's agent client. docs/api/agent.md documents the endpoints with examples.
+//
+//   GET    /v1/health                      Health                  (no auth)
+//   GET    /v1/images                      [ImageInfo]
+//   GET    /v1/desktops                    [Desktop]
+//   POST   /v1/desktops                    CreateDesktop → 201 Desktop (with vnc.password)
+//   GET    /v1/desktops/{name}             Desktop
+//   DELETE /v1/desktops/{name}             → 200 {"destroyed": name}   (data disk kept)
+//   POST   /v1/desktops/{name}/memory      ResizeMemory → MemoryReport
+//   GET    /v1/desktops/{name}/screenshot  image/png
+//   GET    /v1/load                        LoadReport
+//   GET    /v1/events?after=SEQ&wait=S     EventBatch (long-poll)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "labdesk/common/error.hpp"
+
+namespace labdesk::api::agent {
+
+struct Health {
+  bool ok = false;
+  std::string libvirt;  // "connected" | "reconnecting"
+  std::string uri;
+  std::string host;     // the agent's host name from its config
+  std::int64_t capacity_mib = 0;
+  std::string version;
+};
+
+struct ImageInfo {
+  std::string name;
+  std::string base;  // path of the read-only base qcow2 on the host
+  bool direct_kernel = false;
+};
+
+struct CreateDesktop {
+  std::string user;     // [a-z0-9._-], 1..32
+  std::string session;  // opaque id from the boot-server, [A-Za-z0-9._-], 1..64
+  std::string image;    // catalog name
+  std::int64_t memory_mib = 0;
+  std::int64_t max_memory_mib = 0;  // 0: same as memory_mib (no balloon headroom)
+  int tier = 0;
+};
+
+struct Vnc {
+  std::string host;  // the host's internal address the VNC server listens on
+  int port = 0;
+  std::string password;  // only in the answer to POST (rotated on every start)
+};
+
+struct Desktop {
+  std::string name;  // libvirt domain name, "ld-<user>-<id>"
+  std::string user;
+  std::string session;
+  std::string image;
+  int tier = 0;
+  std::string state;  // "running" | "starting" | "crashed" | "shutoff"
+  std::int64_t memory_mib = 0;      // requested (balloon target)
+  std::int64_t max_memory_mib = 0;
+  Vnc vnc;
+  int restarts = 0;
+};
+
+struct ResizeMemory {
+  std::int64_t memory_mib = 0;
+};
+
+struct MemoryReport {
+  std::int64_t requested_mib = 0;
+  std::int64_t actual_mib = 0;  // balloon "actual" from the memory stats
+};
+
+struct NicLoad {
+  std::string name;
+  double rx_bytes_per_s = 0;
+  double tx_bytes_per_s = 0;
+  std::int64_t speed_mbps = 0;  // 0: unknown
+  double utilization = 0;       // 0..1 against link speed (0 if unknown)
+};
+
+struct DesktopLoad {
+  std::string name;
+  double cpu_pct = 0;  // CPU time delta over wall delta, all vCPUs
+  std::int64_t memory_mib = 0;
+};
+
+struct LoadReport {
+  std::string host;
+  double cpu_pct = 0;  // host CPU from two /proc/stat samples
+  std::int64_t mem_total_mib = 0;
+  std::int64_t mem_used_mib = 0;
+  std::int64_t committed_mib = 0;  // memory given to desktops
+  std::vector<NicLoad> nics;
+  std::vector<DesktopLoad> desktops;
+  double sample_window_s = 0;
+};
+
+struct Event {
+  std::uint64_t seq = 0;
+  std::string type;  // "started" | "stopped" | "crashed" | "restarted" | "resized"
+  std::string desktop;
+  std::string user;
+  std::string session;
+  std::string detail;
+};
+
+struct EventBatch {
+  std::vector<Event> events;
+  std::uint64_t next = 0;  // pass as ?after= next time
+};
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Health, ok, libvirt, uri, host, capacity_mib, version)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImageInfo, name, base, direct_kernel)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreateDesktop, user, session, image, memory_mib, max_memory_mib, tier)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Vnc, host, port, password)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desktop, name, user, session, image, tier, state, memory_mib, max_memory_mib, vnc, restarts)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResizeMemory, memory_mib)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MemoryReport, requested_mib, actual_mib)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NicLoad, name, rx_bytes_per_s, tx_bytes_per_s, speed_mbps, utilization)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DesktopLoad, name, cpu_pct, memory_mib)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadReport, host, cpu_pct, mem_total_mib, mem_used_mib, committed_mib, nics, desktops, sample_window_s)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Event, seq, type, desktop, user, session, detail)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EventBatch, events, next)
+
+}  // namespace labdesk::api::agent
+
+namespace labdesk::api {
+
+// Reads a request body strictly: an object, only T's keys (taken from T's own JSON form), right
+// types. A problem is a 400 naming the key, e.g.
+// "unknown key 'memry_mib' in request: did you mean 'memory_mib'?".
+template <typename T>
+Result<T> parse_strict(const nlohmann::json& body);
+
+}  // namespace labdesk::api
+
+#include "labdesk/common/api/parse.ipp"

@@ -1,0 +1,124 @@
+// In-memory stand-ins for the broker's ports: agents that keep desktops in a map and enforce
+// their host's capacity, a forward table, a VNC probe and a clock the test moves by hand.
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "labdesk/broker/ports.hpp"
+
+namespace labdesk::fakes {
+
+class FakeAgent final : public broker::AgentPort {
+ public:
+  FakeAgent(std::string host, std::int64_t capacity) : host_(std::move(host)), capacity_(capacity) {}
+
+  Result<api::agent::LoadReport> load() override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    api::agent::LoadReport r;
+    r.host = host_;
+    r.cpu_pct = cpu_pct;
+    r.committed_mib = committed_locked();
+    return r;
+  }
+  Result<std::vector<api::agent::Desktop>> list() override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    std::vector<api::agent::Desktop> out;
+    for (const auto& [n, d] : desktops) out.push_back(d);
+    return out;
+  }
+  Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    if (committed_locked() + spec.memory_mib > capacity_) {
+      return fail("over_capacity", "host '" + host_ + "' over capacity", 409);
+    }
+    api::agent::Desktop d;
+    d.name = "ld-" + spec.user + "-" + std::to_string(++created);
+    d.user = spec.user;
+    d.session = spec.session;
+    d.image = spec.image;
+    d.tier = spec.tier;
+    d.state = "running";
+    d.memory_mib = spec.memory_mib;
+    d.max_memory_mib = spec.max_memory_mib ? spec.max_memory_mib : spec.memory_mib;
+    d.vnc = {"10.1.0." + host_, 5900 + created, "pw" + std::to_string(created)};
+    desktops[d.name] = d;
+    return d;
+  }
+  Result<void> destroy(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    if (!desktops.erase(name)) return fail("not_found", "no desktop '" + name + "'", 404);
+    ++destroyed;
+    return {};
+  }
+  Result<api::agent::MemoryReport> resize(const std::string& name, std::int64_t mib) override {
+    std::lock_guard lock(mu_);
+    auto it = desktops.find(name);
+    if (it == desktops.end()) return fail("not_found", "no desktop '" + name + "'", 404);
+    if (mib > it->second.max_memory_mib) return fail("too_large", "above maximum", 409);
+    it->second.memory_mib = mib;
+    return api::agent::MemoryReport{mib, mib};
+  }
+
+  std::int64_t committed() const {
+    std::lock_guard lock(mu_);
+    return committed_locked();
+  }
+
+  std::map<std::string, api::agent::Desktop> desktops;
+  bool down = false;
+  double cpu_pct = 0;
+  int created = 0;
+  int destroyed = 0;
+
+ private:
+  std::int64_t committed_locked() const {
+    std::int64_t sum = 0;
+    for (const auto& [n, d] : desktops) sum += d.memory_mib;
+    return sum;
+  }
+  mutable std::mutex mu_;
+  std::string host_;
+  std::int64_t capacity_;
+};
+
+class FakeForwards final : public broker::ForwardPort {
+ public:
+  Result<void> upsert(const broker::Forward& f) override {
+    table[f.lab_port] = f;
+    ++changes;
+    return {};
+  }
+  Result<void> remove(int port) override {
+    table.erase(port);
+    return {};
+  }
+  Result<void> rebuild(const std::vector<broker::Forward>& all) override {
+    table.clear();
+    for (const auto& f : all) table[f.lab_port] = f;
+    ++rebuilds;
+    return {};
+  }
+  std::map<int, broker::Forward> table;
+  int changes = 0;
+  int rebuilds = 0;
+};
+
+class FakeProbe final : public broker::VncProbe {
+ public:
+  bool wait_ready(const std::string&, int, std::chrono::milliseconds) override { return ready; }
+  bool ready = true;
+};
+
+class ManualClock final : public broker::Clock {
+ public:
+  std::chrono::steady_clock::time_point now() const override { return t; }
+  void advance(std::chrono::seconds s) { t += s; }
+  std::chrono::steady_clock::time_point t{std::chrono::hours(1)};
+};
+
+}  // namespace labdesk::fakes

@@ -1,0 +1,223 @@
+#include <doctest/doctest.h>
+
+#include "../../fakes/broker_fakes.hpp"
+#include "labdesk/broker/broker.hpp"
+#include "labdesk/common/log.hpp"
+
+using namespace labdesk;
+using namespace labdesk::broker;
+
+namespace {
+
+struct Lab {
+  explicit Lab(alloc::Mode mode = alloc::Mode::handoff, int hosts = 2) {
+    std::vector<HostSpec> specs;
+    std::vector<std::unique_ptr<AgentPort>> ports;
+    for (int i = 0; i < hosts; ++i) {
+      auto a = std::make_unique<fakes::FakeAgent>(std::to_string(i), 4096);
+      agents.push_back(a.get());
+      ports.push_back(std::move(a));
+      specs.push_back({"host" + std::to_string(i), 4096, 0});
+    }
+    table = std::make_unique<HostTable>(specs, std::move(ports), clock);
+    opt.lab_address = "10.77.0.1";
+    opt.first_lab_port = 16000;
+    opt.port_count = 20;
+    opt.policy = alloc::Policy{{4096, 2048, 1024, 512}, mode, {}};
+    opt.grace = std::chrono::seconds(60);
+    broker = make();
+  }
+  std::unique_ptr<Broker> make() {
+    return std::make_unique<Broker>(opt, *table, forwards, probe, store, clock,
+                                    log::make_logger("broker-test", spdlog::level::off));
+  }
+  LoginResult login(const std::string& user, const std::string& pc = "") {
+    auto r = broker->login({user, pc.empty() ? "pc-" + user : pc, "10.77.0." + std::to_string(100 + ++ips)});
+    REQUIRE_MESSAGE(r.has_value(), r.error().message);
+    return *r;
+  }
+  std::int64_t committed() const {
+    std::int64_t sum = 0;
+    for (auto* a : agents) sum += a->committed();
+    return sum;
+  }
+
+  fakes::ManualClock clock;
+  fakes::FakeForwards forwards;
+  fakes::FakeProbe probe;
+  MemorySessionStore store;
+  std::vector<fakes::FakeAgent*> agents;
+  std::unique_ptr<HostTable> table;
+  BrokerOptions opt;
+  std::unique_ptr<Broker> broker;
+  int ips = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a login places a desktop, forwards a lab port to it and returns the credential") {
+  Lab lab;
+  auto r = lab.login("alice");
+  CHECK(r.endpoint.host == "10.77.0.1");
+  CHECK(r.endpoint.port == 16000);
+  CHECK(r.tier_mib == 4096);
+  CHECK_FALSE(r.vnc_password.empty());
+  REQUIRE(lab.forwards.table.contains(16000));
+  const auto& f = lab.forwards.table[16000];
+  CHECK(f.client_ip == "10.77.0.101");
+  auto sessions = lab.broker->sessions();
+  REQUIRE(sessions.size() == 1);
+  CHECK(f.vnc_port == sessions[0].vnc.port);
+  CHECK(lab.committed() == 4096);
+}
+
+TEST_CASE("the third login shrinks the first user by hard handoff and tells their viewer") {
+  Lab lab;
+  auto alice = lab.login("alice");
+  lab.login("bob");
+  auto before = lab.broker->sessions()[0];
+  auto carol = lab.login("carol");
+  CHECK(carol.tier_mib == 2048);
+  auto after = lab.broker->sessions()[0];
+  CHECK(after.user == "alice");
+  CHECK(after.mib == 2048);
+  CHECK(after.desktop != before.desktop);
+  CHECK(after.lab_port == before.lab_port);  // the viewer reconnects to the same port
+  CHECK(lab.forwards.table[after.lab_port].vnc_port == after.vnc.port);
+  auto events = lab.broker->events(alice.session, alice.token, 0);
+  REQUIRE(events.has_value());
+  REQUIRE(events->size() == 1);
+  CHECK((*events)[0].type == "moved");
+  CHECK((*events)[0].vnc_password == after.vnc_password);
+  CHECK(lab.committed() == 6144);
+  int desktops = 0;
+  for (auto* a : lab.agents) desktops += static_cast<int>(a->desktops.size());
+  CHECK(desktops == 3);  // the old 4 GiB VM is gone
+  CHECK(lab.broker->metrics().handoffs == 1);
+}
+
+TEST_CASE("balloon mode resizes live instead") {
+  Lab lab(alloc::Mode::balloon);
+  lab.login("alice");
+  lab.login("bob");
+  auto before = lab.broker->sessions()[0];
+  lab.login("carol");
+  auto after = lab.broker->sessions()[0];
+  CHECK(after.desktop == before.desktop);
+  CHECK(after.mib == 2048);
+  CHECK(lab.agents[before.host]->desktops.at(before.desktop).memory_mib == 2048);
+}
+
+TEST_CASE("roaming: the same user at another PC gets the running desktop; the first PC is told") {
+  Lab lab;
+  auto first = lab.login("alice", "pc-1");
+  auto second = lab.login("alice", "pc-2");
+  CHECK(second.roamed);
+  CHECK(second.session == first.session);
+  CHECK(second.vnc_password == first.vnc_password);
+  CHECK(lab.forwards.table[first.endpoint.port].client_ip == "10.77.0.102");
+  CHECK(lab.broker->credential(first.session, first.token).error().status == 401);
+  auto ev = lab.broker->events(second.session, second.token, 0);
+  REQUIRE(ev.has_value());
+  REQUIRE(ev->size() == 1);
+  CHECK((*ev)[0].type == "ended");
+  CHECK((*ev)[0].reason.find("pc-2") != std::string::npos);
+  CHECK(lab.committed() == 4096);
+}
+
+TEST_CASE("disconnect grace: the desktop survives a short absence and goes after the grace period") {
+  Lab lab;
+  auto a = lab.login("alice");
+  lab.clock.advance(std::chrono::seconds(50));
+  lab.broker->sweep();
+  REQUIRE(lab.broker->credential(a.session, a.token).has_value());  // seen again
+  lab.clock.advance(std::chrono::seconds(50));
+  lab.broker->sweep();
+  CHECK(lab.broker->sessions().size() == 1);
+  lab.clock.advance(std::chrono::seconds(61));
+  lab.broker->sweep();
+  CHECK(lab.broker->sessions().empty());
+  CHECK(lab.committed() == 0);
+  CHECK(lab.forwards.table.empty());
+  CHECK(lab.broker->metrics().grace_expired == 1);
+  auto b = lab.login("bob");
+  CHECK(b.endpoint.port == 16000);  // the port came back to the pool
+}
+
+TEST_CASE("at capacity the answer is no_capacity and nothing changes") {
+  Lab lab;
+  for (int i = 1; i <= 16; ++i) lab.login("u" + std::to_string(i));
+  auto r = lab.broker->login({"u17", "pc", "10.77.0.250"});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == "no_capacity");
+  CHECK(r.error().status == 503);
+  CHECK(lab.broker->sessions().size() == 16);
+  CHECK(lab.committed() == 8192);
+}
+
+TEST_CASE("a host whose agent does not answer is skipped") {
+  Lab lab;
+  lab.agents[0]->down = true;
+  auto r = lab.login("alice");
+  CHECK(lab.broker->sessions()[0].host == 1u);
+  CHECK(r.tier_mib == 2048);  // a down host's memory does not count: C = 4096, U_0 = 0
+  lab.agents[1]->down = true;
+  lab.clock.advance(std::chrono::seconds(30));
+  auto none = lab.broker->login({"bob", "pc", "10.77.0.9"});
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == "no_capacity");
+}
+
+TEST_CASE("logout destroys the desktop and removes the forward; the data disk is the agent's") {
+  Lab lab;
+  auto a = lab.login("alice");
+  REQUIRE(lab.broker->logout(a.session, a.token).has_value());
+  CHECK(lab.committed() == 0);
+  CHECK(lab.forwards.table.empty());
+  CHECK(lab.broker->logout(a.session, a.token).error().status == 404);
+}
+
+TEST_CASE("restart: reconciliation keeps the right desktops and forwards, nothing else") {
+  Lab lab;
+  lab.login("alice");
+  lab.login("bob");
+  auto sessions = lab.broker->sessions();
+  // While the broker is down: an orphan VM appears and bob's VM vanishes.
+  lab.agents[0]->create({"mallory", "x", "desktop", 512, 512, 3});
+  lab.agents[sessions[1].host]->desktops.erase(sessions[1].desktop);
+  lab.forwards.table.clear();
+  lab.broker = lab.make();
+  REQUIRE(lab.broker->reconcile().has_value());
+  auto kept = lab.broker->sessions();
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].user == "alice");
+  CHECK(lab.forwards.table.size() == 1);
+  CHECK(lab.forwards.table.begin()->second.vnc_port == kept[0].vnc.port);
+  int desktops = 0;
+  for (auto* a : lab.agents) desktops += static_cast<int>(a->desktops.size());
+  CHECK(desktops == 1);
+  // The lab keeps working after the restart.
+  auto c = lab.login("carol");
+  CHECK(c.tier_mib == 2048);
+}
+
+TEST_CASE("a desktop that never answers on VNC is destroyed and the login fails cleanly") {
+  Lab lab;
+  lab.probe.ready = false;
+  auto r = lab.broker->login({"alice", "pc", "10.77.0.5"});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == "desktop_not_ready");
+  CHECK(lab.committed() == 0);
+  CHECK(lab.broker->sessions().empty());
+}
+
+TEST_CASE("long-poll waiters are woken by a move") {
+  Lab lab;
+  auto a = lab.login("alice");
+  lab.login("bob");
+  bool woke = false;
+  lab.broker->wait_events(a.session, 0, [&] { woke = true; });
+  CHECK_FALSE(woke);
+  lab.login("carol");
+  CHECK(woke);
+}

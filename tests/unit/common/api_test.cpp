@@ -1,0 +1,31 @@
+#include <doctest/doctest.h>
+
+#include "labdesk/common/api/agent.hpp"
+
+using namespace labdesk;
+using nlohmann::json;
+
+TEST_CASE("agent API types round-trip through JSON") {
+  api::agent::Desktop d{"ld-alice-1", "alice", "s1", "debian", 1, "running", 2048, 4096,
+                        {"10.0.0.2", 5901, ""}, 0};
+  json j = d;
+  auto back = j.get<api::agent::Desktop>();
+  CHECK(back.name == d.name);
+  CHECK(back.vnc.port == 5901);
+  CHECK(j["max_memory_mib"] == 4096);
+}
+
+TEST_CASE("strict parsing names the unknown key and suggests the right one") {
+  auto ok = api::parse_strict<api::agent::CreateDesktop>(
+      json{{"user", "alice"}, {"session", "s"}, {"image", "deb"}, {"memory_mib", 1024}});
+  REQUIRE(ok.has_value());
+  CHECK(ok->memory_mib == 1024);
+  CHECK(ok->max_memory_mib == 0);
+  auto typo = api::parse_strict<api::agent::CreateDesktop>(json{{"memry_mib", 1}});
+  REQUIRE_FALSE(typo.has_value());
+  CHECK(typo.error().message == "unknown key 'memry_mib' in request: did you mean 'memory_mib'?");
+  auto type = api::parse_strict<api::agent::CreateDesktop>(json{{"memory_mib", "lots"}});
+  REQUIRE_FALSE(type.has_value());
+  CHECK(type.error().status == 400);
+  CHECK_FALSE(api::parse_strict<api::agent::CreateDesktop>(json::array()).has_value());
+}
