@@ -1,4 +1,4 @@
-/* xtype TEXT: types TEXT and Return into the X display's focused window through the XTEST
+/* xtype TEXT: types TEXT (\t = Tab, \n = Return) and Return into the X display's focused window through the XTEST
  * extension (real X key events, as a keyboard would make them), moving the pointer to the
  * screen's centre first. Stands in for xdotool, which this machine's package set lacks.
  * libXtst's header is not installed (only the library), so its two calls are declared here. */
@@ -34,7 +34,11 @@ int main(int argc, char **argv) {
   XTestFakeMotionEvent(d, s, DisplayWidth(d, s) / 2, DisplayHeight(d, s) / 2, 0);
   XSync(d, False);
   usleep(100000);
-  for (const char *p = argv[1]; *p; ++p) key(d, (KeySym)(unsigned char)*p);
+  for (const char *p = argv[1]; *p; ++p) {
+    if (*p == '\t') key(d, XK_Tab);
+    else if (*p == '\n') key(d, XK_Return);
+    else key(d, (KeySym)(unsigned char)*p);
+  }
   key(d, XK_Return);
   XCloseDisplay(d);
   return 0;

@@ -4,7 +4,8 @@
 #   2. text typed into its window (X key events via XTEST) reaches the VM
 #   3. the client's link goes down for 10 s, then 60 s: it comes back to the same session alone
 #   4. a 'moved' event: it follows to a second VM
-#   5. an 'ended' event ends the run; stats confirm one login, a fresh credential per outage
+#   0. the login screen refuses a wrong password and lets the right one in
+#   5. an 'ended' event brings the login screen back; one login, fresh credentials per outage
 # Usage (root): viewer_vm_test.sh BUILD_DIR   (SHORT=1 skips the 60 s outage)
 set -euo pipefail
 B=$(cd "$1" && pwd)
@@ -31,7 +32,7 @@ poll 20 ip netns exec "$NSC" curl -sf "http://$DESK_IP:8080/test/state" -o /dev/
 say "VMs up, Xvfb $DISPLAY"
 
 ip netns exec "$NSC" env DISPLAY="$DISPLAY" SDL_VIDEODRIVER=x11 "$VIEWER" \
-  --server "http://$DESK_IP:8080" --client-id pc-01 --user ana --password secret \
+  --server "http://$DESK_IP:8080" --client-id pc-01 \
   --screenshot "$W/shot.png" --stats "$W/stats.json" --renderer software --exit-after 900 \
   >"$W/viewer.log" 2>&1 &
 VPID=$!
@@ -48,6 +49,18 @@ match() {  # match VM FILE: the viewer's screenshot vs QEMU's screendump
   [ "$d" -le "$MAX_DIFF" ]
 }
 state() { ip netns exec "$NSC" curl -sf "http://$DESK_IP:8080/test/state"; }
+
+# 0. the login screen: a wrong password is refused and the screen stays; the right one gets in
+LOGIN_BG=18263a
+PROBE=$B/bench/viewer_xprobe
+"$PROBE" 60 $LOGIN_BG 5,5 1019,763 >/dev/null || die "no login screen"
+"$XTYPE" $'ana\twrong'
+poll 30 bash -c "ip netns exec $NSC curl -sf http://$DESK_IP:8080/test/state | grep -q '\"bad_logins\": 1'" \
+  || die "the wrong password did not reach the boot-server: $(state)"
+"$PROBE" 5 $LOGIN_BG 5,5 >/dev/null || die "left the login screen after a wrong password"
+grep -q "Wrong user name or password" "$W/viewer.log" || die "no wrong-password message"
+"$XTYPE" 'secret'
+say "login screen: wrong password refused with a message, right one accepted"
 
 # 1. screenshot == screendump
 poll 60 test -s "$W/shot.png" || die "no screenshot (see $W/viewer.log)"
@@ -105,15 +118,18 @@ state | python3 -c 'import json,sys; s=json.load(sys.stdin); assert len(s["acks"
   || die "the viewer did not ack the move: $(state)"
 say "followed the move to VM B (frozen $(state | python3 -c 'import json,sys; print(json.load(sys.stdin)["acks"][0])') ms, acked); typing reaches B"
 
-# 5. the session ends
+# 5. the session ends: the login screen is back for the next student, with the reason
 ip netns exec "$NSC" curl -sf -X POST -d '{"reason":"test over"}' "http://$DESK_IP:8080/test/end" >/dev/null
-poll 30 bash -c "! kill -0 $VPID 2>/dev/null" || die "viewer did not quit on 'ended'"
+"$PROBE" 30 $LOGIN_BG 5,5 1019,763 >/dev/null || die "no login screen after 'ended'"
+grep -q "session ended: test over" "$W/viewer.log" || die "the end reason was not taken"
+kill -TERM $VPID
+poll 30 bash -c "! kill -0 $VPID 2>/dev/null" || die "viewer did not quit on SIGTERM"
 wait $VPID || die "viewer exit code $?"
 say "stats: $(cat "$W/stats.json")"
 python3 - "$W/stats.json" <<'PY' || die "stats"
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["session"] == "s-1" and s["phase"] == "ended", s
+assert s["phase"] == "login", s
 assert s["connections"] >= 3 and len(s["outage_to_frame_ms"]) >= 1, s
 PY
 say "PASS"
