@@ -55,6 +55,12 @@ json BrokerApi::hosts_json() {
 }
 
 void BrokerApi::add_admin_routes(http::Router& router) {
+  router.add("GET", "/metrics", [this](const http::Request&) {
+    return http::Response::text(metrics_text(), "text/plain; version=0.0.4");
+  }, http::Auth::none);
+  router.add("GET", "/", [](const http::Request&) {
+    return http::Response::text(dashboard_html(), "text/html; charset=utf-8");
+  }, http::Auth::none);
   router.add("GET", "/v1/admin/hosts", [this](const http::Request&) { return http::Response::json(hosts_json()); });
   router.add("GET", "/v1/admin/sessions", [this](const http::Request&) {
     json out = json::array();

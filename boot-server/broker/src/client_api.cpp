@@ -40,12 +40,6 @@ BrokerApi::~BrokerApi() { pool_.join(); }
 void BrokerApi::add_routes(http::Router& router) {
   add_client_routes(router);
   add_admin_routes(router);
-  router.add("GET", "/metrics", [this](const http::Request&) {
-    return http::Response::text(metrics_text(), "text/plain; version=0.0.4");
-  }, http::Auth::none);
-  router.add("GET", "/", [](const http::Request&) {
-    return http::Response::text(dashboard_html(), "text/html; charset=utf-8");
-  }, http::Auth::none);
 }
 
 void BrokerApi::add_client_routes(http::Router& router) {

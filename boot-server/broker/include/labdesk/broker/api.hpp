@@ -26,13 +26,16 @@ class BrokerApi {
             std::shared_ptr<spdlog::logger> log, ApiOptions opt = {});
   ~BrokerApi();
 
+  // Everything on one router (tests, single-port setups).
   void add_routes(http::Router& r);
+  // The lab-facing side: the viewers' client API (session tokens, no server token).
+  void add_client_routes(http::Router& r);
+  // The admin side: admin REST API (server token), /metrics and the dashboard page.
+  void add_admin_routes(http::Router& r);
   // Prometheus text exposition of the broker's metrics.
   std::string metrics_text();
 
  private:
-  void add_client_routes(http::Router& r);
-  void add_admin_routes(http::Router& r);
   nlohmann::json hosts_json();
 
   boost::asio::io_context& io_;
