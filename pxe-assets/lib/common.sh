@@ -1,0 +1,102 @@
+# Shared helpers for the pxe-assets build scripts (sourced by bash scripts with set -euo pipefail).
+# Reproducibility: every file gets the same mtime, cpio archives are sorted with owner 0:0,
+# gzip drops names and times, mkfs.ext4 gets a fixed UUID, hash seed and clock.
+
+: "${SOURCE_DATE_EPOCH:=1700000000}"
+export SOURCE_DATE_EPOCH
+
+die() { echo "pxe-assets: $*" >&2; exit 1; }
+log() { echo "pxe-assets: $*"; }
+
+# pick_kernel: newest /boot/vmlinuz-* that has a /lib/modules tree, or $LABDESK_KERNEL_VERSION.
+pick_kernel() {
+  if [ -n "${LABDESK_KERNEL_VERSION:-}" ]; then
+    KVER=$LABDESK_KERNEL_VERSION
+  else
+    KVER=
+    for k in $(ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -V -r); do
+      if [ -f "/lib/modules/$k/modules.dep" ]; then KVER=$k; break; fi
+    done
+  fi
+  [ -n "$KVER" ] || die "no kernel: need /boot/vmlinuz-VERSION and /lib/modules/VERSION (install linux-image-amd64, see scripts/install-deps)"
+  KERNEL=/boot/vmlinuz-$KVER
+  [ -r "$KERNEL" ] || die "kernel '$KERNEL' missing or unreadable (LABDESK_KERNEL_VERSION='${LABDESK_KERNEL_VERSION:-}')"
+  [ -f "/lib/modules/$KVER/modules.dep" ] || die "no modules for kernel '$KVER' in /lib/modules/$KVER (the initramfs modules must match the kernel)"
+}
+
+# module_files LIST_FILE...: the .ko paths for the modules named in the list files (comments and
+# blank lines ignored), in load order with dependencies first, each once.
+module_files() {
+  for f in "$@"; do sed -e 's/#.*//' "$f"; done | tr -s ' \t' '\n\n' | sed '/^$/d' |
+  while read -r m; do
+    out=$(modprobe -S "$KVER" --show-depends "$m" 2>&1) ||
+      die "module '$m' not found for kernel $KVER (listed in $*); check the name with: modinfo -k $KVER $m"
+    printf '%s\n' "$out" | awk '$1=="insmod"{print $2}'
+  done | awk '!seen[$0]++'
+}
+
+# install_modules DESTROOT LIST_FILE...: copies the modules (decompressed if needed) into
+# DESTROOT/lib/modules/KVER and writes DESTROOT/etc/modules.order (load order, one file a line).
+install_modules() {
+  dest=$1; shift
+  files=$(module_files "$@") || exit 1
+  mkdir -p "$dest/lib/modules/$KVER" "$dest/etc"
+  : > "$dest/etc/modules.order"
+  for f in $files; do
+    b=$(basename "$f")
+    case $b in
+      *.ko.xz) xz -dc "$f" > "$dest/lib/modules/$KVER/${b%.xz}"; b=${b%.xz} ;;
+      *.ko.zst) zstd -qdc "$f" > "$dest/lib/modules/$KVER/${b%.zst}"; b=${b%.zst} ;;
+      *) cp "$f" "$dest/lib/modules/$KVER/$b" ;;
+    esac
+    echo "$b" >> "$dest/etc/modules.order"
+  done
+}
+
+# install_busybox DESTROOT: static busybox with one symlink per applet in /bin (made here, not at
+# boot, so the image is complete and reproducible).
+install_busybox() {
+  dest=$1
+  bb=$(command -v busybox) || die "busybox not found (install busybox-static)"
+  # the images have no C library: a dynamic busybox would not run (ldd fails on static binaries)
+  ! ldd "$bb" >/dev/null 2>&1 || die "'$bb' is not static (install busybox-static)"
+  mkdir -p "$dest/bin" "$dest/sbin" "$dest/usr/bin" "$dest/usr/sbin"
+  cp "$bb" "$dest/bin/busybox"
+  for a in $("$bb" --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$dest/bin/$a"
+  done
+  ln -sf ../bin/busybox "$dest/sbin/init"
+}
+
+# normalize_tree DIR: same mtime everywhere.
+normalize_tree() {
+  find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+}
+
+# make_cpio DIR OUT: reproducible gzip'd newc archive.
+make_cpio() {
+  normalize_tree "$1"
+  (cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
+     cpio --quiet -o -H newc --reproducible --owner=0:0) | gzip -n -9 > "$2.tmp"
+  mv "$2.tmp" "$2"
+}
+
+# inputs_hash PATH...: sha256 over names and contents of files (directories walked, sorted),
+# plus the kernel version and epoch. Used as the cache key of a stamp file.
+inputs_hash() {
+  {
+    echo "kver=$KVER epoch=$SOURCE_DATE_EPOCH"
+    for p in "$@"; do
+      if [ -d "$p" ]; then find "$p" -type f -o -type l; else echo "$p"; fi
+    done | LC_ALL=C sort | while read -r f; do
+      if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f $(sha256sum < "$f" | cut -c1-64)"; fi
+    done
+  } | sha256sum | cut -c1-64
+}
+
+# up_to_date STAMP HASH OUTPUT...: true when STAMP holds HASH and every output exists.
+up_to_date() {
+  stamp=$1; hash=$2; shift 2
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] || return 1
+  for o in "$@"; do [ -e "$o" ] || return 1; done
+}
