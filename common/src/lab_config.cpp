@@ -1,8 +1,12 @@
 #include "labdesk/common/lab_config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -35,6 +39,82 @@ const std::array kHostKeys{
     KeySpec{"reserved_mib", Kind::integer, Value{I{0}}, "part of capacity_mib kept free, in MiB"},
 };
 
+using S = std::string;
+using SV = std::vector<std::string>;
+
+const std::array kLabKeys{
+    KeySpec{"interface", Kind::string, Value{S()},
+            "the lab network interface the boot-server serves, e.g. \"br0\" (required by labdesk-boot-server)"},
+    KeySpec{"address", Kind::string, Value{S()},
+            "the boot-server's lab address with prefix, e.g. \"10.77.0.1/24\"; it must be on the interface"},
+    KeySpec{"dhcp", Kind::string, Value{S("full")},
+            "\"full\": dnsmasq leases addresses from range_start..range_end; \"proxy\": the lab "
+            "already has a DHCP server and dnsmasq only adds the PXE boot answers"},
+    KeySpec{"range_start", Kind::string, Value{S()}, "first address leased to lab PCs (full DHCP)"},
+    KeySpec{"range_end", Kind::string, Value{S()}, "last address leased to lab PCs (full DHCP)"},
+    KeySpec{"lease_seconds", Kind::integer, Value{I{3600}}, "DHCP lease time in seconds (at least 120)"},
+    KeySpec{"dns", Kind::string_array, Value{SV{}}, "DNS servers handed to lab PCs (full DHCP)"},
+    KeySpec{"ipv6_ra", Kind::boolean, Value{true},
+            "send IPv6 router advertisements (no DHCPv6) so iPXE does not wait ~15 s for IPv6 "
+            "autoconfiguration; needs an IPv6 address on the interface"},
+};
+
+const std::array kReservationKeys{
+    KeySpec{"mac", Kind::string, std::nullopt, "the lab PC's MAC address, \"52:54:00:77:00:10\""},
+    KeySpec{"ip", Kind::string, std::nullopt, "the address it always gets (inside the lab subnet)"},
+    KeySpec{"name", Kind::string, Value{S()}, "optional host name for the PC"},
+};
+
+const std::array kBootKeys{
+    KeySpec{"http_port", Kind::integer, Value{I{8080}},
+            "TCP port of the boot-server's HTTP server on the lab address (boot files, announce)"},
+    KeySpec{"assets_dir", Kind::string, Value{S()},
+            "the pxe-assets output folder: vmlinuz, thin-client/initrd.cpio.gz, ipxe/ (required by "
+            "labdesk-boot-server); each change becomes a new boot version"},
+    KeySpec{"state_dir", Kind::string, Value{S("/var/lib/labdesk")},
+            "where the boot-server keeps boot versions, dnsmasq's files and the store"},
+    KeySpec{"cmdline", Kind::string, Value{S()}, "extra kernel arguments for the thin client"},
+    KeySpec{"keep_versions", Kind::integer, Value{I{3}},
+            "boot versions kept besides the current one, for PCs still booting an older one"},
+    KeySpec{"bios_loader", Kind::string, Value{S("undionly.kpxe")},
+            "first stage for BIOS PCs (client arch 0), from assets_dir/ipxe"},
+    KeySpec{"uefi_loader", Kind::string, Value{S("snponly.efi")},
+            "first stage for x86-64 UEFI PCs (client arch 7 and 9), from assets_dir/ipxe"},
+    KeySpec{"uefi32_loader", Kind::string, Value{S()},
+            "first stage for 32-bit UEFI PCs (client arch 6); empty: none offered"},
+    KeySpec{"dnsmasq", Kind::string, Value{S("dnsmasq")}, "the dnsmasq binary"},
+};
+
+const std::array kStoreKeys{
+    KeySpec{"path", Kind::string, Value{S()}, "SQLite database file; empty: STATE_DIR/labdesk.sqlite"},
+};
+
+const std::array kNatKeys{
+    KeySpec{"enabled", Kind::boolean, Value{true},
+            "masquerade lab PCs' outbound traffic and forward desktop ports (nftables)"},
+    KeySpec{"table", Kind::string, Value{S("labdesk")},
+            "name of labdesk's own nftables table (family ip); other tables are left alone"},
+    KeySpec{"outbound_interface", Kind::string, Value{S()},
+            "masquerade only out of this interface; empty: any interface but the lab's"},
+    KeySpec{"port_min", Kind::integer, Value{I{15900}}, "first port of the lab address used for desktop forwards"},
+    KeySpec{"port_max", Kind::integer, Value{I{16899}}, "last port used for desktop forwards"},
+};
+
+const std::array kApiKeys{
+    KeySpec{"address", Kind::string, Value{S("127.0.0.1")},
+            "address of the boot-server's admin API (forwards, clients); keep it off the lab network"},
+    KeySpec{"port", Kind::integer, Value{I{7080}}, "TCP port of the admin API"},
+    KeySpec{"token_file", Kind::string, Value{S()},
+            "file holding the admin API's bearer token; empty: no token (loopback only)"},
+};
+
+const std::array kDesktopKeys{
+    KeySpec{"image", Kind::string, Value{S("desktop")},
+            "catalog name of the image a login's desktop starts from (an [[images]] entry of the agents)"},
+    KeySpec{"vnc_ready_seconds", Kind::integer, Value{I{120}},
+            "how long a new desktop may take until its VNC server answers"},
+};
+
 const std::array kSchema{
     SectionSpec{"tiers", false, false, kTierKeys, "",
                 "Memory tiers: with n users connected the system is in the smallest tier m with "
@@ -45,6 +125,18 @@ const std::array kSchema{
     SectionSpec{"hosts", true, true, kHostKeys,
                 "no [[hosts]] entries: add at least one [[hosts]] table with name and capacity_mib",
                 "One table per virtualization host."},
+    SectionSpec{"lab", false, false, kLabKeys, "",
+                "The lab network labdesk-boot-server serves: PXE boot, DHCP and the NAT gateway."},
+    SectionSpec{"reservations", true, false, kReservationKeys, "",
+                "Fixed addresses per lab PC (full and proxy DHCP: in proxy mode they only name PCs)."},
+    SectionSpec{"boot", false, false, kBootKeys, "",
+                "What lab PCs boot: iPXE first stages over TFTP, then kernel and thin-client "
+                "initramfs over HTTP from versioned folders."},
+    SectionSpec{"store", false, false, kStoreKeys, "", "The boot-server's SQLite store (WAL)."},
+    SectionSpec{"nat", false, false, kNatKeys, "",
+                "NAT for lab PCs and per-session forwards from the lab address to desktops' VNC ports."},
+    SectionSpec{"api", false, false, kApiKeys, "", "The boot-server's admin API."},
+    SectionSpec{"desktops", false, false, kDesktopKeys, "", "What a login starts on a virtualization host."},
 };
 
 bool valid_name(std::string_view s) {
@@ -52,6 +144,40 @@ bool valid_name(std::string_view s) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
   }) && s != "." && s != "..";
 }
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
+  in_addr a{};
+  if (text.empty() || inet_pton(AF_INET, text.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::optional<std::pair<std::uint32_t, int>> parse_cidr(const std::string& text) {
+  auto slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  auto ip = parse_ipv4(text.substr(0, slash));
+  std::string p = text.substr(slash + 1);
+  if (!ip || p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), ::isdigit)) return std::nullopt;
+  int prefix = std::stoi(p);
+  if (prefix < 1 || prefix > 32) return std::nullopt;
+  return std::pair{*ip, prefix};
+}
+
+bool valid_mac(const std::string& s) {
+  if (s.size() != 17) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i % 3 == 2 ? s[i] != ':' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+namespace {
 
 // Reads the checked tree into the typed config (types are already checked by the tree).
 class Builder {
@@ -83,6 +209,42 @@ class Builder {
       read(p + ".reserved_mib", h.reserved_mib);
       c.hosts.push_back(std::move(h));
     }
+    read("lab.interface", c.lab.interface);
+    read("lab.address", c.lab.address);
+    read("lab.dhcp", c.lab.dhcp);
+    read("lab.range_start", c.lab.range_start);
+    read("lab.range_end", c.lab.range_end);
+    read("lab.lease_seconds", c.lab.lease_seconds);
+    read("lab.dns", c.lab.dns);
+    read("lab.ipv6_ra", c.lab.ipv6_ra);
+    for (std::size_t i = 0; i < tree_.count("reservations"); ++i) {
+      std::string p = "reservations[" + std::to_string(i) + "]";
+      ReservationConfig r;
+      read(p + ".mac", r.mac);
+      read(p + ".ip", r.ip);
+      read(p + ".name", r.name);
+      c.reservations.push_back(std::move(r));
+    }
+    read("boot.http_port", c.boot.http_port);
+    read("boot.assets_dir", c.boot.assets_dir);
+    read("boot.state_dir", c.boot.state_dir);
+    read("boot.cmdline", c.boot.cmdline);
+    read("boot.keep_versions", c.boot.keep_versions);
+    read("boot.bios_loader", c.boot.bios_loader);
+    read("boot.uefi_loader", c.boot.uefi_loader);
+    read("boot.uefi32_loader", c.boot.uefi32_loader);
+    read("boot.dnsmasq", c.boot.dnsmasq);
+    read("store.path", c.store.path);
+    read("nat.enabled", c.nat.enabled);
+    read("nat.table", c.nat.table);
+    read("nat.outbound_interface", c.nat.outbound_interface);
+    read("nat.port_min", c.nat.port_min);
+    read("nat.port_max", c.nat.port_max);
+    read("api.address", c.api.address);
+    read("api.port", c.api.port);
+    read("api.token_file", c.api.token_file);
+    read("desktops.image", c.desktops.image);
+    read("desktops.vnc_ready_seconds", c.desktops.vnc_ready_seconds);
     return c;
   }
 
@@ -103,6 +265,9 @@ class Validator {
     hosts();
     tiers();
     placement();
+    network();
+    boot();
+    nat();
   }
 
  private:
@@ -172,6 +337,93 @@ class Validator {
     weight("network_weight", p.network_weight);
     if (p.memory_weight + p.cpu_weight + p.network_weight <= 0) {
       problem("placement", "all placement weights are 0: give at least one of memory_weight, cpu_weight, network_weight a positive value");
+    }
+  }
+
+  void network() {
+    const auto& l = c_.lab;
+    std::uint32_t net = 0, mask = 0;
+    bool have_net = false;
+    if (!l.address.empty()) {
+      auto a = parse_cidr(l.address);
+      if (!a) {
+        problem("lab.address", "lab.address '" + l.address + "' is not an IPv4 address with prefix: write it like \"10.77.0.1/24\"");
+      } else {
+        mask = a->second == 0 ? 0 : ~std::uint32_t{0} << (32 - a->second);
+        net = a->first & mask;
+        have_net = true;
+      }
+    }
+    if (l.dhcp != "full" && l.dhcp != "proxy") {
+      problem("lab.dhcp", "unknown lab.dhcp '" + l.dhcp + "': use \"full\" or \"proxy\"");
+    }
+    auto in_subnet = [&](const std::string& key, const std::string& v) -> std::optional<std::uint32_t> {
+      auto ip = parse_ipv4(v);
+      if (!ip) {
+        problem(key, key + " '" + v + "' is not an IPv4 address: write it like \"10.77.0.100\"");
+      } else if (have_net && (*ip & mask) != net) {
+        problem(key, key + " '" + v + "' is outside the lab subnet of lab.address '" + l.address + "'");
+      }
+      return ip;
+    };
+    if (l.dhcp == "full" && !l.interface.empty()) {
+      if (l.range_start.empty() || l.range_end.empty()) {
+        problem("lab", "full DHCP needs lab.range_start and lab.range_end: give the first and last address to lease, or set dhcp = \"proxy\"");
+      } else {
+        auto a = in_subnet("lab.range_start", l.range_start);
+        auto b = in_subnet("lab.range_end", l.range_end);
+        if (a && b && *a > *b) problem("lab.range_end", "lab.range_end '" + l.range_end + "' comes before lab.range_start '" + l.range_start + "': swap them");
+      }
+    }
+    if (l.lease_seconds < 120) {
+      problem("lab.lease_seconds", "lab.lease_seconds " + std::to_string(l.lease_seconds) + " is below dnsmasq's minimum of 120");
+    }
+    for (std::size_t i = 0; i < l.dns.size(); ++i) {
+      if (!parse_ipv4(l.dns[i])) problem("lab.dns[" + std::to_string(i) + "]", "DNS server '" + l.dns[i] + "' is not an IPv4 address");
+    }
+    std::set<std::string> macs, ips;
+    for (std::size_t i = 0; i < c_.reservations.size(); ++i) {
+      const auto& r = c_.reservations[i];
+      std::string p = "reservations[" + std::to_string(i) + "]";
+      if (!valid_mac(r.mac)) {
+        problem(p + ".mac", "MAC '" + r.mac + "' is not usable: write six hex pairs with colons, e.g. \"52:54:00:77:00:10\"");
+      } else if (!macs.insert(lower(r.mac)).second) {
+        problem(p + ".mac", "MAC '" + r.mac + "' is reserved twice: keep one reservation per PC");
+      }
+      if (in_subnet(p + ".ip", r.ip) && !ips.insert(r.ip).second) {
+        problem(p + ".ip", "address '" + r.ip + "' is reserved for two PCs: give each its own");
+      }
+      if (!r.name.empty() && !valid_name(r.name)) {
+        problem(p + ".name", "reservation name '" + r.name + "' is not usable: use 1-64 letters, digits, '.', '_' or '-'");
+      }
+    }
+  }
+
+  void boot() {
+    const auto& b = c_.boot;
+    if (c_.api.port < 1 || c_.api.port > 65535) problem("api.port", "api.port " + std::to_string(c_.api.port) + " must be 1..65535");
+    if (!parse_ipv4(c_.api.address)) problem("api.address", "api.address '" + c_.api.address + "' is not an IPv4 address");
+    if (c_.api.token_file.empty() && c_.api.address != "127.0.0.1") {
+      problem("api.token_file", "the admin API listens on '" + c_.api.address + "' without a token: set api.token_file or keep api.address = \"127.0.0.1\"");
+    }
+    if (b.http_port < 1 || b.http_port > 65535) problem("boot.http_port", "boot.http_port " + std::to_string(b.http_port) + " must be 1..65535");
+    if (b.keep_versions < 0) problem("boot.keep_versions", "boot.keep_versions " + std::to_string(b.keep_versions) + " must be 0 or more");
+    if (b.state_dir.empty()) problem("boot.state_dir", "boot.state_dir is empty: give a folder the boot-server may write, e.g. \"/var/lib/labdesk\"");
+    for (auto [key, v] : {std::pair{"boot.bios_loader", &b.bios_loader}, {"boot.uefi_loader", &b.uefi_loader}, {"boot.uefi32_loader", &b.uefi32_loader}}) {
+      if (v->find('/') != std::string::npos || v->find("..") != std::string::npos || v->find_first_of(" ,\n\"") != std::string::npos) {
+        problem(key, std::string(key) + " '" + *v + "' must be a plain file name inside assets_dir/ipxe");
+      }
+    }
+    if (b.cmdline.find_first_of("\n\r") != std::string::npos) problem("boot.cmdline", "boot.cmdline must be one line");
+  }
+
+  void nat() {
+    const auto& n = c_.nat;
+    if (!valid_name(n.table)) problem("nat.table", "nat.table '" + n.table + "' is not usable: use letters, digits, '.', '_' or '-'");
+    if (n.port_min < 1 || n.port_max > 65535 || n.port_min > n.port_max) {
+      problem("nat.port_min", "forward ports " + std::to_string(n.port_min) + ".." + std::to_string(n.port_max) + " are not a range within 1..65535");
+    } else if (c_.boot.http_port >= n.port_min && c_.boot.http_port <= n.port_max) {
+      problem("nat.port_min", "forward ports " + std::to_string(n.port_min) + ".." + std::to_string(n.port_max) + " include boot.http_port " + std::to_string(c_.boot.http_port) + ": move one of them");
     }
   }
 

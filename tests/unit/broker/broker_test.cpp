@@ -108,7 +108,7 @@ TEST_CASE("balloon mode resizes live instead") {
   CHECK(lab.agents[before.host]->desktops.at(before.desktop).memory_mib == 2048);
 }
 
-TEST_CASE("roaming: the same user at another PC gets the running desktop; the first PC is told") {
+TEST_CASE("roaming: the same user at another PC gets the running desktop, the first PC is told") {
   Lab lab;
   auto first = lab.login("alice", "pc-1");
   auto second = lab.login("alice", "pc-2");
@@ -168,7 +168,7 @@ TEST_CASE("a host whose agent does not answer is skipped") {
   CHECK(none.error().code == "no_capacity");
 }
 
-TEST_CASE("logout destroys the desktop and removes the forward; the data disk is the agent's") {
+TEST_CASE("logout destroys the desktop and removes the forward, the data disk is the agent's") {
   Lab lab;
   auto a = lab.login("alice");
   REQUIRE(lab.broker->logout(a.session, a.token).has_value());
@@ -220,4 +220,27 @@ TEST_CASE("long-poll waiters are woken by a move") {
   CHECK_FALSE(woke);
   lab.login("carol");
   CHECK(woke);
+}
+
+TEST_CASE("a desktop restarted by its agent after a crash: new forward, viewer told, same session") {
+  Lab lab;
+  auto a = lab.login("alice");
+  auto s = lab.broker->sessions()[0];
+  lab.agents[s.host]->restart(s.desktop);
+  auto batch = lab.agents[s.host]->events(0, std::chrono::seconds(0));
+  REQUIRE(batch->events.size() == 1);
+  lab.broker->desktop_event(s.host, batch->events[0]);
+  auto after = lab.broker->sessions()[0];
+  CHECK(after.id == s.id);
+  CHECK(after.vnc.port == s.vnc.port + 100);
+  CHECK(lab.forwards.table[after.lab_port].vnc_port == after.vnc.port);
+  auto ev = lab.broker->events(a.session, a.token, 0);
+  REQUIRE(ev->size() == 1);
+  CHECK((*ev)[0].type == "moved");
+  CHECK((*ev)[0].vnc_password == after.vnc_password);
+  // A desktop that is stopped for good ends its session.
+  lab.agents[s.host]->desktops.erase(s.desktop);
+  lab.broker->desktop_event(s.host, {2, "stopped", s.desktop, "alice", s.id, ""});
+  CHECK(lab.broker->sessions().empty());
+  CHECK(lab.forwards.table.empty());
 }

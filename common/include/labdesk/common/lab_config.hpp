@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,10 +34,73 @@ struct HostConfig {
   std::int64_t reserved_mib = 0;
 };
 
+// The lab network the boot-server serves (PXE, DHCP, NAT). Empty interface: not configured
+// (labdesk-plan reads the same file and needs none of it).
+struct NetworkConfig {
+  std::string interface;       // e.g. "br0"
+  std::string address;         // the boot-server's lab address with prefix, "10.77.0.1/24"
+  std::string dhcp;            // "full" | "proxy"
+  std::string range_start;     // full DHCP only
+  std::string range_end;
+  std::int64_t lease_seconds = 0;
+  std::vector<std::string> dns;
+  bool ipv6_ra = true;
+};
+
+struct ReservationConfig {
+  std::string mac;   // "52:54:00:77:00:10"
+  std::string ip;
+  std::string name;  // optional host name
+};
+
+struct BootConfig {
+  std::int64_t http_port = 0;
+  std::string assets_dir;  // the pxe-assets output folder (vmlinuz, thin-client/, ipxe/)
+  std::string state_dir;   // versions, dnsmasq runtime files, the store by default
+  std::string cmdline;     // extra kernel arguments
+  std::int64_t keep_versions = 0;
+  std::string bios_loader;
+  std::string uefi_loader;
+  std::string uefi32_loader;
+  std::string dnsmasq;     // binary
+};
+
+struct StoreConfig {
+  std::string path;  // "" → STATE_DIR/labdesk.sqlite
+};
+
+struct NatConfig {
+  bool enabled = true;
+  std::string table;
+  std::string outbound_interface;  // "" → any interface but the lab's
+  std::int64_t port_min = 0;
+  std::int64_t port_max = 0;
+};
+
+// The boot-server's admin API (forwards, clients): loopback by default, bearer token if set.
+struct ApiConfig {
+  std::string address;
+  std::int64_t port = 0;
+  std::string token_file;
+};
+
+// What the broker starts for a login.
+struct DesktopsConfig {
+  std::string image;
+  std::int64_t vnc_ready_seconds = 0;
+};
+
 struct LabConfig {
   TiersConfig tiers;
   PlacementConfig placement;
   std::vector<HostConfig> hosts;
+  NetworkConfig lab;
+  std::vector<ReservationConfig> reservations;
+  BootConfig boot;
+  StoreConfig store;
+  NatConfig nat;
+  ApiConfig api;
+  DesktopsConfig desktops;
 };
 
 // The one schema table: keys, types, defaults and their documentation.
@@ -49,6 +114,11 @@ LabConfig defaults();
 
 // The meaning checks alone, for a config built from flags rather than a file.
 Problems validate(const LabConfig& c);
+
+// Small shared checks: host-order IPv4, "a.b.c.d/prefix", "aa:bb:cc:dd:ee:ff".
+std::optional<std::uint32_t> parse_ipv4(const std::string& text);
+std::optional<std::pair<std::uint32_t, int>> parse_cidr(const std::string& text);
+bool valid_mac(const std::string& text);
 
 // Reads and parses a file; a missing or unreadable file is a ConfigError too.
 LabConfig load_lab_config(const std::string& path);

@@ -1,0 +1,355 @@
+#include "app/boot_server.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "api/announce.hpp"
+#include "nat/netcheck.hpp"
+
+namespace labdesk::boot {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Writes only when the text differs; atomic (rename). Returns whether it changed.
+bool write_if_changed(const fs::path& p, const std::string& text) {
+  std::error_code ec;
+  if (fs::exists(p, ec) && read_text(p) == text) return false;
+  fs::path tmp = p;
+  tmp += ".tmp";
+  std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text;
+  fs::rename(tmp, p);
+  return true;
+}
+
+std::string read_token(const std::string& file) {
+  if (file.empty()) return "";
+  std::ifstream in(file);
+  if (!in) throw Failure(Error{"config", "cannot read api.token_file '" + file + "'", 500});
+  std::string t;
+  std::getline(in, t);
+  while (!t.empty() && (t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.size() < 16) throw Failure(Error{"config", "the token in api.token_file '" + file + "' is shorter than 16 characters", 500});
+  return t;
+}
+
+json forward_json(const Forward& f) {
+  return {{"port", f.port}, {"session", f.session}, {"client_ip", f.client_ip}, {"target_ip", f.target_ip}, {"target_port", f.target_port}};
+}
+
+json client_json(const ClientRecord& c) {
+  return {{"mac", c.mac}, {"ip", c.ip}, {"uptime_s", c.uptime_s}, {"cpu", c.cpu}, {"mem_mib", c.mem_mib},
+          {"boot_version", c.boot_version}, {"first_seen", c.first_seen}, {"last_seen", c.last_seen}, {"announces", c.announces}};
+}
+
+void set_sysctl(const std::string& path, const std::string& value) {
+  std::ofstream(path) << value;
+}
+
+}  // namespace
+
+config::Problems boot_server_problems(const config::LabConfig& c) {
+  config::Problems p;
+  if (c.lab.interface.empty()) p.add("lab.interface", {}, "lab.interface is not set: name the lab network interface, e.g. interface = \"br0\"");
+  if (c.lab.address.empty()) p.add("lab.address", {}, "lab.address is not set: give the boot-server's lab address, e.g. address = \"10.77.0.1/24\"");
+  if (c.boot.assets_dir.empty()) p.add("boot.assets_dir", {}, "boot.assets_dir is not set: point it at the pxe-assets output folder");
+  return p;
+}
+
+BootServer::BootServer(boost::asio::io_context& control, config::LabConfig config, std::string config_path,
+                       std::shared_ptr<spdlog::logger> log, Extensions ext)
+    : control_(control), config_path_(std::move(config_path)), log_(std::move(log)), ext_(std::move(ext)),
+      config_(std::make_shared<const config::LabConfig>(std::move(config))), state_(config_->boot.state_dir) {}
+
+BootServer::~BootServer() {
+  if (work_) drain(std::chrono::milliseconds(0));
+  join();
+}
+
+std::shared_ptr<const config::LabConfig> BootServer::config() const {
+  std::lock_guard lock(mu_);
+  return config_;
+}
+
+std::vector<std::string> BootServer::loaders(const config::LabConfig& c) const {
+  return {c.boot.bios_loader, c.boot.uefi_loader, c.boot.uefi32_loader};
+}
+
+DnsmasqPaths BootServer::dnsmasq_paths() const {
+  return {(state_ / "tftp").string(), (state_ / "dnsmasq.leases").string(), (state_ / "dnsmasq.hosts").string()};
+}
+
+void BootServer::preflight() const {
+  const auto c = config();
+  config::Problems problems = boot_server_problems(*c);
+  if (!problems.empty()) throw config::ConfigError(config_path_, std::move(problems));
+  std::string warning;
+  if (auto ok = check_lab_interface(c->lab.interface, c->lab.address, warning); !ok) problems.add("lab", {}, ok.error().message);
+  if (!warning.empty()) log_->warn("{}", warning);
+  if (auto missing = BootFiles::check_assets(c->boot.assets_dir, loaders(*c)); !missing.empty()) problems.add("boot.assets_dir", {}, missing);
+  try {
+    read_token(c->api.token_file);
+  } catch (const Failure& e) {
+    problems.add("api.token_file", {}, e.what());
+  }
+  // dnsmasq's own opinion of what we would run, from a scratch copy.
+  const fs::path scratch = fs::temp_directory_path() / ("labdesk-dnsmasq-test-" + std::to_string(::getpid()) + ".conf");
+  std::ofstream(scratch) << render_dnsmasq_conf(*c, dnsmasq_paths());
+  if (auto complaint = DnsmasqSupervisor::test_config(c->boot.dnsmasq, scratch.string()); !complaint.empty()) {
+    problems.add("lab", {}, "dnsmasq rejects the rendered config: '" + complaint + "'");
+  }
+  std::error_code ec;
+  fs::remove(scratch, ec);
+  if (!problems.empty()) throw config::ConfigError(config_path_, std::move(problems));
+}
+
+std::pair<bool, bool> BootServer::write_dnsmasq_files(const config::LabConfig& c) {
+  const auto paths = dnsmasq_paths();
+  const bool hosts = write_if_changed(paths.hosts_file, render_dhcp_hosts(c.reservations));
+  const bool conf = write_if_changed(state_ / "dnsmasq.conf", render_dnsmasq_conf(c, paths));
+  return {conf, hosts};
+}
+
+void BootServer::start(std::size_t http_threads) {
+  const auto c = config();
+  fs::create_directories(state_);
+  store_ = std::make_unique<Store>(c->store.path.empty() ? (state_ / "labdesk.sqlite").string() : c->store.path, ext_.migrations);
+  boot_files_ = std::make_unique<BootFiles>(state_, static_cast<std::size_t>(c->boot.keep_versions), log_);
+  boot_files_->import(c->boot.assets_dir, loaders(*c));
+  write_dnsmasq_files(*c);
+
+  nft_ = std::make_unique<LibNftables>();
+  forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *store_, *nft_, log_);
+  broker_forwards_ = std::make_unique<BrokerForwards>(*forwards_);
+  if (ext_.attach) ext_.attach(*store_, *broker_forwards_);
+
+  work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(http_io_.get_executor());
+  http::ServerOptions lab_opt;
+  lab_opt.address = c->lab.address.substr(0, c->lab.address.find('/'));
+  lab_opt.port = static_cast<std::uint16_t>(c->boot.http_port);
+  lab_opt.max_body_bytes = 64 * 1024;
+  lab_opt.server_name = "labdesk-boot-server";
+  http::Router lab = lab_routes();
+  http::Router admin = admin_routes();
+  if (ext_.routes) ext_.routes(lab, admin);
+  lab_http_ = std::make_unique<http::Server>(http_io_, lab_opt, std::move(lab), log_);
+  http::ServerOptions api_opt;
+  api_opt.address = c->api.address;
+  api_opt.port = static_cast<std::uint16_t>(c->api.port);
+  api_opt.bearer_token = read_token(c->api.token_file);
+  api_opt.server_name = "labdesk-boot-server";
+  admin_http_ = std::make_unique<http::Server>(http_io_, api_opt, std::move(admin), log_);
+  lab_http_->start();
+  admin_http_->start();
+  for (std::size_t i = 0; i < http_threads; ++i) threads_.emplace_back([this] { http_io_.run(); });
+
+  try {
+    if (c->nat.enabled) {
+      set_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+      if (auto r = forwards_->rebuild(); !r) throw Failure(r.error());
+    }
+    SupervisorOptions so;
+    so.binary = c->boot.dnsmasq;
+    so.conf_file = (state_ / "dnsmasq.conf").string();
+    so.log_file = (state_ / "dnsmasq.log").string();
+    dnsmasq_ = std::make_unique<DnsmasqSupervisor>(control_, so, log_);
+    dnsmasq_->start();
+    if (ext_.started) ext_.started();
+  } catch (...) {
+    if (forwards_ && c->nat.enabled) (void)forwards_->teardown();
+    drain(std::chrono::milliseconds(0));
+    join();
+    throw;
+  }
+  log_->info("boot-server up on '{}' (http '{}', admin api '{}:{}', boot version '{}', dhcp '{}')", c->lab.interface,
+             http_base(*c), c->api.address, admin_http_->port(), boot_files_->current(), c->lab.dhcp);
+}
+
+void BootServer::reload() {
+  config::LabConfig next;
+  try {
+    next = config::load_lab_config(config_path_);
+    auto p = boot_server_problems(next);
+    if (!p.empty()) throw config::ConfigError(config_path_, std::move(p));
+  } catch (const std::exception& e) {
+    log_->error("reload refused, keeping the running config: {}", e.what());
+    return;
+  }
+  const auto old = config();
+  auto restart_needed = [&](const char* what, bool differs) {
+    if (differs) log_->warn("reload: '{}' changed; it takes effect after a restart", what);
+  };
+  restart_needed("lab.interface", next.lab.interface != old->lab.interface);
+  restart_needed("lab.address", next.lab.address != old->lab.address);
+  restart_needed("boot.http_port", next.boot.http_port != old->boot.http_port);
+  restart_needed("boot.state_dir", next.boot.state_dir != old->boot.state_dir);
+  restart_needed("store.path", next.store.path != old->store.path);
+  restart_needed("api", next.api.address != old->api.address || next.api.port != old->api.port);
+  next.lab.interface = old->lab.interface;
+  next.lab.address = old->lab.address;
+  next.boot.http_port = old->boot.http_port;
+  next.boot.state_dir = old->boot.state_dir;
+  next.store.path = old->store.path;
+  next.api = old->api;
+  try {
+    boot_files_->import(next.boot.assets_dir, loaders(next));
+  } catch (const std::exception& e) {
+    log_->error("reload refused, keeping the running config: {}", e.what());
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    config_ = std::make_shared<const config::LabConfig>(next);
+  }
+  auto [conf_changed, hosts_changed] = write_dnsmasq_files(next);
+  if (conf_changed) {
+    log_->info("reload: dnsmasq config changed; restarting dnsmasq");
+    try {
+      dnsmasq_->restart();
+    } catch (const std::exception& e) {
+      log_->error("reload: dnsmasq did not start with the new config: {}", e.what());
+    }
+  } else if (hosts_changed) {
+    dnsmasq_->reload_hosts();
+  }
+  if (next.nat.enabled) {
+    if (auto r = forwards_->respec(nat_spec(next)); !r) log_->error("reload: {}", r.error().message);
+  } else if (old->nat.enabled) {
+    (void)forwards_->teardown();
+  }
+  log_->info("config reloaded from '{}' (boot version '{}')", config_path_, boot_files_->current());
+}
+
+void BootServer::drain(std::chrono::milliseconds grace) {
+  if (lab_http_) lab_http_->stop();
+  if (admin_http_) admin_http_->stop();
+  if (dnsmasq_) dnsmasq_->stop();
+  if (!work_) return;
+  work_.reset();
+  if (grace.count() == 0) {
+    http_io_.stop();
+    return;
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(control_, grace);
+  timer->async_wait([this, timer](const boost::system::error_code&) { http_io_.stop(); });
+}
+
+void BootServer::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+std::uint16_t BootServer::http_port() const { return lab_http_ ? lab_http_->port() : 0; }
+std::uint16_t BootServer::api_port() const { return admin_http_ ? admin_http_->port() : 0; }
+
+http::Router BootServer::lab_routes() {
+  http::Router r;
+  using http::Auth;
+  using http::Request;
+  using http::Response;
+  r.add("GET", "/boot.ipxe", [this](const Request& q) {
+    const auto c = config();
+    const std::string v = boot_files_->current();
+    log_->debug("boot.ipxe (version '{}') to '{}'", v, q.remote_address);
+    return Response::text(render_boot_script(boot_files_->script_template(), boot_script_vars(*c, v)), "text/plain");
+  }, Auth::none);
+  auto serve = [this](const std::string& version, const std::string& rel, const std::string& remote) {
+    auto p = boot_files_->resolve(version, rel);
+    log_->debug("boot file '{}' of version '{}' to '{}'", rel, version, remote);
+    if (!p) return Response::error("not_found", "boot file '" + rel + "' of version '" + version + "' does not exist", 404);
+    Response res;
+    res.content_type = "application/octet-stream";
+    res.file = p->string();
+    return res;
+  };
+  r.add("GET", "/boot/{version}/{file}", [serve](const Request& q) { return serve(q.params.at("version"), q.params.at("file"), q.remote_address); }, Auth::none);
+  r.add("GET", "/boot/{version}/{dir}/{file}", [serve](const Request& q) {
+    return serve(q.params.at("version"), q.params.at("dir") + "/" + q.params.at("file"), q.remote_address);
+  }, Auth::none);
+  r.add("POST", "/v1/announce", [this](const Request& q) {
+    const auto c = config();
+    auto parsed = parse_announce(q.body, q.remote_address, AnnounceRules{c->lab.address});
+    if (!parsed) {
+      log_->warn("announce from '{}' refused: {}", q.remote_address, parsed.error().message);
+      return Response::error(parsed.error());
+    }
+    parsed->boot_version = q.query_or("boot", "");
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    ClientRecord rec = store_->record_announce(*parsed, now);
+    log_->info("client '{}' announced from '{}' (uptime {} s, {} cpu, {} MiB)", rec.mac, rec.ip, rec.uptime_s, rec.cpu, rec.mem_mib);
+    return Response::json(announce_reply(rec, http_base(*c), boot_files_->current()));
+  }, Auth::none);
+  return r;
+}
+
+http::Router BootServer::admin_routes() {
+  http::Router r;
+  using http::Request;
+  using http::Response;
+  r.add("GET", "/v1/status", [this](const Request&) {
+    json j = {{"boot_version", boot_files_->current()},
+              {"boot_versions", boot_files_->versions()},
+              {"dnsmasq", {{"pid", dnsmasq_ ? dnsmasq_->pid() : -1}, {"healthy", dnsmasq_ && dnsmasq_->healthy()},
+                           {"restarts", dnsmasq_ ? dnsmasq_->restarts() : 0}}},
+              {"forwards", forwards_ ? forwards_->list().size() : 0}};
+    return Response::json(j);
+  });
+  r.add("GET", "/v1/clients", [this](const Request&) {
+    json a = json::array();
+    for (const auto& c : store_->clients()) a.push_back(client_json(c));
+    return Response::json({{"clients", a}});
+  });
+  r.add("GET", "/v1/clients/{mac}", [this](const Request& q) {
+    auto c = store_->client(q.params.at("mac"));
+    if (!c) return Response::error("not_found", "no client with mac '" + q.params.at("mac") + "' has announced", 404);
+    return Response::json(client_json(*c));
+  });
+  r.add("GET", "/v1/forwards", [this](const Request&) {
+    json a = json::array();
+    for (const auto& f : forwards_->list()) a.push_back(forward_json(f));
+    return Response::json({{"forwards", a}});
+  });
+  r.add("PUT", "/v1/forwards/{port}", [this](const Request& q) {
+    auto body = q.json();
+    if (!body) return Response::error(body.error());
+    Forward f;
+    try {
+      f.port = static_cast<std::uint16_t>(std::stoul(q.params.at("port")));
+      f.session = body->at("session").get<std::string>();
+      f.client_ip = body->at("client_ip").get<std::string>();
+      f.target_ip = body->at("target_ip").get<std::string>();
+      f.target_port = body->at("target_port").get<std::uint16_t>();
+    } catch (const std::exception&) {
+      return Response::error("bad_forward", "a forward needs port in the path and session, client_ip, target_ip, target_port in the body", 400);
+    }
+    if (!config()->nat.enabled) return Response::error("nat_disabled", "forwards need nat.enabled = true", 409);
+    if (auto r2 = forwards_->upsert(f); !r2) return Response::error(r2.error());
+    return Response::json(forward_json(f));
+  });
+  r.add("DELETE", "/v1/forwards/{port}", [this](const Request& q) {
+    unsigned long port = 0;
+    try {
+      port = std::stoul(q.params.at("port"));
+    } catch (const std::exception&) {
+      return Response::error("bad_forward", "port '" + q.params.at("port") + "' is not a number", 400);
+    }
+    if (port > 65535) return Response::error("bad_forward", "port '" + q.params.at("port") + "' is not a port", 400);
+    if (auto r2 = forwards_->remove(static_cast<std::uint16_t>(port)); !r2) return Response::error(r2.error());
+    return Response::json({{"removed", port}});
+  });
+  return r;
+}
+
+}  // namespace labdesk::boot

@@ -1,0 +1,63 @@
+// labdesk-boot-server: the lab's PXE/DHCP/TFTP (through dnsmasq), boot files over HTTP, client
+// announces and NAT. Exit codes: 0 fine, 1 could not start, 2 bad config or usage.
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "app/boot_server.hpp"
+#include "app/broker_service.hpp"
+#include "labdesk/common/log.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"labdesk-boot-server: PXE boot, boot files, client announces and NAT for a labdesk lab"};
+  std::string config_path = "/etc/labdesk/lab.toml";
+  std::string level = "info";
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "the lab config (TOML)");
+  app.add_flag("--check-config", check_only, "check the config (and the lab interface, boot files, dnsmasq) and exit");
+  app.add_option("--log-level", level, "trace|debug|info|warn|error|off");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    auto log = labdesk::log::make_logger("boot-server", labdesk::log::parse_level(level));
+    labdesk::config::LabConfig cfg = labdesk::config::load_lab_config(config_path);
+    boost::asio::io_context control;
+    labdesk::boot::BrokerService broker(control, cfg, log);
+    labdesk::boot::BootServer server(control, cfg, config_path, log, broker.extensions());
+    server.preflight();
+    if (check_only) {
+      std::cout << "labdesk-boot-server: config '" << config_path << "' is OK\n";
+      return 0;
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+    server.start();
+    boost::asio::signal_set signals(control, SIGHUP, SIGTERM, SIGINT);
+    std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        log->info("SIGHUP: reloading '{}'", config_path);
+        server.reload();
+        signals.async_wait(on_signal);
+        return;
+      }
+      log->info("signal {}: draining (up to 3 s for transfers in flight)", sig);
+      broker.stop();  // its timers would keep the control loop alive
+      server.drain(std::chrono::milliseconds(3000));
+    };
+    signals.async_wait(on_signal);
+    control.run();
+    broker.stop();
+    server.join();
+    log->info("boot-server stopped");
+    return 0;
+  } catch (const labdesk::config::ConfigError& e) {
+    std::cerr << "labdesk-boot-server: not started: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "labdesk-boot-server: not started: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,50 @@
+// Pure renderers of labdesk's nftables table as libnftables JSON batches.
+//
+// Table `ip <table>`: masquerade for the lab subnet's outbound traffic, and desktop forwards
+// from lab_address:port to target_ip:target_port for one client IP only. The forwards live in
+// two maps keyed by (client ip . port), one for the target address and one for the target
+// port (nft 1.0.6's JSON parser cannot build a map with concatenated data); both change in
+// the same transaction, so a handoff or roam switches a forward atomically. A connection to a
+// forward port from any other address finds no map entry, is not DNATed, and is dropped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "labdesk/common/lab_config.hpp"
+#include "store/store.hpp"
+
+namespace labdesk::boot {
+
+struct NatSpec {
+  std::string table;
+  std::string lab_interface;
+  std::string lab_address;  // without prefix
+  std::string lab_subnet;   // "10.77.0.0/24"
+  std::string outbound_interface;  // "" → any interface but the lab's
+  std::uint16_t port_min = 0;
+  std::uint16_t port_max = 0;
+  bool masquerade = true;
+  bool operator==(const NatSpec&) const = default;
+};
+
+NatSpec nat_spec(const config::LabConfig& c);
+
+// The whole table, replacing any previous one in one transaction (add, delete, re-create).
+nlohmann::json render_ruleset(const NatSpec& spec, const std::vector<Forward>& forwards);
+
+// Deletes labdesk's table (and nothing else); harmless when it does not exist.
+nlohmann::json render_teardown(const NatSpec& spec);
+
+// The element changes turning `before` into `after` (either may be absent), one transaction.
+nlohmann::json render_change(const NatSpec& spec, const std::vector<Forward>& before,
+                             const std::vector<Forward>& after);
+
+// Checks a forward against the spec: port in range, IPv4 addresses, client in the lab subnet.
+Result<void> check_forward(const NatSpec& spec, const Forward& f);
+
+}  // namespace labdesk::boot

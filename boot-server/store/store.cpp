@@ -1,0 +1,181 @@
+#include "store/store.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+namespace labdesk::boot {
+namespace {
+
+const std::array kMigrations{
+    Migration{1, "clients",
+              "CREATE TABLE clients ("
+              " mac TEXT PRIMARY KEY, ip TEXT NOT NULL, uptime_s REAL NOT NULL,"
+              " cpu INTEGER NOT NULL, mem_mib INTEGER NOT NULL, boot_version TEXT NOT NULL DEFAULT '',"
+              " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, announces INTEGER NOT NULL);"
+              "CREATE INDEX clients_ip ON clients(ip);"},
+    Migration{2, "forwards",
+              "CREATE TABLE forwards ("
+              " port INTEGER PRIMARY KEY, session TEXT NOT NULL, client_ip TEXT NOT NULL,"
+              " target_ip TEXT NOT NULL, target_port INTEGER NOT NULL,"
+              " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')));"
+              "CREATE UNIQUE INDEX forwards_session ON forwards(session);"},
+};
+
+ClientRecord read_client(SQLite::Statement& q) {
+  ClientRecord c;
+  c.mac = q.getColumn(0).getString();
+  c.ip = q.getColumn(1).getString();
+  c.uptime_s = q.getColumn(2).getDouble();
+  c.cpu = q.getColumn(3).getInt64();
+  c.mem_mib = q.getColumn(4).getInt64();
+  c.boot_version = q.getColumn(5).getString();
+  c.first_seen = q.getColumn(6).getInt64();
+  c.last_seen = q.getColumn(7).getInt64();
+  c.announces = q.getColumn(8).getInt64();
+  return c;
+}
+
+constexpr const char* kClientColumns =
+    "SELECT mac, ip, uptime_s, cpu, mem_mib, boot_version, first_seen, last_seen, announces FROM clients";
+
+}  // namespace
+
+std::span<const Migration> netplane_migrations() { return kMigrations; }
+
+Store::Store(const std::string& path, std::span<const Migration> extra) try
+    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX) {
+  db_.setBusyTimeout(5000);
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec("PRAGMA synchronous=NORMAL");
+  db_.exec("PRAGMA foreign_keys=ON");
+  migrate(extra);
+} catch (const SQLite::Exception& e) {
+  throw Failure(Error{"store", "cannot open the store '" + path + "': " + e.what() +
+                                   "; check store.path / boot.state_dir and their permissions", 500});
+}
+
+void Store::migrate(std::span<const Migration> extra) {
+  db_.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+           " name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (strftime('%s','now')))");
+  std::vector<Migration> all(kMigrations.begin(), kMigrations.end());
+  all.insert(all.end(), extra.begin(), extra.end());
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  const int have = schema_version();
+  for (const auto& m : all) {
+    if (m.version <= have) continue;
+    SQLite::Transaction t(db_);
+    db_.exec(m.sql);
+    SQLite::Statement ins(db_, "INSERT INTO schema_migrations(version, name) VALUES (?, ?)");
+    ins.bind(1, m.version);
+    ins.bind(2, m.name);
+    ins.exec();
+    t.commit();
+  }
+}
+
+int Store::schema_version() {
+  SQLite::Statement q(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  q.executeStep();
+  return q.getColumn(0).getInt();
+}
+
+ClientRecord Store::record_announce(const ClientRecord& f, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  SQLite::Statement up(db_,
+                       "INSERT INTO clients(mac, ip, uptime_s, cpu, mem_mib, boot_version, first_seen, last_seen, announces)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1)"
+                       " ON CONFLICT(mac) DO UPDATE SET ip=?2, uptime_s=?3, cpu=?4, mem_mib=?5,"
+                       " boot_version=?6, last_seen=?7, announces=announces+1");
+  up.bind(1, f.mac);
+  up.bind(2, f.ip);
+  up.bind(3, f.uptime_s);
+  up.bind(4, f.cpu);
+  up.bind(5, f.mem_mib);
+  up.bind(6, f.boot_version);
+  up.bind(7, now);
+  up.exec();
+  SQLite::Statement q(db_, std::string(kClientColumns) + " WHERE mac = ?");
+  q.bind(1, f.mac);
+  q.executeStep();
+  return read_client(q);
+}
+
+std::optional<ClientRecord> Store::client(const std::string& mac) {
+  std::lock_guard lock(mu_);
+  SQLite::Statement q(db_, std::string(kClientColumns) + " WHERE mac = ?");
+  q.bind(1, mac);
+  if (!q.executeStep()) return std::nullopt;
+  return read_client(q);
+}
+
+std::vector<ClientRecord> Store::clients() {
+  std::lock_guard lock(mu_);
+  SQLite::Statement q(db_, std::string(kClientColumns) + " ORDER BY mac");
+  std::vector<ClientRecord> out;
+  while (q.executeStep()) out.push_back(read_client(q));
+  return out;
+}
+
+std::vector<Forward> Store::forwards() {
+  std::lock_guard lock(mu_);
+  SQLite::Statement q(db_, "SELECT port, session, client_ip, target_ip, target_port FROM forwards ORDER BY port");
+  std::vector<Forward> out;
+  while (q.executeStep()) {
+    Forward f;
+    f.port = static_cast<std::uint16_t>(q.getColumn(0).getInt());
+    f.session = q.getColumn(1).getString();
+    f.client_ip = q.getColumn(2).getString();
+    f.target_ip = q.getColumn(3).getString();
+    f.target_port = static_cast<std::uint16_t>(q.getColumn(4).getInt());
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+void Store::put_forward(const Forward& f) {
+  std::lock_guard lock(mu_);
+  SQLite::Transaction t(db_);
+  SQLite::Statement del(db_, "DELETE FROM forwards WHERE session = ? AND port <> ?");
+  del.bind(1, f.session);
+  del.bind(2, f.port);
+  del.exec();
+  SQLite::Statement up(db_,
+                       "INSERT INTO forwards(port, session, client_ip, target_ip, target_port) VALUES (?1, ?2, ?3, ?4, ?5)"
+                       " ON CONFLICT(port) DO UPDATE SET session=?2, client_ip=?3, target_ip=?4, target_port=?5,"
+                       " updated_at=strftime('%s','now')");
+  up.bind(1, f.port);
+  up.bind(2, f.session);
+  up.bind(3, f.client_ip);
+  up.bind(4, f.target_ip);
+  up.bind(5, f.target_port);
+  up.exec();
+  t.commit();
+}
+
+void Store::replace_forwards(const std::vector<Forward>& all) {
+  std::lock_guard lock(mu_);
+  SQLite::Transaction t(db_);
+  db_.exec("DELETE FROM forwards");
+  for (const auto& f : all) {
+    SQLite::Statement ins(db_, "INSERT INTO forwards(port, session, client_ip, target_ip, target_port) VALUES (?, ?, ?, ?, ?)");
+    ins.bind(1, f.port);
+    ins.bind(2, f.session);
+    ins.bind(3, f.client_ip);
+    ins.bind(4, f.target_ip);
+    ins.bind(5, f.target_port);
+    ins.exec();
+  }
+  t.commit();
+}
+
+void Store::delete_forward(std::uint16_t port) {
+  std::lock_guard lock(mu_);
+  SQLite::Statement del(db_, "DELETE FROM forwards WHERE port = ?");
+  del.bind(1, port);
+  del.exec();
+}
+
+}  // namespace labdesk::boot

@@ -1,0 +1,80 @@
+// The boot-server's SQLite store (SQLiteCpp, WAL). Schema changes are numbered migrations
+// recorded in schema_migrations; the broker adds its own (sessions, users, …) by passing more
+// migrations with higher numbers to the constructor. One connection, guarded by a mutex.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <SQLiteCpp/Database.h>
+
+#include "labdesk/common/error.hpp"
+
+namespace labdesk::boot {
+
+struct Migration {
+  int version;        // applied in increasing order, each once; 1..99 are the network plane's
+  std::string name;
+  std::string sql;
+};
+
+// The network plane's own migrations.
+std::span<const Migration> netplane_migrations();
+
+struct ClientRecord {
+  std::string mac;
+  std::string ip;
+  double uptime_s = 0;
+  std::int64_t cpu = 0;
+  std::int64_t mem_mib = 0;
+  std::string boot_version;
+  std::int64_t first_seen = 0;  // unix seconds
+  std::int64_t last_seen = 0;
+  std::int64_t announces = 0;
+};
+
+// One desktop forward: lab_address:port, from client_ip only, to target_ip:target_port.
+struct Forward {
+  std::uint16_t port = 0;
+  std::string session;  // the broker's session id (free text for the network plane)
+  std::string client_ip;
+  std::string target_ip;
+  std::uint16_t target_port = 0;
+  bool operator==(const Forward&) const = default;
+};
+
+class Store {
+ public:
+  // Opens (creating) the database, turns on WAL and applies missing migrations, ours and
+  // `extra`. Throws labdesk::Failure naming the file when it cannot be opened or migrated.
+  explicit Store(const std::string& path, std::span<const Migration> extra = {});
+
+  [[nodiscard]] int schema_version();
+
+  ClientRecord record_announce(const ClientRecord& facts, std::int64_t now);
+  std::optional<ClientRecord> client(const std::string& mac);
+  std::vector<ClientRecord> clients();
+
+  std::vector<Forward> forwards();
+  void put_forward(const Forward& f);
+  void delete_forward(std::uint16_t port);
+  void replace_forwards(const std::vector<Forward>& all);
+
+  // For the broker's own tables: run `fn(db)` under the store's lock.
+  template <typename Fn>
+  auto with_db(Fn&& fn) {
+    std::lock_guard lock(mu_);
+    return fn(db_);
+  }
+
+ private:
+  void migrate(std::span<const Migration> extra);
+  std::mutex mu_;
+  SQLite::Database db_;
+};
+
+}  // namespace labdesk::boot

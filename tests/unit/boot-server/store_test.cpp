@@ -1,0 +1,68 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include <SQLiteCpp/Statement.h>
+
+#include "store/store.hpp"
+
+namespace {
+
+using namespace labdesk;
+
+struct TempDb {
+  std::filesystem::path path = std::filesystem::temp_directory_path() / ("labdesk-store-" + std::to_string(::getpid()) + ".sqlite");
+  TempDb() { clean(); }
+  ~TempDb() { clean(); }
+  void clean() const {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  }
+};
+
+TEST_CASE("store: WAL, migrations once, broker migrations appended") {
+  TempDb db;
+  {
+    boot::Store s(db.path.string());
+    CHECK(s.schema_version() == 2);
+    CHECK(s.with_db([](SQLite::Database& d) { return d.execAndGet("PRAGMA journal_mode").getString(); }) == "wal");
+  }
+  const boot::Migration broker[] = {{100, "sessions", "CREATE TABLE sessions (id TEXT PRIMARY KEY)"}};
+  boot::Store s(db.path.string(), broker);
+  CHECK(s.schema_version() == 100);
+  boot::Store again(db.path.string(), broker);  // re-applying nothing
+  CHECK(again.with_db([](SQLite::Database& d) { return d.execAndGet("SELECT COUNT(*) FROM schema_migrations").getInt(); }) == 3);
+}
+
+TEST_CASE("store: announces upsert clients and count them") {
+  TempDb db;
+  boot::Store s(db.path.string());
+  boot::ClientRecord c{"52:54:00:77:00:10", "10.77.0.100", 5.5, 1, 371, "v1"};
+  auto r = s.record_announce(c, 1000);
+  CHECK(r.announces == 1);
+  CHECK(r.first_seen == 1000);
+  c.ip = "10.77.0.101";
+  r = s.record_announce(c, 2000);
+  CHECK(r.announces == 2);
+  CHECK(r.first_seen == 1000);
+  CHECK(r.last_seen == 2000);
+  CHECK(r.ip == "10.77.0.101");
+  CHECK(s.clients().size() == 1);
+  CHECK(!s.client("52:54:00:00:00:00"));
+}
+
+TEST_CASE("store: one forward per port and per session") {
+  TempDb db;
+  boot::Store s(db.path.string());
+  s.put_forward({15900, "s1", "10.77.0.101", "10.88.0.2", 5900});
+  s.put_forward({15901, "s1", "10.77.0.101", "10.88.0.2", 5901});
+  REQUIRE(s.forwards().size() == 1);
+  CHECK(s.forwards()[0].port == 15901);
+  s.delete_forward(15901);
+  CHECK(s.forwards().empty());
+}
+
+TEST_CASE("store: an unusable path is a clear error") {
+  CHECK_THROWS_WITH_AS(boot::Store("/nonexistent-dir/x.sqlite"), doctest::Contains("cannot open the store '/nonexistent-dir/x.sqlite'"), Failure);
+}
+
+}  // namespace
