@@ -179,11 +179,16 @@ int main(int argc, char** argv) {
   std::cout.setf(std::ios::fixed);
   std::cout.precision(1);
   const double mc_a = median(t_agent), mc_v = median(t_virsh), mr_a = median(r_agent), mr_v = median(r_virsh);
+  auto r2 = [](double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f", x);
+    return std::string(b);
+  };
   std::cout << "bench_agent (" << rounds << " rounds, TCG, medians in ms)\n"
-            << "create+start  agent " << mc_a << "  virsh create " << mc_v << "  ratio " << mc_a / mc_v << "  (goal <= 1.1)\n"
-            << "balloon       agent " << mr_a << "  virsh setmem " << mr_v << "  ratio " << mr_a / mr_v << "  (goal <= 1.1)\n"
+            << "create+start  agent " << mc_a << "  virsh create " << mc_v << "  ratio " << r2(mc_a / mc_v) << "  (goal <= 1.1)\n"
+            << "balloon       agent " << mr_a << "  virsh setmem " << mr_v << "  ratio " << r2(mr_a / mr_v) << "  (goal <= 1.1)\n"
             << "load x100     p50 " << pct(lat, 0.5) << "  p99 " << pct(lat, 0.99) << "  max " << pct(lat, 1.0)
-            << "  wall " << burst_wall << "  single " << single << "  p99/single " << pct(lat, 0.99) / single
+            << "  wall " << burst_wall << "  single " << single << "  p99/single " << r2(pct(lat, 0.99) / single)
             << "  failures " << failures.load() << "\n";
   return failures.load() == 0 ? 0 : 1;
 }

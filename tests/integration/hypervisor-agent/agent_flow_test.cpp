@@ -85,7 +85,11 @@ struct AgentUnderTest {
 
   std::vector<std::string> overlay_files() const {
     std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir.path + "/overlays")) out.push_back(e.path().filename().string());
+    // Desktop overlays only: ".spare-*" is the never-used overlay kept ready for the next start.
+    for (const auto& e : fs::directory_iterator(dir.path + "/overlays")) {
+      auto f = e.path().filename().string();
+      if (!f.starts_with(".spare-")) out.push_back(f);
+    }
     std::sort(out.begin(), out.end());
     return out;
   }
