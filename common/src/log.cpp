@@ -23,7 +23,9 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& component,
 spdlog::level::level_enum parse_level(const std::string& text) {
   for (auto l : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
                  spdlog::level::warn, spdlog::level::err, spdlog::level::off}) {
-    if (spdlog::level::to_string_view(l) == text || (l == spdlog::level::err && text == "error")) {
+    // spdlog spells them "warning" and "error"; accept the short names the message offers too.
+    if (spdlog::level::to_string_view(l) == text || (l == spdlog::level::err && text == "error") ||
+        (l == spdlog::level::warn && text == "warn")) {
       return l;
     }
   }

@@ -17,6 +17,8 @@ TEST_CASE("errors have one JSON shape and round-trip") {
 TEST_CASE("log levels parse, and a bad one names the choices") {
   CHECK(labdesk::log::parse_level("debug") == spdlog::level::debug);
   CHECK(labdesk::log::parse_level("error") == spdlog::level::err);
+  CHECK(labdesk::log::parse_level("warn") == spdlog::level::warn);
+  CHECK(labdesk::log::parse_level("warning") == spdlog::level::warn);
   CHECK_THROWS_WITH_AS(labdesk::log::parse_level("loud"),
                        "unknown log level 'loud': use one of trace, debug, info, warn, error, off",
                        labdesk::Failure);
