@@ -5,6 +5,7 @@
 #include <rfb/rfbclient.h>
 #include <sys/socket.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace labdesk::viewer {
@@ -72,6 +73,7 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   c->appData.useRemoteCursor = FALSE;  // QEMU draws the cursor into the frame
   c->connectTimeout = static_cast<unsigned>(opt.connect_timeout_s);
   c->readTimeout = static_cast<unsigned>(opt.read_timeout_s);
+  free(c->serverHost);  // rfbGetClient's placeholder ""
   c->serverHost = strdup(target.endpoint.host.c_str());
   c->serverPort = target.endpoint.port;
   if (!rfbInitClient(c, nullptr, nullptr)) {
@@ -86,7 +88,10 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
 }
 
 RfbConnection::~RfbConnection() {
-  if (client_) rfbClientCleanup(client_);
+  if (!client_) return;
+  free(client_->frameBuffer);  // the application's: rfbClientCleanup leaves it
+  client_->frameBuffer = nullptr;
+  rfbClientCleanup(client_);
 }
 
 int RfbConnection::fd() const { return client_->sock; }
