@@ -159,7 +159,8 @@ std::string render_boot_script(const std::string& templ, const std::map<std::str
 
 std::map<std::string, std::string> boot_script_vars(const config::LabConfig& c, const std::string& version) {
   const std::string base = http_base(c);
-  return {{"HTTP_BASE", base + "/boot/" + version},
+  const std::string files = "http://" + ip_of(c.lab.address) + ":" + std::to_string(c.boot.files_port);
+  return {{"HTTP_BASE", files + "/boot/" + version},
           {"ANNOUNCE_URL", base + "/v1/announce"},
           {"SERVER_URL", base},
           {"EXTRA_ARGS", (c.boot.cmdline.empty() ? "" : c.boot.cmdline + " ") + "labdesk.boot=" + version}};
