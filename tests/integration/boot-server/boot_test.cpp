@@ -61,6 +61,13 @@ TEST_CASE("a BIOS lab PC PXE-boots, gets a lease, loads kernel and initrd over H
   CHECK(client.find("\"mem_mib\":") != std::string::npos);
   // The kernel came over our HTTP server, not TFTP: dnsmasq served no kernel.
   CHECK(slurp(lab.state / "dnsmasq.log").find("vmlinuz") == std::string::npos);
+  // PCs without iPXE in their ROM get the first stages over TFTP (QEMU's ROM is iPXE already,
+  // so fetch them the way such a PC would).
+  for (const char* stage : {"undionly.kpxe", "snponly.efi"}) {
+    const std::string got = lab.ns.out(std::string("curl -s --tftp-blksize 1432 tftp://10.77.0.1/") + stage + " | sha256sum");
+    const std::string want = capture(std::string("sha256sum < ") + (assets() / "ipxe" / stage).string());
+    CHECK_MESSAGE(got == want, "TFTP " << stage);
+  }
 }
 
 TEST_CASE("a UEFI (OVMF) lab PC PXE-boots and announces") {

@@ -189,16 +189,21 @@ inline fs::path assets() {
   // Workaround until pxe-assets fixes it: busybox 1.35's `wget -T` segfaults, so the announce
   // script gets an overlay copy without -T.
   fs::create_directories(overlay / "etc/tc");
+  // Written atomically: a parallel test case may be reading it.
   const fs::path announce = fs::path(LABDESK_SOURCE_DIR) / "pxe-assets/thin-client/rootfs/etc/tc/announce";
   std::string text = slurp(announce);
   if (auto at = text.find("wget -q -T 10 "); at != std::string::npos) text.replace(at, 14, "wget -q ");
   fs::path target = overlay / "etc/tc/announce";
   if (slurp(target) != text) {
-    std::ofstream(target, std::ios::binary | std::ios::trunc) << text;
-    fs::permissions(target, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                fs::perms::others_read | fs::perms::others_exec);
+    fs::path tmp = target;
+    tmp += "." + std::to_string(::getpid());
+    std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text;
+    fs::permissions(tmp, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+    fs::rename(tmp, target);
   }
-  const std::string cmd = "LABDESK_TC_OVERLAY=" + overlay.string() + " " + std::string(LABDESK_SOURCE_DIR) +
+  // Test cases run in parallel (ctest -j): one build at a time.
+  const std::string cmd = "flock " + out.string() + ".lock env LABDESK_TC_OVERLAY=" + overlay.string() + " " + std::string(LABDESK_SOURCE_DIR) +
                           "/pxe-assets/build.sh " + out.string() + " > " + (out.string() + ".log") + " 2>&1";
   fs::create_directories(out);
   if (sh(cmd) != 0) throw std::runtime_error("pxe-assets/build.sh failed: see " + out.string() + ".log");

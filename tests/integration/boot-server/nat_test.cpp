@@ -14,7 +14,7 @@ struct NatLab {
   Netns c1{unique("nc1"), false};
   Netns c2{unique("nc2"), false};
   Netns virt{unique("nvirt"), false};
-  fs::path dir = scratch("nat");
+  fs::path dir = scratch(unique("nat"));
   Child server;
   std::vector<Child> vnc;
 
