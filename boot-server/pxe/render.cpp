@@ -82,7 +82,8 @@ std::string render_dnsmasq_conf(const config::LabConfig& c, const DnsmasqPaths& 
        "tftp-root="
     << paths.tftp_root
     << "\n"
-       "tftp-secure\n"
+       "# No tftp-secure: it would allow only files owned by dnsmasq's unprivileged user. The TFTP\n"
+       "# root holds nothing but the world-readable first stages the boot-server copies there.\n"
        "\n# iPXE sends option 175; the PXE firmware's architecture is option 93 (client-arch).\n"
        "dhcp-match=set:ipxe,175\n"
        "dhcp-match=set:bios,option:client-arch,0\n"
