@@ -3,7 +3,7 @@
 add_library(labdesk_warnings INTERFACE)
 target_compile_options(labdesk_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
-  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough
   # Designated initializers that leave defaulted members out are intended (C++20 style).
   -Wno-missing-field-initializers)
 if(LABDESK_WERROR)

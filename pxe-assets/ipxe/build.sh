@@ -3,6 +3,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$1
+mkdir -p "$OUT/.stamps"
 . "$HERE/../lib/common.sh"
 KVER=n/a
 SRC=${LABDESK_IPXE_DIR:-/usr/lib/ipxe}

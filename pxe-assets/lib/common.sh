@@ -58,7 +58,8 @@ install_modules() {
 install_busybox() {
   dest=$1
   bb=$(command -v busybox) || die "busybox not found (install busybox-static)"
-  file -L "$bb" 2>/dev/null | grep -q 'statically linked' || die "'$bb' is not static (install busybox-static)"
+  # the images have no C library: a dynamic busybox would not run (ldd fails on static binaries)
+  ! ldd "$bb" >/dev/null 2>&1 || die "'$bb' is not static (install busybox-static)"
   mkdir -p "$dest/bin" "$dest/sbin" "$dest/usr/bin" "$dest/usr/sbin"
   cp "$bb" "$dest/bin/busybox"
   for a in $("$bb" --list); do

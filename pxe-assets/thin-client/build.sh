@@ -5,6 +5,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$1
+mkdir -p "$OUT/.stamps"
 . "$HERE/../lib/common.sh"
 pick_kernel
 D=$OUT/thin-client

@@ -64,12 +64,33 @@ class FakeAgent final : public broker::AgentPort {
     return api::agent::MemoryReport{mib, mib};
   }
 
+  Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds) override {
+    std::lock_guard lock(mu_);
+    api::agent::EventBatch b;
+    for (const auto& e : agent_events) {
+      if (e.seq > after) b.events.push_back(e);
+    }
+    b.next = agent_events.empty() ? after : std::max(after, agent_events.back().seq);
+    return b;
+  }
+
+  // Simulates the agent restarting a crashed desktop: new VNC port and password, same name.
+  void restart(const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto& d = desktops.at(name);
+    d.vnc.port += 100;
+    d.vnc.password = "re" + d.vnc.password;
+    ++d.restarts;
+    agent_events.push_back({agent_events.size() + 1, "restarted", name, d.user, d.session, "qemu died"});
+  }
+
   std::int64_t committed() const {
     std::lock_guard lock(mu_);
     return committed_locked();
   }
 
   std::map<std::string, api::agent::Desktop> desktops;
+  std::vector<api::agent::Event> agent_events;
   bool down = false;
   double cpu_pct = 0;
   int created = 0;

@@ -11,7 +11,7 @@
 namespace labdesk::agents {
 
 HttpAgent::HttpAgent(const std::string& base_url, http::ClientOptions options)
-    : client_(base_url, options), default_timeout_(options.timeout) {}
+    : client_(base_url, options), events_client_(base_url, options), default_timeout_(options.timeout) {}
 
 template <typename T>
 Result<T> HttpAgent::call(const std::string& method, const std::string& target,
@@ -50,6 +50,18 @@ Result<void> HttpAgent::destroy(const std::string& desktop) {
 Result<api::agent::MemoryReport> HttpAgent::resize(const std::string& desktop, std::int64_t mib) {
   return call<api::agent::MemoryReport>("POST", "/v1/desktops/" + desktop + "/memory",
                                         api::agent::ResizeMemory{mib}, std::chrono::seconds(30));
+}
+
+Result<api::agent::EventBatch> HttpAgent::events(std::uint64_t after, std::chrono::seconds wait) {
+  std::lock_guard lock(events_mu_);
+  events_client_.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(wait) + default_timeout_);
+  auto r = events_client_.get_json("/v1/events?after=" + std::to_string(after) + "&wait=" + std::to_string(wait.count()));
+  if (!r) return std::unexpected(r.error());
+  try {
+    return r->get<api::agent::EventBatch>();
+  } catch (const std::exception& e) {
+    return fail("bad_agent_answer", std::string("agent answered /v1/events with unexpected JSON: ") + e.what(), 502);
+  }
 }
 
 namespace {

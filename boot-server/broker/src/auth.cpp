@@ -6,12 +6,14 @@
 
 namespace labdesk::broker {
 
-std::string hash_password(const std::string& password) {
+std::string hash_password(const std::string& password, HashCost cost) {
   if (sodium_init() < 0) throw Failure(Error{"internal", "libsodium failed to initialise", 500});
   char out[crypto_pwhash_STRBYTES];
   // Interactive limits: ~0.1 s on a lab server, enough against offline guessing of a stolen DB.
-  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+  bool min = cost == HashCost::minimal;
+  if (crypto_pwhash_str(out, password.data(), password.size(),
+                        min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
     throw Failure(Error{"internal", "out of memory while hashing a password", 500});
   }
   return out;

@@ -299,6 +299,10 @@ void Broker::end_locked(Session& s, const std::string& reason) {
 
 Result<void> Broker::end(const std::string& session, const std::string& reason) {
   std::lock_guard serial(plan_mu_);
+  return end_serialized(session, reason);
+}
+
+Result<void> Broker::end_serialized(const std::string& session, const std::string& reason) {
   Session s;
   {
     std::lock_guard lock(mu_);
@@ -419,6 +423,49 @@ Result<void> Broker::move(const std::string& session, const std::string& host) {
     }
   }
   return execute(plan, nullptr, nullptr);
+}
+
+void Broker::desktop_event(std::size_t host, const api::agent::Event& e) {
+  if (e.type != "restarted" && e.type != "stopped" && e.type != "crashed") return;
+  std::lock_guard serial(plan_mu_);
+  std::string session;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, s] : sessions_) {
+      if (s.host == host && s.desktop == e.desktop) session = id;
+    }
+  }
+  if (session.empty()) return;  // a retired VM or one we never owned
+  auto list = hosts_.agent(host).list();
+  if (!list) return;  // the next event or reconciliation will catch up
+  const api::agent::Desktop* live = nullptr;
+  for (const auto& d : *list) {
+    if (d.name == e.desktop && d.state == "running") live = &d;
+  }
+  Forward f;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) return;
+    if (!live) {
+      if (e.type != "stopped") return;  // crashed: the agent's restart policy may still bring it back
+    } else {
+      Session& s = it->second;
+      if (live->vnc.port == s.vnc.port && live->vnc.host == s.vnc.host && live->vnc.password.empty()) return;
+      s.vnc = {live->vnc.host, live->vnc.port};
+      if (!live->vnc.password.empty()) s.vnc_password = live->vnc.password;
+      store_.save(s);
+      f = Forward{s.lab_port, s.client_ip, s.vnc.host, s.vnc.port};
+      push_event_locked(s, SessionEvent{0, "moved", Endpoint{opt_.lab_address, s.lab_port}, s.vnc_password,
+                                        "your desktop restarted after a fault; your files are kept"});
+      note_locked("restarted", s.user, "desktop '" + s.desktop + "' restarted by its agent");
+    }
+  }
+  if (!live) {
+    (void)end_serialized(session, "your desktop stopped and could not be restarted");
+    return;
+  }
+  if (auto r = forwards_.upsert(f); !r) log_->error("forward for port {} failed: {}", f.lab_port, r.error().message);
 }
 
 void Broker::sweep() {

@@ -221,3 +221,26 @@ TEST_CASE("long-poll waiters are woken by a move") {
   lab.login("carol");
   CHECK(woke);
 }
+
+TEST_CASE("a desktop restarted by its agent after a crash: new forward, viewer told, same session") {
+  Lab lab;
+  auto a = lab.login("alice");
+  auto s = lab.broker->sessions()[0];
+  lab.agents[s.host]->restart(s.desktop);
+  auto batch = lab.agents[s.host]->events(0, std::chrono::seconds(0));
+  REQUIRE(batch->events.size() == 1);
+  lab.broker->desktop_event(s.host, batch->events[0]);
+  auto after = lab.broker->sessions()[0];
+  CHECK(after.id == s.id);
+  CHECK(after.vnc.port == s.vnc.port + 100);
+  CHECK(lab.forwards.table[after.lab_port].vnc_port == after.vnc.port);
+  auto ev = lab.broker->events(a.session, a.token, 0);
+  REQUIRE(ev->size() == 1);
+  CHECK((*ev)[0].type == "moved");
+  CHECK((*ev)[0].vnc_password == after.vnc_password);
+  // A desktop that is stopped for good ends its session.
+  lab.agents[s.host]->desktops.erase(s.desktop);
+  lab.broker->desktop_event(s.host, {2, "stopped", s.desktop, "alice", s.id, ""});
+  CHECK(lab.broker->sessions().empty());
+  CHECK(lab.forwards.table.empty());
+}

@@ -111,3 +111,33 @@ TEST_CASE("the RFB probe waits for a greeting and gives up at its timeout") {
   CHECK_FALSE(probe.wait_ready("127.0.0.1", port, std::chrono::milliseconds(500)));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
 }
+
+#include "../../fakes/broker_fakes.hpp"
+#include "labdesk/agents/watcher.hpp"
+
+TEST_CASE("the event watcher hands an agent's restart events to the broker") {
+  fakes::ManualClock clock;
+  fakes::FakeForwards forwards;
+  fakes::FakeProbe probe;
+  broker::MemorySessionStore store;
+  std::vector<std::unique_ptr<broker::AgentPort>> ports;
+  auto agent = std::make_unique<fakes::FakeAgent>("0", 4096);
+  auto* fake = agent.get();
+  ports.push_back(std::move(agent));
+  broker::HostTable hosts({{"h0", 4096, 0}}, std::move(ports), clock);
+  broker::BrokerOptions opt;
+  opt.policy = alloc::Policy{{2048}, alloc::Mode::handoff, {}};
+  broker::Broker b(opt, hosts, forwards, probe, store, clock, log::make_logger("w", spdlog::level::off));
+  REQUIRE(b.login({"alice", "pc", "10.0.0.5"}).has_value());
+  agents::EventWatcher watcher(b, hosts, std::chrono::seconds(1));
+  watcher.start();
+  // Events from before the watcher caught up are reconciliation's business: let it catch up.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto before = b.sessions()[0];
+  fake->restart(before.desktop);
+  for (int i = 0; i < 100 && b.sessions()[0].vnc.port == before.vnc.port; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(b.sessions()[0].vnc.port == before.vnc.port + 100);
+  watcher.stop();
+}

@@ -19,6 +19,7 @@ class HttpAgent final : public broker::AgentPort {
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) override;
   Result<void> destroy(const std::string& desktop) override;
   Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) override;
+  Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) override;
 
  private:
   template <typename T>
@@ -27,6 +28,8 @@ class HttpAgent final : public broker::AgentPort {
 
   std::mutex mu_;  // one request at a time per agent connection
   http::Client client_;
+  std::mutex events_mu_;  // the events long-poll has its own connection
+  http::Client events_client_;
   std::chrono::milliseconds default_timeout_;
 };
 

@@ -13,8 +13,13 @@
 
 namespace labdesk::broker {
 
-// argon2id in libsodium's self-describing string form ("$argon2id$v=19$m=…").
-std::string hash_password(const std::string& password);
+// How hard a new hash is to compute. `interactive` (~0.1 s, 64 MiB) is for real users; `minimal`
+// only for generated load-test users, where the benchmark measures the broker, not argon2.
+enum class HashCost { interactive, minimal };
+
+// argon2id in libsodium's self-describing string form ("$argon2id$v=19$m=…"); verification reads
+// the cost from the string.
+std::string hash_password(const std::string& password, HashCost cost = HashCost::interactive);
 bool verify_password(const std::string& hash, const std::string& password);
 
 struct User {

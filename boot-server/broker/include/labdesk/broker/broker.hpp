@@ -95,6 +95,10 @@ class Broker {
   [[nodiscard]] const alloc::Policy& policy() const { return opt_.policy; }
   [[nodiscard]] HostTable& hosts() { return hosts_; }
 
+  // An agent reported that a desktop restarted (crash recovery) or stopped: refresh the
+  // session's VNC endpoint and forward and tell its viewer, or end the session if it is gone.
+  void desktop_event(std::size_t host, const api::agent::Event& e);
+
   // Ends sessions whose client has not been seen for the grace period.
   void sweep();
   // libvirt is the truth: destroy desktops no session owns, end sessions without a desktop,
@@ -117,6 +121,7 @@ class Broker {
   Result<Session*> authorized_locked(const std::string& session, const std::string& token);
   void push_event_locked(Session& s, SessionEvent e);
   void end_locked(Session& s, const std::string& reason);
+  Result<void> end_serialized(const std::string& session, const std::string& reason);
   std::optional<int> take_port_locked();
   std::string random_hex(std::size_t bytes);
   void note_locked(std::string type, std::string user, std::string detail);

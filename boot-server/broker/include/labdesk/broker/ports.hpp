@@ -20,6 +20,8 @@ class AgentPort {
   virtual Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) = 0;
   virtual Result<void> destroy(const std::string& desktop) = 0;
   virtual Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) = 0;
+  // Lifecycle events after `after`, waiting up to `wait` for one (long-poll).
+  virtual Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) = 0;
 };
 
 // One forward: boot-server lab address:lab_port → the VM's VNC endpoint, only from client_ip.

@@ -1,0 +1,225 @@
+// Load generator: N virtual thin clients log in, hold their pushed-event connection (long-poll)
+// and log out; then a steady request phase measures per-request latency at a fixed concurrency,
+// against the broker and, in the same run, against an anchor URL (nginx serving a static JSON of
+// the same size as the broker's answer). One JSON line of results per phase.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Target {
+  std::string host = "127.0.0.1";
+  std::string port;
+};
+
+struct Stats {
+  std::vector<double> ms;
+  std::size_t errors = 0;
+  std::string last_error;
+  void add(Clock::time_point t0) { ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count()); }
+  double pct(double q) {
+    if (ms.empty()) return 0;
+    auto k = static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1));
+    std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(k), ms.end());
+    return ms[k];
+  }
+};
+
+awaitable<bhttp::response<bhttp::string_body>> call(beast::tcp_stream& s, bhttp::verb verb,
+                                                    const std::string& target, const std::string& body,
+                                                    const std::string& token, std::chrono::seconds timeout) {
+  bhttp::request<bhttp::string_body> req{verb, target, 11};
+  req.set(bhttp::field::host, "labdesk");
+  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  s.expires_after(timeout);
+  co_await bhttp::async_write(s, req, use_awaitable);
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  co_await bhttp::async_read(s, buf, res, use_awaitable);
+  co_return res;
+}
+
+awaitable<void> connect(beast::tcp_stream& s, const Target& t) {
+  asio::ip::tcp::endpoint ep(asio::ip::make_address(t.host), static_cast<unsigned short>(std::stoi(t.port)));
+  s.expires_after(std::chrono::seconds(30));
+  co_await s.async_connect(ep, use_awaitable);
+}
+
+struct Session {
+  std::string id, token;
+};
+
+// Phase 1-3 for one virtual client: login, hold the events long-poll, logout.
+awaitable<void> thin_client(int i, Target t, Stats& login, Stats& hold, Stats& logout,
+                            std::atomic<int>& done) {
+  beast::tcp_stream s(co_await asio::this_coro::executor);
+  try {
+    co_await connect(s, t);
+    auto t0 = Clock::now();
+    json body{{"user", "u" + std::to_string(i)}, {"password", "pw"}, {"client_id", "pc-" + std::to_string(i)}};
+    auto r = co_await call(s, bhttp::verb::post, "/v1/login", body.dump(), "", std::chrono::seconds(600));
+    if (r.result_int() != 200) throw std::runtime_error("login " + std::to_string(r.result_int()) + " " + r.body());
+    login.add(t0);
+    auto j = json::parse(r.body());
+    Session sess{j["session"], j["token"]};
+    t0 = Clock::now();
+    r = co_await call(s, bhttp::verb::get, "/v1/sessions/" + sess.id + "/events?after=0", "", sess.token,
+                      std::chrono::seconds(600));
+    if (r.result_int() != 200) throw std::runtime_error("events " + std::to_string(r.result_int()));
+    hold.add(t0);
+    t0 = Clock::now();
+    r = co_await call(s, bhttp::verb::post, "/v1/sessions/" + sess.id + "/logout", "", sess.token,
+                      std::chrono::seconds(600));
+    if (r.result_int() != 204) throw std::runtime_error("logout " + std::to_string(r.result_int()));
+    logout.add(t0);
+  } catch (const std::exception& e) {
+    ++login.errors;
+    login.last_error = e.what();
+  }
+  ++done;
+}
+
+// Steady phase: `requests` sequential requests on one keep-alive connection.
+awaitable<void> steady(Target t, std::string target, std::string token, bhttp::verb verb, int requests,
+                       Stats& st, std::atomic<int>& done) {
+  beast::tcp_stream s(co_await asio::this_coro::executor);
+  try {
+    co_await connect(s, t);
+    for (int k = 0; k < requests; ++k) {
+      auto t0 = Clock::now();
+      auto r = co_await call(s, verb, target, verb == bhttp::verb::post ? "{}" : "", token, std::chrono::seconds(30));
+      if (r.result_int() != 200) { ++st.errors; continue; }
+      st.add(t0);
+    }
+  } catch (const std::exception& e) {
+    ++st.errors;
+    st.last_error = e.what();
+  }
+  ++done;
+}
+
+long rss_kib(int pid, const char* field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::strlen(field)));
+  }
+  return -1;
+}
+
+void run_until(asio::io_context& io, std::atomic<int>& done, int n) {
+  while (done < n) io.run_for(std::chrono::milliseconds(50));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"labdesk broker load generator"};
+  Target broker, anchor;
+  int clients = 3000, concurrency = 64, requests = 200, server_pid = 0;
+  std::string anchor_path = "/credential.json";
+  app.add_option("--port", broker.port, "broker port on 127.0.0.1")->required();
+  app.add_option("--clients", clients);
+  app.add_option("--concurrency", concurrency, "connections in the steady phase");
+  app.add_option("--requests", requests, "requests per connection in the steady phase");
+  app.add_option("--anchor-port", anchor.port, "nginx port on 127.0.0.1 serving the same-size JSON");
+  app.add_option("--anchor-path", anchor_path);
+  app.add_option("--server-pid", server_pid, "report this process's memory");
+  CLI11_PARSE(app, argc, argv);
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+
+  asio::io_context io;
+  Stats login, hold, logout;
+  std::atomic<int> done{0};
+  auto t0 = Clock::now();
+  for (int i = 0; i < clients; ++i) {
+    asio::co_spawn(io, thin_client(i, broker, login, hold, logout, done), asio::detached);
+  }
+  // Sample the server's memory while every client holds its session.
+  long held_rss = -1;
+  while (done < clients) {
+    io.run_for(std::chrono::milliseconds(100));
+    if (server_pid && static_cast<int>(login.ms.size()) == clients && held_rss < 0) held_rss = rss_kib(server_pid, "VmRSS:");
+  }
+  double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  json result{{"phase", "sessions"}, {"clients", clients}, {"errors", login.errors},
+              {"logins_per_s", static_cast<double>(login.ms.size()) / total_s},
+              {"login_p50_ms", login.pct(0.5)}, {"login_p99_ms", login.pct(0.99)},
+              {"hold_p50_s", hold.pct(0.5) / 1000}, {"logout_p99_ms", logout.pct(0.99)},
+              {"total_s", total_s}};
+  if (!login.last_error.empty()) result["last_error"] = login.last_error;
+  if (server_pid) {
+    result["server_rss_mib_holding"] = static_cast<double>(held_rss) / 1024;
+    result["server_peak_rss_mib"] = static_cast<double>(rss_kib(server_pid, "VmHWM:")) / 1024;
+  }
+  std::cout << result.dump() << std::endl;
+
+  // Steady phase: one long-lived session, many credential requests at a fixed concurrency.
+  std::string session, token;
+  {
+    asio::io_context once;
+    std::string out;
+    asio::co_spawn(once, [&]() -> awaitable<void> {
+      beast::tcp_stream s(co_await asio::this_coro::executor);
+      co_await connect(s, broker);
+      auto r = co_await call(s, bhttp::verb::post, "/v1/login", R"({"user":"u0","password":"pw","client_id":"steady"})", "", std::chrono::seconds(60));
+      auto j = json::parse(r.body());
+      session = j["session"];
+      token = j["token"];
+    }, asio::detached);
+    once.run();
+  }
+  auto measure = [&](const Target& t, const std::string& target, const std::string& tok, bhttp::verb verb, const char* name) {
+    Stats st;
+    std::atomic<int> fin{0};
+    auto s0 = Clock::now();
+    for (int c = 0; c < concurrency; ++c) asio::co_spawn(io, steady(t, target, tok, verb, requests, st, fin), asio::detached);
+    io.restart();
+    run_until(io, fin, concurrency);
+    double secs = std::chrono::duration<double>(Clock::now() - s0).count();
+    json r{{"phase", name}, {"concurrency", concurrency}, {"requests", st.ms.size()}, {"errors", st.errors},
+           {"req_per_s", static_cast<double>(st.ms.size()) / secs}, {"p50_ms", st.pct(0.5)}, {"p99_ms", st.pct(0.99)}};
+    std::cout << r.dump() << std::endl;
+    return r;
+  };
+  auto ours = measure(broker, "/v1/sessions/" + session + "/credential", token, bhttp::verb::post, "broker_credential");
+  if (!anchor.port.empty()) {
+    auto theirs = measure(anchor, anchor_path, "", bhttp::verb::get, "nginx_static_json");
+    json ratio{{"phase", "ratio"}, {"p99_broker_over_nginx", ours["p99_ms"].get<double>() / std::max(1e-9, theirs["p99_ms"].get<double>())},
+               {"rate_broker_over_nginx", ours["req_per_s"].get<double>() / std::max(1e-9, theirs["req_per_s"].get<double>())}};
+    std::cout << ratio.dump() << std::endl;
+  }
+  return login.errors == 0 ? 0 : 1;
+}

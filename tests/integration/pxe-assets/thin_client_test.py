@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Integration test of the thin-client initramfs (pxe-assets/thin-client): boots it with QEMU TCG
+in a fresh network namespace (bridge + tap, DHCP from dnsmasq) and checks the JSON announce that
+reaches a listener of our own.
+
+  thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC virtio   virtio-net; the listener comes up only
+                                                         after the first announce failed (retry);
+                                                         console shell (labdesk.shell=1)
+  thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC e1000    e1000; an initramfs with a stand-in
+                                                         labdesk-viewer: the hook runs it"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labvm import VM, Lab, TestFailure, check, cleanup_dir, log, need_root, workdir  # noqa: E402
+
+from labvm import GW  # noqa: E402
+URL = f"http://{GW}:8080/v1/announce"
+
+
+def wait_announce(path, vm, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            line = open(path).readline()
+            if line.endswith("\n"):
+                return json.loads(line)
+        check(vm.proc.poll() is None, f"qemu exited; serial:\n{vm.text()[-1500:]}")
+        check(time.monotonic() < deadline, f"no announce within {timeout} s; serial:\n{vm.text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def check_announce(rec, mac, lab):
+    check(rec["path"] == "/v1/announce", f"announce went to {rec['path']}")
+    check(rec["content_type"] == "application/json", f"Content-Type {rec['content_type']!r}")
+    a = json.loads(rec["body"])
+    check(sorted(a) == ["cpu", "ip", "mac", "mem_mib", "uptime_s"], f"announce keys: {sorted(a)}")
+    check(a["mac"] == mac, f"announce mac {a['mac']!r}, the VM's is {mac}")
+    leases = open(lab.leases).read()
+    check(f" {mac} {a['ip']} " in leases, f"announce ip {a['ip']} is not the lease of {mac}: {leases!r}")
+    check(isinstance(a["uptime_s"], (int, float)) and 0 < a["uptime_s"] < 300, f"uptime_s {a['uptime_s']!r}")
+    check(a["cpu"] == 1, f"cpu {a['cpu']!r} (the VM has 1)")
+    check(isinstance(a["mem_mib"], int) and 200 < a["mem_mib"] <= 512, f"mem_mib {a['mem_mib']!r}")
+    return a
+
+
+def test_virtio(assets, src):
+    d = workdir("tc-virtio")
+    ok, lab, vm = False, None, None
+    try:
+        lab = Lab(d)
+        mac = "52:54:00:77:01:01"
+        out = os.path.join(d, "announces.jsonl")
+        vm = VM(d, "tc", ["-kernel", os.path.join(assets, "vmlinuz"),
+                          "-initrd", os.path.join(assets, "thin-client", "initrd.cpio.gz"),
+                          "-append", f"console=ttyS0 labdesk.announce={URL} labdesk.shell=1",
+                          "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+                          "-device", f"virtio-net-pci,netdev=n0,mac={mac}"],
+                netns=lab.ns, mem_mib=512)
+        # the boot-server is not up yet: the thin client must keep trying
+        vm.wait_for(r"LABDESK-TC: announce to \S+ failed", 90)
+        log(f"tc: first announce failed as expected at {vm.elapsed():.1f} s; starting the listener")
+        lab.listener(out)
+        rec = wait_announce(out, vm, 60)
+        a = check_announce(rec, mac, lab)
+        m = vm.wait_for(r"LABDESK-TC: announced mac=(\S+) ip=(\S+)", 20)
+        check(m.group(1) == mac and m.group(2) == a["ip"], f"console line {m.group(0)!r}")
+        log(f"tc: announce after retry: {rec['body']} (wall {vm.elapsed():.1f} s)")
+        rc, o = vm.sh("echo $((6 * 7)); cat /proc/cmdline", timeout=10, attempts=4)
+        check(o.startswith("42"), f"console shell (labdesk.shell=1) did not answer: {o!r}")
+        vm.stop()
+        ok = True
+        log("PASS thin-client virtio")
+    finally:
+        if vm:
+            vm.stop()
+        if lab:
+            lab.close()
+        cleanup_dir(d, ok)
+
+
+def test_e1000(assets, src):
+    d = workdir("tc-e1000")
+    ok, lab, vm = False, None, None
+    try:
+        # an initramfs with a stand-in viewer, built the way an admin adds the real one
+        overlay = os.path.join(d, "overlay")
+        os.makedirs(os.path.join(overlay, "usr", "bin"))
+        viewer = os.path.join(overlay, "usr", "bin", "labdesk-viewer")
+        with open(viewer, "w") as f:
+            f.write('#!/bin/sh\necho "FAKE-VIEWER started with: $*" > /dev/console\nexec sleep 3600\n')
+        os.chmod(viewer, 0o755)
+        tc_out = os.path.join(d, "assets")
+        env = dict(os.environ, LABDESK_TC_OVERLAY=overlay)
+        subprocess.run([os.path.join(src, "thin-client", "build.sh"), tc_out], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+
+        lab = Lab(d)
+        out = os.path.join(d, "announces.jsonl")
+        lab.listener(out)
+        mac = "52:54:00:77:01:02"
+        vm = VM(d, "tc", ["-kernel", os.path.join(assets, "vmlinuz"),
+                          "-initrd", os.path.join(tc_out, "thin-client", "initrd.cpio.gz"),
+                          "-append", f"console=ttyS0 labdesk.announce={URL} labdesk.server=http://{GW}:8443",
+                          "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+                          "-device", f"e1000,netdev=n0,mac={mac}"],
+                netns=lab.ns, mem_mib=512)
+        rec = wait_announce(out, vm, 90)
+        a = check_announce(rec, mac, lab)
+        m = vm.wait_for(r"LABDESK-TC: announced mac=(\S+)", 20)
+        check(m.group(1) == mac, f"console line {m.group(0)!r}")
+        log(f"tc-e1000: announced at guest uptime {a['uptime_s']} s (wall {vm.elapsed():.1f} s): {rec['body']}")
+        vm.wait_for(rf"FAKE-VIEWER started with: --server http://{GW}:8443\r?\n", 30)
+        vm.stop()
+        ok = True
+        log("PASS thin-client e1000 + viewer hook")
+    finally:
+        if vm:
+            vm.stop()
+        if lab:
+            lab.close()
+        cleanup_dir(d, ok)
+
+
+def main():
+    need_root()
+    assets, src, case = sys.argv[1], sys.argv[2], sys.argv[3]
+    for f in ("vmlinuz", "thin-client/initrd.cpio.gz"):
+        if not os.path.exists(os.path.join(assets, f)):
+            sys.exit(f"missing {assets}/{f}: build the 'pxe-assets' target first")
+    try:
+        {"virtio": test_virtio, "e1000": test_e1000}[case](assets, src)
+    except TestFailure as e:
+        print(f"FAIL: {e}", flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
