@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "app/boot_server.hpp"
+#include "app/broker_service.hpp"
 #include "labdesk/common/log.hpp"
 
 int main(int argc, char** argv) {
@@ -24,7 +25,8 @@ int main(int argc, char** argv) {
     auto log = labdesk::log::make_logger("boot-server", labdesk::log::parse_level(level));
     labdesk::config::LabConfig cfg = labdesk::config::load_lab_config(config_path);
     boost::asio::io_context control;
-    labdesk::boot::BootServer server(control, cfg, config_path, log);
+    labdesk::boot::BrokerService broker(control, cfg, log);
+    labdesk::boot::BootServer server(control, cfg, config_path, log, broker.extensions());
     server.preflight();
     if (check_only) {
       std::cout << "labdesk-boot-server: config '" << config_path << "' is OK\n";
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
     };
     signals.async_wait(on_signal);
     control.run();
+    broker.stop();
     server.join();
     log->info("boot-server stopped");
     return 0;

@@ -128,6 +128,11 @@ void BootServer::start(std::size_t http_threads) {
   boot_files_->import(c->boot.assets_dir, loaders(*c));
   write_dnsmasq_files(*c);
 
+  nft_ = std::make_unique<LibNftables>();
+  forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *store_, *nft_, log_);
+  broker_forwards_ = std::make_unique<BrokerForwards>(*forwards_);
+  if (ext_.attach) ext_.attach(*store_, *broker_forwards_);
+
   work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(http_io_.get_executor());
   http::ServerOptions lab_opt;
   lab_opt.address = c->lab.address.substr(0, c->lab.address.find('/'));
@@ -152,9 +157,6 @@ void BootServer::start(std::size_t http_threads) {
   for (std::size_t i = 0; i < http_threads; ++i) threads_.emplace_back([this] { http_io_.run(); });
 
   try {
-    nft_ = std::make_unique<LibNftables>();
-    forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *store_, *nft_, log_);
-    broker_forwards_ = std::make_unique<BrokerForwards>(*forwards_);
     if (c->nat.enabled) {
       set_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
       if (auto r = forwards_->rebuild(); !r) throw Failure(r.error());
@@ -165,6 +167,7 @@ void BootServer::start(std::size_t http_threads) {
     so.log_file = (state_ / "dnsmasq.log").string();
     dnsmasq_ = std::make_unique<DnsmasqSupervisor>(control_, so, log_);
     dnsmasq_->start();
+    if (ext_.started) ext_.started();
   } catch (...) {
     if (forwards_ && c->nat.enabled) (void)forwards_->teardown();
     drain(std::chrono::milliseconds(0));

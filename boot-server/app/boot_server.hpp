@@ -31,7 +31,12 @@ namespace labdesk::boot {
 // Seams for the broker: its migrations and its routes on the lab-facing and admin servers.
 struct Extensions {
   std::vector<Migration> migrations;
+  // Called once the store and the forward table exist, before any route or server: the broker
+  // is built here.
+  std::function<void(Store& store, broker::ForwardPort& forwards)> attach;
   std::function<void(http::Router& lab, http::Router& admin)> routes;
+  // Called once everything runs (nftables rebuilt, dnsmasq up): the broker reconciles here.
+  std::function<void()> started;
 };
 
 class BootServer {

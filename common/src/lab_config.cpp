@@ -110,6 +110,13 @@ const std::array kApiKeys{
             "file holding the admin API's bearer token; empty: no token (loopback only)"},
 };
 
+const std::array kDesktopKeys{
+    KeySpec{"image", Kind::string, Value{S("desktop")},
+            "catalog name of the image a login's desktop starts from (an [[images]] entry of the agents)"},
+    KeySpec{"vnc_ready_seconds", Kind::integer, Value{I{120}},
+            "how long a new desktop may take until its VNC server answers"},
+};
+
 const std::array kSchema{
     SectionSpec{"tiers", false, false, kTierKeys, "",
                 "Memory tiers: with n users connected the system is in the smallest tier m with "
@@ -131,6 +138,7 @@ const std::array kSchema{
     SectionSpec{"nat", false, false, kNatKeys, "",
                 "NAT for lab PCs and per-session forwards from the lab address to desktops' VNC ports."},
     SectionSpec{"api", false, false, kApiKeys, "", "The boot-server's admin API."},
+    SectionSpec{"desktops", false, false, kDesktopKeys, "", "What a login starts on a virtualization host."},
 };
 
 bool valid_name(std::string_view s) {
@@ -238,6 +246,8 @@ class Builder {
     read("api.address", c.api.address);
     read("api.port", c.api.port);
     read("api.token_file", c.api.token_file);
+    read("desktops.image", c.desktops.image);
+    read("desktops.vnc_ready_seconds", c.desktops.vnc_ready_seconds);
     return c;
   }
 

@@ -56,7 +56,7 @@ struct NatLab {
   }
 };
 
-TEST_CASE("only the assigned client reaches its forwarded desktop port; handoff and roam switch it") {
+TEST_CASE("only the assigned client reaches its forwarded desktop port, and handoff and roam switch it") {
   NatLab n;
   const std::string put = n.api("PUT", "/v1/forwards/15900",
                                 R"({"session":"s1","client_ip":"10.77.0.101","target_ip":"10.88.0.2","target_port":5900})");

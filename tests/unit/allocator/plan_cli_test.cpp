@@ -102,7 +102,7 @@ TEST_CASE("bad arguments name the problem and exit 2") {
   CHECK(r.code == 2);
 }
 
-TEST_CASE("--config reads the admin config; flags override it") {
+TEST_CASE("--config reads the admin config, flags override it") {
   std::string path = LABDESK_BINARY_DIR "/plan_cli_test.toml";
   std::ofstream(path) << "[tiers]\nmib = [2048, 1024]\nmode = \"balloon\"\n\n"
                          "[[hosts]]\nname = \"a\"\ncapacity_mib = 2048\n\n"

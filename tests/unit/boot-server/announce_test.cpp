@@ -13,7 +13,7 @@ std::string why(const std::string& body, const std::string& remote = "10.77.0.10
   return r ? "" : r.error().code + " " + std::to_string(r.error().status) + ": " + r.error().message;
 }
 
-TEST_CASE("a well-formed announce parses; the MAC is normalised") {
+TEST_CASE("a well-formed announce parses, the MAC is normalised") {
   auto r = boot::parse_announce(kGood, "10.77.0.100", kRules);
   REQUIRE(r);
   CHECK(r->mac == "52:54:00:77:00:ab");

@@ -23,7 +23,7 @@ TEST_CASE("user names") {
   CHECK_FALSE(valid_user_name(std::string(33, 'a')));
 }
 
-TEST_CASE("wrong passwords are rate-limited per user and per client; the right one resets") {
+TEST_CASE("wrong passwords are rate-limited per user and per client, the right one resets") {
   labdesk::fakes::ManualClock clock;
   MemoryUserStore users;
   users.put({"alice", hash_password("pw"), false});

@@ -108,7 +108,7 @@ TEST_CASE("balloon mode resizes live instead") {
   CHECK(lab.agents[before.host]->desktops.at(before.desktop).memory_mib == 2048);
 }
 
-TEST_CASE("roaming: the same user at another PC gets the running desktop; the first PC is told") {
+TEST_CASE("roaming: the same user at another PC gets the running desktop, the first PC is told") {
   Lab lab;
   auto first = lab.login("alice", "pc-1");
   auto second = lab.login("alice", "pc-2");
@@ -168,7 +168,7 @@ TEST_CASE("a host whose agent does not answer is skipped") {
   CHECK(none.error().code == "no_capacity");
 }
 
-TEST_CASE("logout destroys the desktop and removes the forward; the data disk is the agent's") {
+TEST_CASE("logout destroys the desktop and removes the forward, the data disk is the agent's") {
   Lab lab;
   auto a = lab.login("alice");
   REQUIRE(lab.broker->logout(a.session, a.token).has_value());

@@ -145,7 +145,7 @@ TEST_CASE("bearer token: missing or wrong is 401, public routes need none, token
   CHECK_FALSE(constant_time_equal("abc", "abcd"));
 }
 
-TEST_CASE("oversized bodies get 413 and malformed HTTP gets 400; the server lives on") {
+TEST_CASE("oversized bodies get 413 and malformed HTTP gets 400, the server lives on") {
   ServerOptions opt;
   opt.max_body_bytes = 1024;
   TestServer srv(demo_router(), opt);
@@ -159,7 +159,7 @@ TEST_CASE("oversized bodies get 413 and malformed HTTP gets 400; the server live
   CHECK(again.get_json("/v1/hello/ok").has_value());
 }
 
-TEST_CASE("long-poll handlers answer later; a client times out when nobody answers") {
+TEST_CASE("long-poll handlers answer later, a client times out when nobody answers") {
   TestServer srv(demo_router());
   Client c(srv.url(), {.bearer_token = "s3cret-token", .timeout = std::chrono::milliseconds(2000)});
   auto r = c.get_json("/v1/later?ms=100");

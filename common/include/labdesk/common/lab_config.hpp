@@ -85,6 +85,12 @@ struct ApiConfig {
   std::string token_file;
 };
 
+// What the broker starts for a login.
+struct DesktopsConfig {
+  std::string image;
+  std::int64_t vnc_ready_seconds = 0;
+};
+
 struct LabConfig {
   TiersConfig tiers;
   PlacementConfig placement;
@@ -95,6 +101,7 @@ struct LabConfig {
   StoreConfig store;
   NatConfig nat;
   ApiConfig api;
+  DesktopsConfig desktops;
 };
 
 // The one schema table: keys, types, defaults and their documentation.

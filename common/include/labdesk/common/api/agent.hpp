@@ -8,6 +8,7 @@
 //   GET    /v1/desktops/{name}             Desktop
 //   DELETE /v1/desktops/{name}             → 200 {"destroyed": name}   (data disk kept)
 //   POST   /v1/desktops/{name}/memory      ResizeMemory → MemoryReport
+//   GET    /v1/desktops/{name}/memory      MemoryReport (requested vs balloon actual, now)
 //   GET    /v1/desktops/{name}/screenshot  image/png
 //   GET    /v1/load                        LoadReport
 //   GET    /v1/events?after=SEQ&wait=S     EventBatch (long-poll)
@@ -108,6 +109,7 @@ struct Event {
   std::string user;
   std::string session;
   std::string detail;
+  Vnc vnc;  // on "restarted": the new port and password (rotated on every start)
 };
 
 struct EventBatch {
@@ -125,7 +127,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MemoryReport, requested_mib, act
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NicLoad, name, rx_bytes_per_s, tx_bytes_per_s, speed_mbps, utilization)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DesktopLoad, name, cpu_pct, memory_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadReport, host, cpu_pct, mem_total_mib, mem_used_mib, committed_mib, nics, desktops, sample_window_s)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Event, seq, type, desktop, user, session, detail)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Event, seq, type, desktop, user, session, detail, vnc)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EventBatch, events, next)
 
 }  // namespace labdesk::api::agent

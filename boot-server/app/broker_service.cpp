@@ -1,0 +1,123 @@
+#include "app/broker_service.hpp"
+
+#include <fstream>
+
+#include <boost/asio/post.hpp>
+
+namespace labdesk::boot {
+namespace {
+
+// A [[hosts]] entry without agent_url: the host counts as down (network-only setups, tests).
+class NoAgent final : public broker::AgentPort {
+ public:
+  explicit NoAgent(std::string host) : host_(std::move(host)) {}
+  Result<api::agent::LoadReport> load() override { return missing(); }
+  Result<std::vector<api::agent::Desktop>> list() override { return missing(); }
+  Result<api::agent::Desktop> create(const api::agent::CreateDesktop&) override { return missing(); }
+  Result<void> destroy(const std::string&) override { return missing(); }
+  Result<api::agent::MemoryReport> resize(const std::string&, std::int64_t) override { return missing(); }
+  Result<api::agent::EventBatch> events(std::uint64_t, std::chrono::seconds) override { return missing(); }
+
+ private:
+  std::unexpected<Error> missing() const {
+    return std::unexpected(Error{"no_agent", "host '" + host_ + "' has no agent_url in the config", 503});
+  }
+  std::string host_;
+};
+
+}  // namespace
+
+std::string read_secret(const std::string& file) {
+  if (file.empty()) return "";
+  std::ifstream in(file);
+  std::string t;
+  if (!in || !std::getline(in, t)) {
+    throw Failure(Error{"config", "cannot read the token file '" + file + "'", 500});
+  }
+  while (!t.empty() && (t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  return t;
+}
+
+BrokerService::BrokerService(boost::asio::io_context& control, config::LabConfig config,
+                             std::shared_ptr<spdlog::logger> log)
+    : control_(control), config_(std::move(config)), log_(std::move(log)), sweep_(control) {}
+
+BrokerService::~BrokerService() { stop(); }
+
+Extensions BrokerService::extensions() {
+  Extensions e;
+  auto m = broker_migrations();
+  e.migrations.assign(m.begin(), m.end());
+  e.attach = [this](Store& store, broker::ForwardPort& forwards) { attach(store, forwards); };
+  e.routes = [this](http::Router& lab, http::Router& admin) {
+    api_->add_client_routes(lab);
+    api_->add_admin_routes(admin);
+  };
+  e.started = [this] { started(); };
+  return e;
+}
+
+void BrokerService::attach(Store& store, broker::ForwardPort& forwards) {
+  sessions_ = std::make_unique<SqliteSessionStore>(store);
+  users_ = std::make_unique<SqliteUserStore>(store);
+  std::vector<broker::HostSpec> specs;
+  std::vector<std::unique_ptr<broker::AgentPort>> agents;
+  for (const auto& h : config_.hosts) {
+    specs.push_back({h.name, h.capacity_mib, h.reserved_mib});
+    if (h.agent_url.empty()) {
+      log_->warn("host '{}' has no agent_url: no desktops will be placed there", h.name);
+      agents.push_back(std::make_unique<NoAgent>(h.name));
+      continue;
+    }
+    http::ClientOptions opt;
+    opt.bearer_token = read_secret(h.token_file);
+    opt.timeout = std::chrono::milliseconds(3000);  // a load query slower than this marks the host suspect
+    agents.push_back(std::make_unique<agents::HttpAgent>(h.agent_url, opt));
+  }
+  hosts_ = std::make_unique<broker::HostTable>(std::move(specs), std::move(agents), clock_);
+  broker::BrokerOptions bo;
+  bo.lab_address = config_.lab.address.substr(0, config_.lab.address.find('/'));
+  bo.first_lab_port = static_cast<int>(config_.nat.port_min);
+  bo.port_count = static_cast<int>(config_.nat.port_max - config_.nat.port_min + 1);
+  bo.image = config_.desktops.image;
+  bo.policy.tiers = config_.tiers.mib;
+  bo.policy.mode = config_.tiers.mode == "balloon" ? alloc::Mode::balloon : alloc::Mode::handoff;
+  bo.policy.weights = {config_.placement.memory_weight, config_.placement.cpu_weight, config_.placement.network_weight};
+  bo.grace = std::chrono::seconds(config_.tiers.grace_seconds);
+  bo.vnc_ready_timeout = std::chrono::seconds(config_.desktops.vnc_ready_seconds);
+  broker_ = std::make_unique<broker::Broker>(bo, *hosts_, forwards, probe_, *sessions_, clock_, log_);
+  auth_ = std::make_unique<broker::Authenticator>(*users_, clock_);
+  api_ = std::make_unique<broker::BrokerApi>(api_io_, *broker_, *auth_, *users_, log_);
+  api_work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(api_io_.get_executor());
+  api_thread_ = std::thread([this] { api_io_.run(); });
+}
+
+void BrokerService::started() {
+  if (auto r = broker_->reconcile(); !r) {
+    log_->error("reconciliation with the agents failed: {} (sessions kept; retried on the next start)", r.error().message);
+  }
+  watcher_ = std::make_unique<agents::EventWatcher>(*broker_, *hosts_);
+  watcher_->start();
+  schedule_sweep();
+  log_->info("broker up: {} hosts, {} sessions restored", hosts_->size(), broker_->sessions().size());
+}
+
+void BrokerService::schedule_sweep() {
+  sweep_.expires_after(std::chrono::seconds(5));
+  sweep_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    // Grace expiry destroys desktops (agent calls): not on the control loop's thread.
+    boost::asio::post(api_io_, [this] { broker_->sweep(); });
+    schedule_sweep();
+  });
+}
+
+void BrokerService::stop() {
+  sweep_.cancel();
+  if (watcher_) watcher_->stop();
+  api_work_.reset();
+  api_io_.stop();
+  if (api_thread_.joinable()) api_thread_.join();
+}
+
+}  // namespace labdesk::boot

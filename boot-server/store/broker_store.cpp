@@ -1,0 +1,131 @@
+#include "store/broker_store.hpp"
+
+#include <array>
+
+#include <SQLiteCpp/Statement.h>
+
+namespace labdesk::boot {
+namespace {
+
+const std::array kMigrations{
+    Migration{100, "users",
+              "CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
+              " admin INTEGER NOT NULL DEFAULT 0,"
+              " created_at INTEGER NOT NULL DEFAULT (strftime('%s','now')))"},
+    Migration{101, "sessions",
+              "CREATE TABLE sessions (id TEXT PRIMARY KEY, token TEXT NOT NULL,"
+              " user TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL, client_ip TEXT NOT NULL,"
+              " ord INTEGER NOT NULL, host INTEGER NOT NULL, desktop TEXT NOT NULL,"
+              " mib INTEGER NOT NULL, max_mib INTEGER NOT NULL, tier INTEGER NOT NULL,"
+              " vnc_host TEXT NOT NULL, vnc_port INTEGER NOT NULL, vnc_password TEXT NOT NULL,"
+              " lab_port INTEGER NOT NULL,"
+              " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')))"},
+};
+
+}  // namespace
+
+std::span<const Migration> broker_migrations() { return kMigrations; }
+
+void SqliteSessionStore::save(const broker::Session& s) {
+  store_.with_db([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "INSERT OR REPLACE INTO sessions (id, token, user, client_id, client_ip, ord,"
+                        " host, desktop, mib, max_mib, tier, vnc_host, vnc_port, vnc_password, lab_port)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    int i = 1;
+    q.bind(i++, s.id);
+    q.bind(i++, s.token);
+    q.bind(i++, s.user);
+    q.bind(i++, s.client_id);
+    q.bind(i++, s.client_ip);
+    q.bind(i++, static_cast<std::int64_t>(s.order));
+    q.bind(i++, static_cast<std::int64_t>(s.host));
+    q.bind(i++, s.desktop);
+    q.bind(i++, s.mib);
+    q.bind(i++, s.max_mib);
+    q.bind(i++, s.tier);
+    q.bind(i++, s.vnc.host);
+    q.bind(i++, s.vnc.port);
+    q.bind(i++, s.vnc_password);
+    q.bind(i++, s.lab_port);
+    q.exec();
+  });
+}
+
+void SqliteSessionStore::remove(const std::string& id) {
+  store_.with_db([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "DELETE FROM sessions WHERE id = ?");
+    q.bind(1, id);
+    q.exec();
+  });
+}
+
+std::vector<broker::Session> SqliteSessionStore::load_all() {
+  return store_.with_db([&](SQLite::Database& db) {
+    std::vector<broker::Session> out;
+    SQLite::Statement q(db, "SELECT id, token, user, client_id, client_ip, ord, host, desktop, mib,"
+                            " max_mib, tier, vnc_host, vnc_port, vnc_password, lab_port FROM sessions"
+                            " ORDER BY ord");
+    while (q.executeStep()) {
+      broker::Session s;
+      int i = 0;
+      s.id = q.getColumn(i++).getString();
+      s.token = q.getColumn(i++).getString();
+      s.user = q.getColumn(i++).getString();
+      s.client_id = q.getColumn(i++).getString();
+      s.client_ip = q.getColumn(i++).getString();
+      s.order = static_cast<std::uint64_t>(q.getColumn(i++).getInt64());
+      s.host = static_cast<std::size_t>(q.getColumn(i++).getInt64());
+      s.desktop = q.getColumn(i++).getString();
+      s.mib = q.getColumn(i++).getInt64();
+      s.max_mib = q.getColumn(i++).getInt64();
+      s.tier = q.getColumn(i++).getInt();
+      s.vnc.host = q.getColumn(i++).getString();
+      s.vnc.port = q.getColumn(i++).getInt();
+      s.vnc_password = q.getColumn(i++).getString();
+      s.lab_port = q.getColumn(i++).getInt();
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+std::optional<broker::User> SqliteUserStore::find(const std::string& name) {
+  return store_.with_db([&](SQLite::Database& db) -> std::optional<broker::User> {
+    SQLite::Statement q(db, "SELECT name, password_hash, admin FROM users WHERE name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return std::nullopt;
+    return broker::User{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt() != 0};
+  });
+}
+
+std::vector<broker::User> SqliteUserStore::all() {
+  return store_.with_db([&](SQLite::Database& db) {
+    std::vector<broker::User> out;
+    SQLite::Statement q(db, "SELECT name, password_hash, admin FROM users ORDER BY name");
+    while (q.executeStep()) {
+      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt() != 0});
+    }
+    return out;
+  });
+}
+
+void SqliteUserStore::put(const broker::User& u) {
+  store_.with_db([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "INSERT OR REPLACE INTO users (name, password_hash, admin) VALUES (?, ?, ?)");
+    q.bind(1, u.name);
+    q.bind(2, u.password_hash);
+    q.bind(3, u.admin ? 1 : 0);
+    q.exec();
+  });
+}
+
+bool SqliteUserStore::remove(const std::string& name) {
+  return store_.with_db([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "DELETE FROM users WHERE name = ?");
+    q.bind(1, name);
+    return q.exec() > 0;
+  });
+}
+
+}  // namespace labdesk::boot

@@ -1,0 +1,103 @@
+// Desktop lifecycle on one host: create+start, destroy, list, get, balloon resize, screenshot,
+// and the reaction to lifecycle events (crash → restart per policy with the same data disk;
+// any stop → the throwaway overlay is deleted). libvirt is the truth; the in-memory map is a
+// cache rebuilt from domain metadata on every (re)connection.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "labdesk/agent/config.hpp"
+#include "labdesk/agent/domain_xml.hpp"
+#include "labdesk/agent/events.hpp"
+#include "labdesk/agent/libvirt.hpp"
+#include "labdesk/agent/load.hpp"
+#include "labdesk/agent/storage.hpp"
+#include "labdesk/common/api/agent.hpp"
+
+namespace labdesk::agent {
+
+// Builds the complete spec of one start (pure: everything random comes in as arguments).
+DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std::string& name,
+                     const DesktopMeta& meta, std::int64_t memory_mib, const std::string& password,
+                     const Storage& storage);
+
+class Desktops {
+ public:
+  Desktops(std::shared_ptr<const AgentConfig> cfg, Libvirt& libvirt, Storage& storage, EventLog& events,
+           std::shared_ptr<spdlog::logger> log);
+  ~Desktops();
+  Desktops(const Desktops&) = delete;
+  Desktops& operator=(const Desktops&) = delete;
+
+  Result<api::agent::Desktop> create(const api::agent::CreateDesktop& req);
+  Result<void> destroy(const std::string& name);
+  Result<std::vector<api::agent::Desktop>> list();
+  Result<api::agent::Desktop> get(const std::string& name);
+  Result<api::agent::MemoryReport> resize(const std::string& name, std::int64_t memory_mib);
+  Result<api::agent::MemoryReport> memory(const std::string& name);
+  Result<std::vector<unsigned char>> screenshot_png(const std::string& name);
+
+  // From libvirt's event thread: queued for the worker, never blocks.
+  void on_lifecycle(const LifecycleEvent& e);
+  // After every (re)connection: rebuild the cache from metadata, react to desktops that vanished
+  // meanwhile, delete orphaned overlays.
+  void resync();
+  // Waits until queued lifecycle work is done (tests, drain).
+  void settle();
+  // Ends the worker thread (idempotent); queued events are dropped (libvirt is re-read at start).
+  void stop();
+
+  [[nodiscard]] std::int64_t committed_mib() const;
+  [[nodiscard]] std::vector<VmSample> vm_samples();
+  void set_config(std::shared_ptr<const AgentConfig> cfg);
+  [[nodiscard]] std::shared_ptr<const AgentConfig> config() const;
+
+ private:
+  struct Entry {
+    DesktopMeta meta;
+    std::int64_t memory_mib = 0;
+    bool pending = false;  // being created: its overlay must survive a sweep
+  };
+
+  void work();
+  void handle(const LifecycleEvent& e);
+  void handle_crash(const std::string& name, const std::string& detail);
+  Result<int> start_domain(const std::string& name, const DesktopMeta& meta, std::int64_t memory_mib,
+                           const std::string& password);
+  std::string random_password();
+  std::string random_id();
+  api::agent::Event event(std::string type, const std::string& name, const DesktopMeta& m, std::string detail);
+  Result<api::agent::Desktop> to_desktop(const DomainInfo& info) const;
+
+  mutable std::mutex cfg_mutex_;
+  std::shared_ptr<const AgentConfig> cfg_;
+  Libvirt& libvirt_;
+  Storage& storage_;
+  EventLog& events_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry> cache_;
+  std::mt19937_64 rng_;
+
+  std::mutex work_mutex_;
+  std::condition_variable work_cv_;
+  std::deque<LifecycleEvent> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace labdesk::agent

@@ -1,0 +1,56 @@
+// Domain XML for a desktop, rendered by a pure function (golden-file tested), and the agent's
+// libvirt <metadata> read back: the whole agent state lives in libvirt.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace labdesk::agent {
+
+inline constexpr std::string_view kMetadataNs = "https://labdesk.dev/xmlns/agent/1";
+inline constexpr std::string_view kMetadataPrefix = "labdesk";
+
+// What the agent records in a domain's metadata: enough to list, restart and clean up.
+struct DesktopMeta {
+  std::string user;
+  std::string session;
+  std::string image;
+  int tier = 0;
+  std::string data_disk;
+  std::string overlay;
+  std::int64_t max_memory_mib = 0;
+  int restarts = 0;
+  std::int64_t memory_mib = 0;  // requested balloon target (libvirt's own figure is the actual)
+};
+
+struct DomainSpec {
+  std::string name;
+  DesktopMeta meta;
+  std::int64_t memory_mib = 0;      // currentMemory: the balloon target
+  std::int64_t max_memory_mib = 0;  // memory: what the balloon may grow back to
+  std::int64_t vcpus = 1;
+  std::string base;     // read-only backing file of the overlay (documentation in the XML only)
+  std::string kernel;   // "" → boot from vda
+  std::string initrd;
+  std::string cmdline;  // complete, including labdesk.user=… labdesk.session=…
+  std::string vnc_listen;
+  std::string vnc_password;  // ≤ 8 characters (the RFB limit)
+  std::string console_socket;  // serial on this unix socket (logged to console_log)
+  std::string console_log;     // without a socket: serial written to this file; both "" → none
+};
+
+std::string render_domain_xml(const DomainSpec& spec);
+// The <labdesk:desktop> element alone; unprefixed (no namespace declaration) is the form
+// virDomainSetMetadata takes, the namespace then coming from its own arguments.
+std::string render_metadata(const DesktopMeta& meta, bool prefixed = true);
+// Reads the element back (as virDomainGetMetadata returns it); nullopt if it is not ours.
+std::optional<DesktopMeta> parse_metadata(std::string_view xml);
+
+// The VNC port of a running domain from its live XML (0 if none yet).
+int vnc_port_from_xml(std::string_view live_xml);
+
+std::string xml_escape(std::string_view s);
+
+}  // namespace labdesk::agent

@@ -1,0 +1,100 @@
+// The only door to libvirt: a connection that reconnects with backoff when libvirtd goes away
+// (callers get "libvirt_unavailable" meanwhile), and a dedicated thread running libvirt's event
+// loop for lifecycle events. No libvirt type leaks out of this header.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "labdesk/common/error.hpp"
+
+namespace labdesk::agent {
+
+struct LifecycleEvent {
+  std::string domain;
+  // "started" | "crashed" (qemu died or the guest crashed) | "shutdown" (guest powered off) |
+  // "destroyed" | "stopped" (any other stop) | "other"
+  std::string kind;
+  std::string detail;  // libvirt's event and detail numbers, for the log
+};
+
+struct DomainInfo {
+  std::string name;
+  std::string state;         // "running" | "paused" | "crashed" | "shutoff" | "starting" | ...
+  std::string metadata;      // the agent's metadata element, "" if the domain is not ours
+  std::int64_t memory_kib = 0;      // current balloon target
+  std::int64_t max_memory_kib = 0;
+  std::uint64_t cpu_time_ns = 0;
+  int vcpus = 0;
+  int vnc_port = 0;
+};
+
+struct Screenshot {
+  std::string mime;
+  std::vector<unsigned char> bytes;
+};
+
+// libvirt's default event loop, run by one thread per process (libvirt allows only one event
+// implementation per process, so main owns exactly one of these and passes it down).
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class Libvirt {
+ public:
+  using EventFn = std::function<void(const LifecycleEvent&)>;
+  using ConnectedFn = std::function<void()>;
+
+  struct Options {
+    std::string uri;
+    std::chrono::milliseconds min_backoff{200};
+    std::chrono::milliseconds max_backoff{5000};
+  };
+
+  // on_event runs on the event-loop thread; on_connected on the reconnect thread after every
+  // successful (re)connection. Neither may block for long.
+  Libvirt(EventLoop& loop, Options options, std::shared_ptr<spdlog::logger> log, EventFn on_event,
+          ConnectedFn on_connected);
+  ~Libvirt();
+  Libvirt(const Libvirt&) = delete;
+  Libvirt& operator=(const Libvirt&) = delete;
+
+  // Starts the event loop and the connection thread; returns after the first connection attempt.
+  void start();
+  void stop();
+  [[nodiscard]] bool connected() const;
+  [[nodiscard]] const std::string& uri() const;
+
+  Result<void> create(const std::string& xml);
+  Result<void> destroy(const std::string& name);
+  // Active domains (with metadata only when `with_xml` also fills vnc_port).
+  Result<std::vector<DomainInfo>> list(bool with_xml = true);
+  Result<DomainInfo> get(const std::string& name);
+  Result<void> set_memory(const std::string& name, std::int64_t kib);
+  // Replaces the agent's metadata element of a running domain.
+  Result<void> set_metadata(const std::string& name, const std::string& element_xml);
+  // The balloon's "actual" from the memory statistics, in KiB.
+  Result<std::int64_t> balloon_actual_kib(const std::string& name);
+  Result<Screenshot> screenshot(const std::string& name);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace labdesk::agent

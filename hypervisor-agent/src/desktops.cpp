@@ -1,0 +1,453 @@
+#include "labdesk/agent/desktops.hpp"
+
+#include <set>
+
+#include "labdesk/agent/names.hpp"
+#include "labdesk/agent/png.hpp"
+
+namespace labdesk::agent {
+
+namespace aa = api::agent;
+
+namespace {
+constexpr std::int64_t kMinMemoryMib = 64;
+}
+
+DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std::string& name,
+                     const DesktopMeta& meta, std::int64_t memory_mib, const std::string& password,
+                     const Storage& storage) {
+  DomainSpec s;
+  s.name = name;
+  s.meta = meta;
+  s.memory_mib = memory_mib;
+  s.max_memory_mib = meta.max_memory_mib;
+  s.vcpus = cfg.vcpus;
+  s.base = image.base;
+  s.kernel = image.kernel;
+  s.initrd = image.initrd;
+  if (!image.kernel.empty()) {
+    s.cmdline = image.cmdline;
+    if (!s.cmdline.empty()) s.cmdline += ' ';
+    s.cmdline += "labdesk.user=" + meta.user + " labdesk.session=" + meta.session;
+  }
+  s.vnc_listen = cfg.vnc_listen;
+  s.vnc_password = password;
+  s.console_socket = storage.console_socket(name);
+  s.console_log = storage.console_log(name);
+  return s;
+}
+
+Desktops::Desktops(std::shared_ptr<const AgentConfig> cfg, Libvirt& libvirt, Storage& storage, EventLog& events,
+                   std::shared_ptr<spdlog::logger> log)
+    : cfg_(std::move(cfg)), libvirt_(libvirt), storage_(storage), events_(events), log_(std::move(log)),
+      rng_(std::random_device{}()) {
+  worker_ = std::thread([this] { work(); });
+}
+
+Desktops::~Desktops() { stop(); }
+
+void Desktops::stop() {
+  {
+    std::lock_guard l(work_mutex_);
+    stopping_ = true;
+    work_cv_.notify_all();
+  }
+  if (worker_.joinable()) worker_.join();
+}
+
+void Desktops::set_config(std::shared_ptr<const AgentConfig> cfg) {
+  std::lock_guard l(cfg_mutex_);
+  cfg_ = std::move(cfg);
+}
+
+std::shared_ptr<const AgentConfig> Desktops::config() const {
+  std::lock_guard l(cfg_mutex_);
+  return cfg_;
+}
+
+std::string Desktops::random_password() {
+  static constexpr std::string_view kAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::random_device rd;  // the kernel's CSPRNG: a console password must not be predictable
+  std::uniform_int_distribution<std::size_t> pick(0, kAlphabet.size() - 1);
+  std::string pw;
+  for (int i = 0; i < 8; ++i) pw += kAlphabet[pick(rd)];
+  return pw;
+}
+
+std::string Desktops::random_id() {
+  std::lock_guard l(mutex_);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 6; ++i) id += kHex[rng_() % 16];
+  return id;
+}
+
+aa::Event Desktops::event(std::string type, const std::string& name, const DesktopMeta& m, std::string detail) {
+  aa::Event e;
+  e.type = std::move(type);
+  e.desktop = name;
+  e.user = m.user;
+  e.session = m.session;
+  e.detail = std::move(detail);
+  return e;
+}
+
+Result<int> Desktops::start_domain(const std::string& name, const DesktopMeta& meta, std::int64_t memory_mib,
+                                   const std::string& password) {
+  auto cfg = config();
+  const ImageConfig* image = cfg->image(meta.image);
+  if (!image) {
+    return fail("unknown_image", "image '" + meta.image + "' is not in this host's catalog: GET /v1/images lists them", 400);
+  }
+  auto overlay = storage_.create_overlay(name, image->base);
+  if (!overlay) return std::unexpected(overlay.error());
+  DomainSpec spec = make_spec(*cfg, *image, name, meta, memory_mib, password, storage_);
+  if (auto r = libvirt_.create(render_domain_xml(spec)); !r) {
+    storage_.remove_overlay(name);
+    return std::unexpected(r.error());
+  }
+  on_lifecycle(LifecycleEvent{"", "spare", image->base});  // the next start takes a ready overlay
+  auto info = libvirt_.get(name);
+  return info ? info->vnc_port : 0;
+}
+
+Result<aa::Desktop> Desktops::create(const aa::CreateDesktop& req) {
+  auto cfg = config();
+  if (auto r = check_user(req.user); !r) return std::unexpected(r.error());
+  if (auto r = check_session(req.session); !r) return std::unexpected(r.error());
+  if (!cfg->image(req.image)) {
+    return fail("unknown_image", "image '" + req.image + "' is not in this host's catalog: GET /v1/images lists them", 400);
+  }
+  const std::int64_t mem = req.memory_mib;
+  const std::int64_t max = req.max_memory_mib == 0 ? mem : req.max_memory_mib;
+  if (mem < kMinMemoryMib) {
+    return fail("bad_memory", "memory_mib " + std::to_string(mem) + " is below the minimum of " + std::to_string(kMinMemoryMib), 400);
+  }
+  if (max < mem) {
+    return fail("bad_memory", "max_memory_mib " + std::to_string(max) + " is below memory_mib " + std::to_string(mem), 400);
+  }
+  if (max > cfg->capacity_mib) {
+    return fail("above_capacity", "memory " + std::to_string(max) + " MiB is above this host's capacity of " +
+                                      std::to_string(cfg->capacity_mib) + " MiB", 400);
+  }
+  if (!libvirt_.connected()) {
+    return fail("libvirt_unavailable", "libvirt '" + libvirt_.uri() + "' is not connected: the agent is reconnecting, retry shortly", 503);
+  }
+  const std::string name = "ld-" + req.user + "-" + random_id();
+  DesktopMeta meta{req.user, req.session, req.image, req.tier, "", storage_.overlay_path(name), max, 0, mem};
+  {
+    std::lock_guard l(mutex_);
+    std::int64_t committed = 0;
+    for (const auto& [n, e] : cache_) {
+      if (e.meta.user == req.user) {
+        return fail("user_busy", "user '" + req.user + "' already has desktop '" + n +
+                                     "' on this host (its data disk is in use): destroy it first", 409);
+      }
+      committed += e.memory_mib;
+    }
+    if (committed + mem > cfg->capacity_mib) {
+      return fail("no_capacity", "no capacity: " + std::to_string(mem) + " MiB requested, " +
+                                     std::to_string(cfg->capacity_mib - committed) + " MiB of " +
+                                     std::to_string(cfg->capacity_mib) + " MiB free", 409);
+    }
+    cache_[name] = Entry{meta, mem, true};
+  }
+  auto abandon = [&](const Error& e) -> Result<aa::Desktop> {
+    std::lock_guard l(mutex_);
+    cache_.erase(name);
+    return std::unexpected(e);
+  };
+  auto disk = storage_.ensure_data_disk(req.user);
+  if (!disk) return abandon(disk.error());
+  meta.data_disk = *disk;
+  {
+    std::lock_guard l(mutex_);
+    cache_[name].meta.data_disk = *disk;
+  }
+  const std::string password = random_password();
+  auto port = start_domain(name, meta, mem, password);
+  if (!port) return abandon(port.error());
+  {
+    std::lock_guard l(mutex_);
+    cache_[name].pending = false;
+  }
+  log_->info("started desktop '{}' for user '{}' session '{}' image '{}' with {} MiB (max {} MiB)", name,
+             req.user, req.session, req.image, mem, max);
+  auto started = event("started", name, meta, "");
+  started.vnc = aa::Vnc{cfg->vnc_listen, *port, ""};
+  events_.push(std::move(started));
+  aa::Desktop d{name, req.user, req.session, req.image, req.tier, "running", mem, max,
+                aa::Vnc{cfg->vnc_listen, *port, password}, 0};
+  return d;
+}
+
+Result<void> Desktops::destroy(const std::string& name) {
+  if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
+  DesktopMeta meta;
+  {
+    std::lock_guard l(mutex_);
+    auto it = cache_.find(name);
+    if (it == cache_.end()) return fail("not_found", "no desktop '" + name + "' on this host", 404);
+    if (it->second.pending) return fail("busy", "desktop '" + name + "' is still starting: retry shortly", 409);
+    meta = it->second.meta;
+    cache_.erase(it);  // erased first: the stop event that follows is then not a crash
+  }
+  if (auto r = libvirt_.destroy(name); !r && r.error().code != "not_found") {
+    std::lock_guard l(mutex_);
+    cache_.emplace(name, Entry{meta, 0, false});
+    return r;
+  }
+  storage_.remove_overlay(name);
+  events_.push(event("stopped", name, meta, "destroyed through the API"));
+  log_->info("destroyed desktop '{}' of user '{}' (data disk '{}' kept)", name, meta.user, meta.data_disk);
+  return {};
+}
+
+Result<aa::Desktop> Desktops::to_desktop(const DomainInfo& info) const {
+  auto meta = parse_metadata(info.metadata);
+  if (!meta) return fail("not_found", "domain '" + info.name + "' is not a labdesk desktop", 404);
+  aa::Desktop d;
+  d.name = info.name;
+  d.user = meta->user;
+  d.session = meta->session;
+  d.image = meta->image;
+  d.tier = meta->tier;
+  d.state = info.state;
+  d.memory_mib = meta->memory_mib > 0 ? meta->memory_mib : info.memory_kib / 1024;
+  d.max_memory_mib = info.max_memory_kib / 1024;
+  d.vnc = aa::Vnc{config()->vnc_listen, info.vnc_port, ""};
+  d.restarts = meta->restarts;
+  return d;
+}
+
+Result<std::vector<aa::Desktop>> Desktops::list() {
+  auto all = libvirt_.list();
+  if (!all) return std::unexpected(all.error());
+  std::vector<aa::Desktop> out;
+  for (const auto& info : *all) {
+    if (auto d = to_desktop(info)) out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+Result<aa::Desktop> Desktops::get(const std::string& name) {
+  if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
+  auto info = libvirt_.get(name);
+  if (!info) return std::unexpected(info.error());
+  return to_desktop(*info);
+}
+
+Result<aa::MemoryReport> Desktops::memory(const std::string& name) {
+  auto d = get(name);
+  if (!d) return std::unexpected(d.error());
+  auto actual = libvirt_.balloon_actual_kib(name);
+  if (!actual) return std::unexpected(actual.error());
+  return aa::MemoryReport{d->memory_mib, *actual / 1024};
+}
+
+Result<aa::MemoryReport> Desktops::resize(const std::string& name, std::int64_t mib) {
+  auto d = get(name);
+  if (!d) return std::unexpected(d.error());
+  if (mib < kMinMemoryMib || mib > d->max_memory_mib) {
+    return fail("bad_memory", "memory_mib " + std::to_string(mib) + " for '" + name + "' must be " +
+                                  std::to_string(kMinMemoryMib) + ".." + std::to_string(d->max_memory_mib) +
+                                  " (its max_memory_mib; a larger size needs a new desktop)", 400);
+  }
+  DesktopMeta meta;
+  {
+    auto cfg = config();
+    std::lock_guard l(mutex_);
+    std::int64_t committed = 0;
+    for (const auto& [n, e] : cache_) committed += n == name ? mib : e.memory_mib;
+    if (committed > cfg->capacity_mib) {
+      return fail("no_capacity", "no capacity to grow '" + name + "' to " + std::to_string(mib) + " MiB", 409);
+    }
+  }
+  if (auto r = libvirt_.set_memory(name, mib * 1024); !r) return std::unexpected(r.error());
+  {
+    std::lock_guard l(mutex_);
+    if (auto it = cache_.find(name); it != cache_.end()) {
+      it->second.memory_mib = mib;
+      it->second.meta.memory_mib = mib;
+      meta = it->second.meta;
+    }
+  }
+  // The target goes into the metadata too, so it survives an agent restart.
+  if (!meta.user.empty()) {
+    if (auto r = libvirt_.set_metadata(name, render_metadata(meta, false)); !r) {
+      log_->warn("resize of '{}': '{}'", name, r.error().message);
+    }
+  }
+  auto actual = libvirt_.balloon_actual_kib(name);
+  events_.push(event("resized", name, meta, "memory_mib=" + std::to_string(mib)));
+  return aa::MemoryReport{mib, actual ? *actual / 1024 : 0};
+}
+
+Result<std::vector<unsigned char>> Desktops::screenshot_png(const std::string& name) {
+  if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
+  auto shot = libvirt_.screenshot(name);
+  if (!shot) return std::unexpected(shot.error());
+  if (shot->mime.find("png") != std::string::npos) return shot->bytes;
+  return ppm_to_png(shot->bytes);
+}
+
+std::int64_t Desktops::committed_mib() const {
+  std::lock_guard l(mutex_);
+  std::int64_t sum = 0;
+  for (const auto& [n, e] : cache_) sum += e.memory_mib;
+  return sum;
+}
+
+std::vector<VmSample> Desktops::vm_samples() {
+  std::vector<VmSample> out;
+  auto all = libvirt_.list(false);
+  if (!all) return out;
+  for (const auto& i : *all) {
+    if (parse_metadata(i.metadata)) out.push_back(VmSample{i.name, i.cpu_time_ns, i.memory_kib});
+  }
+  return out;
+}
+
+void Desktops::on_lifecycle(const LifecycleEvent& e) {
+  std::lock_guard l(work_mutex_);
+  queue_.push_back(e);
+  work_cv_.notify_all();
+}
+
+void Desktops::resync() { on_lifecycle(LifecycleEvent{"", "resync", ""}); }
+
+void Desktops::settle() {
+  std::unique_lock l(work_mutex_);
+  work_cv_.wait(l, [&] { return queue_.empty() && !busy_; });
+}
+
+void Desktops::work() {
+  std::unique_lock l(work_mutex_);
+  while (true) {
+    work_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    auto e = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    l.unlock();
+    try {
+      handle(e);
+    } catch (const std::exception& ex) {
+      log_->error("handling '{}' of '{}' failed: '{}'", e.kind, e.domain, ex.what());
+    }
+    l.lock();
+    busy_ = false;
+    work_cv_.notify_all();
+  }
+}
+
+void Desktops::handle(const LifecycleEvent& e) {
+  if (e.kind == "spare") {
+    if (auto r = storage_.make_spare(e.detail); !r) log_->warn("cannot prepare a spare overlay: '{}'", r.error().message);
+    return;
+  }
+  if (e.kind == "resync") {
+    auto all = libvirt_.list(false);
+    if (!all) return;
+    std::map<std::string, Entry> fresh;
+    for (const auto& i : *all) {
+      if (auto m = parse_metadata(i.metadata)) {
+        fresh[i.name] = Entry{*m, m->memory_mib > 0 ? m->memory_mib : i.memory_kib / 1024, false};
+      }
+    }
+    std::vector<std::pair<std::string, DesktopMeta>> vanished;
+    std::set<std::string> keep;
+    {
+      std::lock_guard l(mutex_);
+      for (const auto& [n, entry] : cache_) {
+        if (entry.pending) fresh[n] = entry;
+        else if (!fresh.contains(n)) vanished.emplace_back(n, entry.meta);
+      }
+      cache_ = fresh;
+      for (const auto& [n, entry] : cache_) keep.insert(n);
+    }
+    for (const auto& n : storage_.sweep_overlays(keep)) log_->info("deleted orphaned overlay of '{}'", n);
+    for (const auto& im : config()->images) on_lifecycle(LifecycleEvent{"", "spare", im.base});
+    log_->info("state rebuilt from libvirt: {} desktop(s) running", keep.size());
+    for (auto& [n, meta] : vanished) {
+      {
+        std::lock_guard l(mutex_);
+        cache_[n] = Entry{meta, 0, false};
+      }
+      handle_crash(n, "stopped while libvirt was unreachable");
+    }
+    return;
+  }
+  DesktopMeta meta;
+  {
+    std::lock_guard l(mutex_);
+    auto it = cache_.find(e.domain);
+    if (it == cache_.end() || it->second.pending) return;  // not ours, destroyed by us, or starting
+    meta = it->second.meta;
+  }
+  // "started" is announced by create() itself (with the VNC port): libvirt's may come earlier.
+  if (e.kind == "crashed") {
+    handle_crash(e.domain, e.detail);
+  } else if (e.kind == "shutdown" || e.kind == "destroyed" || e.kind == "stopped") {
+    if (auto now = libvirt_.get(e.domain); now && now->state != "shutoff") return;  // stale: it runs again
+    {
+      std::lock_guard l(mutex_);
+      cache_.erase(e.domain);
+    }
+    storage_.remove_overlay(e.domain);
+    events_.push(event("stopped", e.domain, meta, e.kind));
+    log_->info("desktop '{}' of user '{}' stopped ('{}'): overlay deleted, data disk kept", e.domain, meta.user, e.kind);
+  }
+}
+
+void Desktops::handle_crash(const std::string& name, const std::string& detail) {
+  DesktopMeta meta;
+  std::int64_t memory = 0;
+  {
+    std::lock_guard l(mutex_);
+    auto it = cache_.find(name);
+    if (it == cache_.end()) return;
+    meta = it->second.meta;
+    memory = it->second.memory_mib > 0 ? it->second.memory_mib : meta.max_memory_mib;
+    it->second.pending = true;  // no destroy or sweep while it restarts
+  }
+  // With on_crash=destroy the domain is gone already; a guest that merely reported a crash is
+  // still there and is stopped before it is started again.
+  if (auto r = libvirt_.destroy(name); !r && r.error().code != "not_found") {
+    log_->warn("could not stop crashed desktop '{}': '{}'", name, r.error().message);
+  }
+  storage_.remove_overlay(name);
+  events_.push(event("crashed", name, meta, detail));
+  log_->warn("desktop '{}' of user '{}' crashed ('{}')", name, meta.user, detail);
+  auto cfg = config();
+  auto give_up = [&](const std::string& why) {
+    {
+      std::lock_guard l(mutex_);
+      cache_.erase(name);
+    }
+    events_.push(event("stopped", name, meta, why));
+    log_->warn("desktop '{}' of user '{}' not restarted: '{}'", name, meta.user, why);
+  };
+  if (cfg->restart_policy != "on-crash") return give_up("restart_policy is '" + cfg->restart_policy + "'");
+  if (meta.restarts >= cfg->max_restarts) {
+    return give_up("crashed " + std::to_string(meta.restarts + 1) + " times (max_restarts " +
+                   std::to_string(cfg->max_restarts) + ")");
+  }
+  DesktopMeta next = meta;
+  next.restarts += 1;
+  next.memory_mib = memory;
+  const std::string password = random_password();
+  auto port = start_domain(name, next, memory, password);
+  if (!port) return give_up("restart failed: " + port.error().message);
+  {
+    std::lock_guard l(mutex_);
+    cache_[name] = Entry{next, memory, false};
+  }
+  auto ev = event("restarted", name, next, "restart " + std::to_string(next.restarts));
+  ev.vnc = aa::Vnc{cfg->vnc_listen, *port, password};
+  events_.push(std::move(ev));
+  log_->info("restarted desktop '{}' of user '{}' (restart {}) with the same data disk '{}'", name, meta.user,
+             next.restarts, next.data_disk);
+}
+
+}  // namespace labdesk::agent

@@ -1,0 +1,251 @@
+// labdesk-agent against a real libvirtd (started by the sandbox) with tiny TCG guests: the whole
+// life of a desktop, crashes, agent restarts and libvirtd restarts.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../lib/helpers.hpp"
+#include "labdesk/http/client.hpp"
+
+using namespace labdesk;
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kToken = "integration-token-0123456789";
+const std::string kSandbox = std::string(LABDESK_SOURCE_DIR) + "/tests/integration/lib/sandbox.sh";
+// TCG guests on two shared cores: generous limits, always polled.
+constexpr auto kBoot = 240s;
+
+struct AgentUnderTest {
+  itest::ScratchDir dir;
+  std::unique_ptr<itest::Child> proc;
+  std::unique_ptr<http::Client> client;
+  int starts = 0;
+
+  AgentUnderTest() {
+    const std::string guest = std::string(LABDESK_BINARY_DIR) + "/tests/agent-guest";
+    REQUIRE(itest::run({std::string(LABDESK_SOURCE_DIR) + "/tests/integration/lib/mkguest.sh", guest}) == 0);
+    fs::create_directories(dir.path + "/images");
+    for (const char* f : {"vmlinuz", "initrd.cpio.gz", "base.qcow2"}) {
+      fs::copy_file(guest + "/" + f, dir.path + "/images/" + f);
+    }
+    std::ofstream(dir.path + "/token") << kToken << "\n";
+    std::ofstream(dir.path + "/agent.toml")
+        << "[agent]\nhost = \"itest\"\nport = 17400\ntoken_file = \"" << dir.path << "/token\"\n"
+        << "[libvirt]\nuri = \"qemu:///system\"\n"
+        << "[storage]\nimages_dir = \"" << dir.path << "/images\"\noverlay_dir = \"" << dir.path << "/overlays\"\n"
+        << "data_dir = \"" << dir.path << "/data\"\nconsole_dir = \"" << dir.path << "/console\"\ndata_disk_mib = 64\n"
+        << "[desktops]\ncapacity_mib = 2048\nvnc_listen = \"127.0.0.1\"\nmax_restarts = 3\n"
+        << "[load]\nsample_ms = 200\n"
+        << "[[images]]\nname = \"tiny\"\nbase = \"base.qcow2\"\nkernel = \"vmlinuz\"\ninitrd = \"initrd.cpio.gz\"\n"
+        << "cmdline = \"console=ttyS0 panic=-1 quiet\"\n";
+    client = std::make_unique<http::Client>("http://127.0.0.1:17400",
+                                            http::ClientOptions{.bearer_token = kToken, .timeout = 60s});
+  }
+
+  void start() {
+    proc = std::make_unique<itest::Child>(
+        std::vector<std::string>{std::string(LABDESK_BINARY_DIR) + "/hypervisor-agent/labdesk-agent", "-c",
+                                 dir.path + "/agent.toml"},
+        dir.path + "/agent.log");
+    ++starts;
+    REQUIRE_MESSAGE(itest::wait_until([&] { return health() == "connected"; }, 60s), itest::read_file(dir.path + "/agent.log"));
+  }
+
+  std::string health() {
+    auto h = client->get_json("/v1/health");
+    return h ? (*h)["libvirt"].get<std::string>() : "down";
+  }
+
+  json create(const std::string& user, int mem, int max) {
+    auto r = client->post_json("/v1/desktops", {{"user", user}, {"session", "sess-" + user}, {"image", "tiny"},
+                                                {"memory_mib", mem}, {"max_memory_mib", max}, {"tier", 0}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    return *r;
+  }
+
+  std::string console(const std::string& name) const { return dir.path + "/console/" + name + ".log"; }
+  std::string overlay(const std::string& name) const { return dir.path + "/overlays/" + name + ".qcow2"; }
+
+  // Waits for the n-th "LABDESK: ready" line of a desktop's serial console.
+  std::string ready_line(const std::string& name, std::size_t n) {
+    std::vector<std::string> lines;
+    bool ok = itest::wait_until([&] {
+      lines = itest::lines_with(console(name), "LABDESK: ready");
+      return lines.size() >= n;
+    }, kBoot);
+    REQUIRE_MESSAGE(ok, "no ready line " << n << " from '" << name << "':\n" << itest::read_file(console(name)));
+    return lines[n - 1];
+  }
+
+  std::vector<std::string> overlay_files() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir.path + "/overlays")) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+int qemu_pid(const std::string& name) {
+  auto text = itest::read_file("/run/libvirt/qemu/" + name + ".pid");
+  return text.empty() ? 0 : std::stoi(text);
+}
+
+json events_after(http::Client& c, std::uint64_t after) {
+  auto r = c.get_json("/v1/events?after=" + std::to_string(after));
+  REQUIRE(r);
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, overlay thrown away, data kept, agent restart") {
+  AgentUnderTest a;
+  a.start();
+
+  // create → the guest boots with both disks
+  auto d = a.create("alice", 384, 512);
+  const std::string name = d["name"];
+  const std::string password = d["vnc"]["password"];
+  const int port = d["vnc"]["port"];
+  CHECK(port >= 5900);
+  auto first = a.ready_line(name, 1);
+  CHECK(first.find("user=alice session=sess-alice") != std::string::npos);
+  CHECK(first.find("data=mounted bootcount=1 overlay=fresh") != std::string::npos);
+  CHECK(fs::exists(a.dir.path + "/data/alice.qcow2"));
+
+  // VNC answers with the password and refuses a wrong one
+  CHECK(itest::vnc_login("127.0.0.1", port, password));
+  CHECK_FALSE(itest::vnc_login("127.0.0.1", port, "wrong123"));
+
+  // a balloon resize shows in the memory statistics (and in the guest)
+  auto resized = a.client->post_json("/v1/desktops/" + name + "/memory", {{"memory_mib", 256}});
+  REQUIRE(resized);
+  CHECK((*resized)["requested_mib"] == 256);
+  json mem;
+  CHECK_MESSAGE(itest::wait_until([&] {
+    auto m = a.client->get_json("/v1/desktops/" + name + "/memory");
+    if (m) mem = *m;
+    return m && (*m)["actual_mib"].get<int>() <= 260;
+  }, 120s), mem.dump());
+  CHECK(itest::wait_until([&] {
+    auto lines = itest::lines_with(a.console(name), "memtotal_mib=");
+    return !lines.empty() && std::stoi(lines.back().substr(lines.back().find('=') + 1)) < 256;
+  }, 60s));
+
+  // load report sees the desktop
+  auto load = a.client->get_json("/v1/load");
+  REQUIRE(load);
+  CHECK((*load)["host"] == "itest");
+  CHECK((*load)["committed_mib"] == 256);
+  REQUIRE((*load)["desktops"].size() == 1);
+  CHECK((*load)["desktops"][0]["name"] == name);
+
+  // kill the qemu process → reported and restarted with the same data disk, a fresh overlay
+  const std::uint64_t seen = events_after(*a.client, 0)["next"];
+  const int pid = qemu_pid(name);
+  REQUIRE(pid > 0);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  json restarted;
+  REQUIRE(itest::wait_until([&] {
+    const json batch = events_after(*a.client, seen);
+    for (const auto& e : batch["events"]) {
+      if (e["type"] == "restarted") restarted = e;
+    }
+    return !restarted.is_null();
+  }, 120s));
+  auto types = events_after(*a.client, seen)["events"];
+  CHECK(types[0]["type"] == "crashed");
+  CHECK(types[0]["user"] == "alice");
+  auto second = a.ready_line(name, 2);
+  CHECK(second.find("bootcount=2 overlay=fresh history=2") != std::string::npos);  // data kept, root fresh
+  const std::string new_password = restarted["vnc"]["password"];
+  CHECK(new_password != password);
+  CHECK(itest::vnc_login("127.0.0.1", restarted["vnc"]["port"], new_password));
+  auto after_crash = a.client->get_json("/v1/desktops/" + name);
+  REQUIRE(after_crash);
+  CHECK((*after_crash)["restarts"] == 1);
+  CHECK((*after_crash)["memory_mib"] == 256);
+
+  // restart the agent while the VM runs: same desktops, orphans swept, nothing leaked
+  std::ofstream(a.overlay("ld-ghost-abcdef")) << "left by a crash";
+  const int qemu_before = qemu_pid(name);
+  CHECK(a.proc->stop(SIGTERM) == 0);
+  CHECK(kill(qemu_before, 0) == 0);  // the desktop kept running without its agent
+  a.start();
+  auto list = a.client->get_json("/v1/desktops");
+  REQUIRE(list);
+  REQUIRE(list->size() == 1);
+  CHECK((*list)[0]["name"] == name);
+  CHECK((*list)[0]["user"] == "alice");
+  CHECK((*list)[0]["session"] == "sess-alice");
+  CHECK((*list)[0]["restarts"] == 1);
+  CHECK(qemu_pid(name) == qemu_before);
+  CHECK(itest::wait_until([&] { return a.overlay_files() == std::vector<std::string>{name + ".qcow2"}; }, 10s));
+
+  // the rebuilt agent still reacts to crashes of desktops it did not start
+  REQUIRE(kill(qemu_before, SIGKILL) == 0);
+  CHECK(itest::wait_until([&] {
+    auto g = a.client->get_json("/v1/desktops/" + name);
+    return g && (*g)["restarts"] == 2;
+  }, 120s));
+  CHECK(a.ready_line(name, 3).find("bootcount=3 overlay=fresh") != std::string::npos);
+
+  // destroy: overlay and qemu gone, data disk kept and used by the next desktop of the user
+  auto del = a.client->send_json("DELETE", "/v1/desktops/" + name, json::object());
+  REQUIRE(del);
+  CHECK(itest::wait_until([&] { return qemu_pid(name) == 0; }, 30s));
+  CHECK_FALSE(fs::exists(a.overlay(name)));
+  CHECK(fs::exists(a.dir.path + "/data/alice.qcow2"));
+  auto again = a.create("alice", 256, 256);
+  const std::string name2 = again["name"];
+  CHECK(name2 != name);
+  CHECK(a.ready_line(name2, 1).find("bootcount=4 overlay=fresh") != std::string::npos);
+  REQUIRE(a.client->send_json("DELETE", "/v1/desktops/" + name2, json::object()));
+  CHECK(itest::wait_until([&] { return a.overlay_files().empty(); }, 30s));
+  auto empty = a.client->get_json("/v1/desktops");
+  REQUIRE(empty);
+  CHECK(empty->empty());
+  CHECK(a.proc->stop(SIGTERM) == 0);
+}
+
+TEST_CASE("agent on libvirtd: libvirtd restarts → degraded meanwhile, reconnects, events flow again") {
+  AgentUnderTest a;
+  a.start();
+  auto d = a.create("bob", 256, 256);
+  const std::string name = d["name"];
+  a.ready_line(name, 1);
+  const int pid = qemu_pid(name);
+
+  REQUIRE(itest::run({kSandbox, "stop-libvirtd"}) == 0);
+  CHECK(itest::wait_until([&] { return a.health() == "reconnecting"; }, 30s));
+  auto during = a.client->request("GET", "/v1/desktops");
+  REQUIRE(during);
+  CHECK(during->status == 503);
+  auto h = a.client->get_json("/v1/health");
+  REQUIRE(h);
+  CHECK((*h)["ok"] == false);
+
+  REQUIRE(itest::run({kSandbox, "start-libvirtd"}) == 0);
+  CHECK(itest::wait_until([&] { return a.health() == "connected"; }, 60s));
+  auto list = a.client->get_json("/v1/desktops");
+  REQUIRE(list);
+  REQUIRE(list->size() == 1);
+  CHECK((*list)[0]["name"] == name);
+  CHECK(qemu_pid(name) == pid);
+
+  // events are registered again on the new connection: a crash is still handled
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  CHECK(itest::wait_until([&] {
+    auto g = a.client->get_json("/v1/desktops/" + name);
+    return g && (*g)["restarts"] == 1;
+  }, 120s));
+  CHECK(a.ready_line(name, 2).find("bootcount=2 overlay=fresh") != std::string::npos);
+  REQUIRE(a.client->send_json("DELETE", "/v1/desktops/" + name, json::object()));
+  CHECK(a.proc->stop(SIGTERM) == 0);
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Integration-test sandbox: a fresh mount + network namespace with its own libvirtd and virtlogd,
+# so parallel tests and other people's VMs never collide. Needs root.
+#
+#   sandbox.sh run CMD [ARGS...]   run CMD inside a new sandbox; daemons and VMs are killed by PID
+#                                  at the end; exit status is CMD's
+#   sandbox.sh start-libvirtd      (inside a sandbox) start libvirtd, wait until it answers
+#   sandbox.sh stop-libvirtd       (inside a sandbox) kill libvirtd by PID (VMs keep running)
+set -euo pipefail
+
+RUN=/run/libvirt
+LIBVIRTD_PID=$RUN/labdesk-libvirtd.pid
+VIRTLOGD_PID=$RUN/labdesk-virtlogd.pid
+
+pid_of() { [ -s "$1" ] && cat "$1" || true; }
+
+start_libvirtd() {
+  libvirtd -d -p "$LIBVIRTD_PID" ${SANDBOX_LIBVIRTD_LOG:+-v}
+  for _ in $(seq 1 300); do
+    virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "sandbox: libvirtd did not answer within 30 s" >&2
+  return 1
+}
+
+stop_libvirtd() {
+  local pid
+  pid=$(pid_of "$LIBVIRTD_PID")
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$LIBVIRTD_PID"
+}
+
+cleanup() {
+  # VMs first (their PIDs are in libvirt's state directory of this sandbox only), then daemons.
+  for f in "$RUN"/qemu/*.pid; do
+    [ -e "$f" ] || continue
+    kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+  stop_libvirtd
+  local pid
+  pid=$(pid_of "$VIRTLOGD_PID")
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+}
+
+inner() {
+  mount --make-rprivate /
+  ip link set lo up
+  # libvirt resolves its compiled-in QEMU user before reading qemu.conf; where the package's
+  # user is missing, give this namespace (only) a passwd/group that has it.
+  if ! getent passwd libvirt-qemu >/dev/null || ! getent group libvirt-qemu >/dev/null; then
+    local ids
+    ids=$(mktemp -d)
+    cp /etc/passwd /etc/group "$ids"/
+    getent passwd libvirt-qemu >/dev/null || echo "libvirt-qemu:x:64055:64055:libvirt:/var/lib/libvirt:/usr/sbin/nologin" >> "$ids"/passwd
+    getent group libvirt-qemu >/dev/null || echo "libvirt-qemu:x:64055:" >> "$ids"/group
+    getent group libvirt >/dev/null || echo "libvirt:x:64056:" >> "$ids"/group
+    mount --bind "$ids"/passwd /etc/passwd
+    mount --bind "$ids"/group /etc/group
+  fi
+  # libvirt's config on a tmpfs copy: no persistent domains or networks of anybody else, and
+  # QEMU runs as root here (the test owns every file it hands to QEMU).
+  local etc
+  etc=$(mktemp -d)
+  cp -a /etc/libvirt/. "$etc"/ 2>/dev/null || true
+  mount -t tmpfs -o mode=0755 tmpfs /etc/libvirt
+  cp -a "$etc"/. /etc/libvirt/
+  rm -rf "$etc" /etc/libvirt/qemu /etc/libvirt/storage
+  mkdir -p /etc/libvirt/qemu
+  cat > /etc/libvirt/qemu.conf <<'CONF'
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+vnc_listen = "127.0.0.1"
+CONF
+  for d in /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
+    mkdir -p "$d"
+    mount -t tmpfs -o mode=0755 tmpfs "$d"
+  done
+  trap cleanup EXIT
+  virtlogd -d -p "$VIRTLOGD_PID"
+  start_libvirtd
+  local rc=0
+  "$@" || rc=$?
+  exit $rc
+}
+
+case "${1:-}" in
+  run)
+    shift
+    [ "$(id -u)" -eq 0 ] || { echo "sandbox: integration tests need root (sudo scripts/test)" >&2; exit 1; }
+    # The outer half only creates the namespaces; the inner half sets them up.
+    exec unshare --mount --net --fork --propagation private "$0" inner "$@" ;;
+  inner) shift; inner "$@" ;;
+  start-libvirtd) start_libvirtd ;;
+  stop-libvirtd) stop_libvirtd ;;
+  *) echo "usage: sandbox.sh run CMD... | start-libvirtd | stop-libvirtd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,84 @@
+#include <doctest/doctest.h>
+
+#include "../common/golden.hpp"
+#include "labdesk/agent/domain_xml.hpp"
+
+using namespace labdesk;
+
+namespace {
+
+agent::DomainSpec spec(bool kernel) {
+  agent::DomainSpec s;
+  s.name = "ld-alice-0a1b2c";
+  s.meta = {"alice", "sess-42", kernel ? "deb" : "plain", 1, "/var/lib/labdesk/data/alice.qcow2",
+            "/var/lib/labdesk/overlays/ld-alice-0a1b2c.qcow2", 2048, 1};
+  s.memory_mib = 1024;
+  s.max_memory_mib = 2048;
+  s.vcpus = 2;
+  s.base = "/var/lib/labdesk/images/deb.qcow2";
+  if (kernel) {
+    s.kernel = "/var/lib/labdesk/images/vmlinuz";
+    s.initrd = "/var/lib/labdesk/images/initrd.gz";
+    s.cmdline = "console=ttyS0 quiet labdesk.user=alice labdesk.session=sess-42";
+    s.console_socket = "/run/labdesk/console/ld-alice-0a1b2c.sock";
+    s.console_log = "/run/labdesk/console/ld-alice-0a1b2c.log";
+  }
+  s.vnc_listen = "10.0.0.5";
+  s.vnc_password = "Ab3&de'9";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("domain XML: direct kernel boot with console matches the golden file") {
+  CHECK(test::golden("tests/golden/hypervisor-agent/desktop-kernel.xml", agent::render_domain_xml(spec(true))) == "");
+}
+
+TEST_CASE("domain XML: serial console to a file matches the golden file") {
+  auto s = spec(false);
+  s.console_log = "/run/labdesk/console/ld-alice-0a1b2c.log";
+  CHECK(test::golden("tests/golden/hypervisor-agent/desktop-console-file.xml", agent::render_domain_xml(s)) == "");
+}
+
+TEST_CASE("domain XML: disk boot without console matches the golden file") {
+  CHECK(test::golden("tests/golden/hypervisor-agent/desktop-disk.xml", agent::render_domain_xml(spec(false))) == "");
+}
+
+TEST_CASE("domain XML: the essentials are there and values are escaped") {
+  auto xml = agent::render_domain_xml(spec(true));
+  CHECK(xml.find("<domain type='qemu'>") != std::string::npos);
+  CHECK(xml.find("<model fallback='allow'>qemu64</model>") != std::string::npos);
+  CHECK(xml.find("<memory unit='MiB'>2048</memory>") != std::string::npos);
+  CHECK(xml.find("<currentMemory unit='MiB'>1024</currentMemory>") != std::string::npos);
+  CHECK(xml.find("<memballoon model='virtio'>") != std::string::npos);
+  CHECK(xml.find("passwd='Ab3&amp;de&apos;9'") != std::string::npos);
+  CHECK(xml.find("listen='10.0.0.5'") != std::string::npos);
+  CHECK(xml.find("<target dev='vda' bus='virtio'/>") != std::string::npos);
+  CHECK(xml.find("<target dev='vdb' bus='virtio'/>") != std::string::npos);
+}
+
+TEST_CASE("metadata: what is rendered reads back, with or without the prefix libvirt returns") {
+  auto s = spec(true);
+  auto m = agent::parse_metadata(agent::render_metadata(s.meta));
+  REQUIRE(m);
+  CHECK(m->user == "alice");
+  CHECK(m->session == "sess-42");
+  CHECK(m->image == "deb");
+  CHECK(m->tier == 1);
+  CHECK(m->data_disk == s.meta.data_disk);
+  CHECK(m->overlay == s.meta.overlay);
+  CHECK(m->max_memory_mib == 2048);
+  CHECK(m->restarts == 1);
+  auto plain = agent::parse_metadata("<desktop>\n  <user>bob</user>\n  <overlay>/o/x.qcow2</overlay>\n  <restarts>3</restarts>\n</desktop>");
+  REQUIRE(plain);
+  CHECK(plain->user == "bob");
+  CHECK(plain->restarts == 3);
+  CHECK_FALSE(agent::parse_metadata("<other/>"));
+  CHECK_FALSE(agent::parse_metadata(""));
+}
+
+TEST_CASE("vnc port is read from the live XML") {
+  CHECK(agent::vnc_port_from_xml("<graphics type='vnc' port='5901' autoport='yes' listen='127.0.0.1'>") == 5901);
+  CHECK(agent::vnc_port_from_xml("<graphics type='vnc' port='-1' autoport='yes'>") == 0);
+  CHECK(agent::vnc_port_from_xml("<domain/>") == 0);
+}

@@ -1,0 +1,113 @@
+#include <doctest/doctest.h>
+
+#include <SDL2/SDL_keycode.h>
+#include <rfb/keysym.h>
+
+#include "fake_clock.hpp"
+#include "labdesk/viewer/backoff.hpp"
+#include "labdesk/viewer/geometry.hpp"
+#include "labdesk/viewer/keymap.hpp"
+
+using namespace labdesk::viewer;
+
+TEST_CASE("backoff grows to its cap, stays within jitter, and resets") {
+  Backoff b(BackoffPolicy{Millis{200}, Millis{4000}, 2.0, 0.2}, 7);
+  std::vector<long> d;
+  for (int i = 0; i < 8; ++i) d.push_back(b.next().count());
+  CHECK(d[0] >= 160);
+  CHECK(d[0] <= 240);
+  CHECK(d[1] >= 320);
+  CHECK(d[1] <= 480);
+  for (int i = 5; i < 8; ++i) {  // 200·2^5 = 6400 > cap
+    CHECK(d[static_cast<size_t>(i)] >= 3200);
+    CHECK(d[static_cast<size_t>(i)] <= 4800);
+  }
+  CHECK(b.attempts() == 8);
+  b.reset();
+  CHECK(b.next().count() <= 240);
+}
+
+TEST_CASE("two lab PCs with different seeds do not retry in lockstep") {
+  Backoff a({}, 1), b({}, 2);
+  int same = 0;
+  for (int i = 0; i < 6; ++i) same += a.next() == b.next() ? 1 : 0;
+  CHECK(same < 6);
+}
+
+TEST_CASE("fit keeps the aspect ratio and letterboxes") {
+  CHECK(fit(1024, 768, 1024, 768) == Rect{0, 0, 1024, 768});
+  CHECK(fit(800, 600, 1920, 1080) == Rect{240, 0, 1440, 1080});  // pillarbox
+  CHECK(fit(1280, 720, 1024, 768) == Rect{0, 96, 1024, 576});    // letterbox
+  CHECK(fit(640, 480, 1280, 960) == Rect{0, 0, 1280, 960});      // exact 2:1
+  CHECK(fit(640, 480, 1920, 1080, 1.0) == Rect{640, 300, 640, 480});
+  CHECK(fit(0, 480, 100, 100).empty());
+}
+
+TEST_CASE("window positions map to desktop pixels, clamped in the letterbox") {
+  Rect view = fit(800, 600, 1920, 1080);  // {240,0,1440,1080}, scale 1.8
+  CHECK(to_desktop(view, 800, 600, {240, 0}) == Point{0, 0});
+  CHECK(to_desktop(view, 800, 600, {1679, 1079}) == Point{799, 599});
+  CHECK(to_desktop(view, 800, 600, {960, 540}) == Point{400, 300});
+  CHECK(to_desktop(view, 800, 600, {10, 540}) == Point{0, 300});      // left letterbox
+  CHECK(to_desktop(view, 800, 600, {1919, 540}) == Point{799, 300});  // right letterbox
+}
+
+TEST_CASE("dirty region clips, merges overlaps and collapses when fragmented") {
+  DirtyRegion d(4);
+  d.set_bounds(100, 100);
+  d.add({90, 90, 20, 20});
+  d.add({-5, 0, 10, 10});
+  auto r = d.take();
+  REQUIRE(r.size() == 2);
+  CHECK(r[0] == Rect{90, 90, 10, 10});
+  CHECK(r[1] == Rect{0, 0, 5, 10});
+  CHECK(d.empty());
+
+  d.add({0, 0, 10, 10});
+  d.add({5, 5, 10, 10});   // overlaps the first
+  d.add({15, 0, 5, 5});    // touches the union's edge
+  r = d.take();
+  REQUIRE(r.size() == 1);
+  CHECK(r[0] == Rect{0, 0, 20, 15});
+
+  for (int i = 0; i < 5; ++i) d.add({i * 20, i * 20, 2, 2});  // 5 far apart > max 4
+  r = d.take();
+  REQUIRE(r.size() == 1);
+  CHECK(r[0] == Rect{0, 0, 82, 82});
+  d.add({200, 200, 5, 5});
+  CHECK(d.empty());
+}
+
+TEST_CASE("keysyms follow shift and caps lock with a US layout") {
+  CHECK(keysym_for(SDLK_a, KMOD_NONE) == 'a');
+  CHECK(keysym_for(SDLK_a, KMOD_LSHIFT) == 'A');
+  CHECK(keysym_for(SDLK_a, KMOD_CAPS) == 'A');
+  CHECK(keysym_for(SDLK_a, KMOD_CAPS | KMOD_RSHIFT) == 'a');
+  CHECK(keysym_for(SDLK_c, KMOD_LCTRL) == 'c');
+  CHECK(keysym_for(SDLK_1, KMOD_SHIFT) == '!');
+  CHECK(keysym_for(SDLK_SLASH, KMOD_LSHIFT) == '?');
+  CHECK(keysym_for(SDLK_SPACE, KMOD_NONE) == ' ');
+  CHECK(keysym_for(SDLK_RETURN, KMOD_NONE) == XK_Return);
+  CHECK(keysym_for(SDLK_F5, KMOD_NONE) == XK_F5);
+  CHECK(keysym_for(SDLK_F12, KMOD_NONE) == XK_F12);
+  CHECK(keysym_for(SDLK_LCTRL, KMOD_NONE) == XK_Control_L);
+  CHECK(keysym_for(SDLK_RALT, KMOD_NONE) == XK_ISO_Level3_Shift);
+  CHECK(keysym_for(SDLK_KP_5, KMOD_NUM) == XK_KP_5);
+  CHECK(keysym_for(SDLK_KP_5, KMOD_NONE) == XK_KP_Begin);
+  CHECK(keysym_for(0xe9, KMOD_NONE) == 0xe9);           // é
+  CHECK(keysym_for(0x20ac, KMOD_NONE) == 0x010020acU);  // €
+  CHECK_FALSE(keysym_for(SDLK_AUDIOMUTE, KMOD_NONE).has_value());
+}
+
+TEST_CASE("a key is released with the keysym it was pressed with; repeats resend it") {
+  KeyTracker k;
+  CHECK(k.down(4, SDLK_a, KMOD_LSHIFT) == 'A');
+  CHECK(k.down(4, SDLK_a, KMOD_LSHIFT) == 'A');  // auto-repeat
+  CHECK(k.up(4) == 'A');                         // shift already released: still 'A'
+  CHECK_FALSE(k.up(4).has_value());
+  k.down(224, SDLK_LCTRL, KMOD_NONE);
+  k.down(6, SDLK_c, KMOD_LCTRL);
+  auto held = k.release_all();
+  CHECK(held.size() == 2);
+  CHECK(k.release_all().empty());
+}

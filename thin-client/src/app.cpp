@@ -1,0 +1,623 @@
+#include "app.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "event_poller.hpp"
+#include "labdesk/common/log.hpp"
+#include "labdesk/viewer/keymap.hpp"
+#include "options.hpp"
+#include "png_writer.hpp"
+#include "rfb_connection.hpp"
+#include "socket_watch.hpp"
+#include "ui.hpp"
+
+namespace labdesk::viewer {
+namespace {
+
+constexpr Millis kBlackGrace{2000};  // QEMU may first send a stale black surface: wait this long
+
+std::string latin1_to_utf8(const std::string& in) {
+  std::string out;
+  for (char ch : in) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(0xC0U | (c >> 6U));
+      out += static_cast<char>(0x80U | (c & 0x3FU));
+    }
+  }
+  return out;
+}
+
+std::string utf8_to_latin1(const std::string& in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if ((c & 0xE0U) == 0xC0U && i + 1 < in.size()) {
+      unsigned cp = ((c & 0x1FU) << 6U) | (static_cast<unsigned char>(in[++i]) & 0x3FU);
+      out += cp <= 0xFF ? static_cast<char>(cp) : '?';
+    } else {
+      out += '?';  // RFB's basic clipboard is Latin-1
+      while (i + 1 < in.size() && (static_cast<unsigned char>(in[i + 1]) & 0xC0U) == 0x80U) ++i;
+    }
+  }
+  return out;
+}
+
+struct Events {
+  Uint32 rfb = 0, api = 0, signal = 0;
+};
+
+class App final : public RfbListener {
+ public:
+  App(Options opt, std::shared_ptr<spdlog::logger> log, Events ev)
+      : opt_(std::move(opt)), log_(std::move(log)), ev_(ev) {
+    if (!opt_.server.empty()) api_ = std::shared_ptr<SessionApi>(make_http_session_api(opt_.server));
+    if (opt_.client_id.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      opt_.client_id = host;
+    }
+    reset_machine();
+  }
+
+  int run();
+
+  // RfbListener
+  void on_resize(int w, int h) override;
+  void on_rect(const Rect& r) override;
+  void on_update_done() override;
+  void on_clipboard(const std::string& latin1) override;
+
+ private:
+  void reset_machine() { machine_.emplace(clock_, api_ != nullptr, BackoffPolicy{}, static_cast<std::uint32_t>(getpid())); }
+  void perform(Command c);
+  Command do_login();
+  Command do_connect();
+  Command do_credential();
+  void drop_connection();
+  void handle(const SDL_Event& e);
+  void handle_login_key(const SDL_Event& e);
+  void handle_desktop_input(const SDL_Event& e);
+  void promote_first_frame();
+  void screenshot();
+  void draw();
+  [[nodiscard]] bool login_screen() const {
+    auto p = machine_->phase();
+    return p == Phase::login || p == Phase::logging_in;
+  }
+  std::string overlay() const;
+  int wait_ms() const;
+  void write_stats();
+
+  Options opt_;
+  std::shared_ptr<spdlog::logger> log_;
+  Events ev_;
+  SteadyClock clock_;
+  std::shared_ptr<SessionApi> api_;
+  std::optional<SessionMachine> machine_;
+  std::unique_ptr<Ui> ui_;
+  std::unique_ptr<RfbConnection> conn_;
+  std::unique_ptr<SocketWatch> watch_;
+  std::unique_ptr<EventPoller> poller_;
+  std::int32_t generation_ = 0;
+  LoginForm form_;
+  KeyTracker keys_;
+  DirtyRegion dirty_;
+  int buttons_ = 0;
+  bool fresh_ = false;       // connected, first full frame not seen yet
+  long covered_ = 0;         // pixels updated since connecting
+  Millis connect_started_{}, app_started_{};
+  std::optional<Millis> moved_at_;  // a 'moved' event arrived: for the ack's blackout figure
+  bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false;
+  int exit_code_ = 0;
+  std::string clipboard_sent_;
+  // stats
+  std::optional<long> first_frame_ms_;  // connect start -> first full frame, first connection
+  std::vector<long> reframe_ms_;        // same for every later connection
+  std::vector<long> outage_ms_;         // link lost -> first frame again
+  std::uint64_t frames_ = 0, rects_ = 0;
+  unsigned connections_ = 0;
+};
+
+int App::run() {
+  app_started_ = clock_.now();
+  // Log in and connect before opening the display when the flags allow: the server's first
+  // frame travels while SDL starts, so both costs overlap.
+  if (opt_.vnc) {
+    perform(machine_->direct(*opt_.vnc));
+  } else if (!opt_.user.empty()) {
+    form_.user = opt_.user;
+    perform(machine_->submit(opt_.user, opt_.password));
+  }
+  auto ui = Ui::open(opt_.window_w, opt_.window_h, opt_.renderer);
+  if (!ui) {
+    log_->error("{}", ui.error().message);
+    return 1;
+  }
+  ui_ = std::move(*ui);
+  log_->debug("display ready {} ms after start", (clock_.now() - app_started_).count());
+  SDL_StartTextInput();
+  while (!quit_) {
+    if (redraw_) draw();
+    SDL_Event e;
+    if (SDL_WaitEventTimeout(&e, wait_ms()) != 0) {
+      handle(e);
+      while (!quit_ && SDL_PollEvent(&e) != 0) handle(e);
+    }
+    if (opt_.exit_after > 0 &&
+        clock_.now() - app_started_ >= Millis{static_cast<long>(opt_.exit_after * 1000)}) {
+      log_->info("exit after {} s as asked", opt_.exit_after);
+      break;
+    }
+    perform(machine_->tick());
+    if (fresh_ && covered_ > 0 && clock_.now() - connect_started_ >= kBlackGrace) promote_first_frame();
+    if (machine_->phase() == Phase::reconnecting) redraw_ = true;  // the overlay counts seconds
+  }
+  drop_connection();
+  poller_.reset();
+  write_stats();
+  return exit_code_;
+}
+
+int App::wait_ms() const {
+  long ms = 60000;
+  auto now = clock_.now();
+  if (auto d = machine_->next_deadline()) ms = std::min(ms, std::max(0L, (*d - now).count()));
+  if (fresh_ && covered_ > 0) ms = std::min(ms, std::max(0L, (connect_started_ + kBlackGrace - now).count()));
+  if (machine_->phase() == Phase::reconnecting) ms = std::min(ms, 1000L);
+  if (opt_.exit_after > 0) {
+    long left = static_cast<long>(opt_.exit_after * 1000) - (now - app_started_).count();
+    ms = std::min(ms, std::max(0L, left));
+  }
+  return static_cast<int>(ms);
+}
+
+void App::perform(Command c) {
+  while (c != Command::none && !quit_) {
+    switch (c) {
+      case Command::none: break;
+      case Command::login: c = do_login(); break;
+      case Command::connect: c = do_connect(); break;
+      case Command::fetch_credential: c = do_credential(); break;
+      case Command::show_login:
+        drop_connection();
+        poller_.reset();
+        form_.busy = false;
+        form_.password.clear();
+        form_.message = machine_->message();
+        log_->warn("login screen: {}", form_.message);
+        redraw_ = true;
+        c = Command::none;
+        break;
+      case Command::quit: {
+        log_->info("session ended: {}", machine_->message());
+        drop_connection();
+        poller_.reset();
+        if (!opt_.user.empty() || opt_.vnc) {  // driven by flags (tests): the run is over
+          quit_ = true;
+        } else {  // a lab PC: back to the login screen for the next student
+          std::string why = machine_->message();
+          reset_machine();
+          form_ = LoginForm{};
+          form_.message = why;
+        }
+        redraw_ = true;
+        c = Command::none;
+        break;
+      }
+    }
+  }
+}
+
+Command App::do_login() {
+  form_.busy = true;
+  draw();
+  auto r = api_->login(api::LoginRequest{machine_->user(), machine_->password(), opt_.client_id});
+  form_.busy = false;
+  redraw_ = true;
+  if (!r) {
+    log_->warn("login as '{}' failed: {} ({})", machine_->user(), r.error().error.message, r.error().error.code);
+    return machine_->login_failed(r.error());
+  }
+  log_->info("logged in as '{}': session '{}', desktop at '{}:{}', tier {} MiB", machine_->user(),
+             r->session, r->endpoint.host, r->endpoint.port, r->tier_mib);
+  auto cmd = machine_->login_ok(*r);
+  poller_ = std::make_unique<EventPoller>(api_, r->session, r->token, 0, [ev = ev_](api::EventBatch b) {
+    SDL_Event e{};
+    e.type = ev.api;
+    e.user.data1 = new api::EventBatch(std::move(b));
+    if (SDL_PushEvent(&e) != 1) delete static_cast<api::EventBatch*>(e.user.data1);
+  });
+  return cmd;
+}
+
+Command App::do_credential() {
+  auto r = api_->credential(machine_->session(), machine_->token());
+  if (!r) {
+    log_->warn("fresh credential: {} ({})", r.error().message, r.error().code);
+    return machine_->credential_failed(r.error());
+  }
+  return machine_->credential_ok(*r);
+}
+
+void App::drop_connection() {
+  watch_.reset();  // before the socket it watches
+  conn_.reset();
+  fresh_ = false;
+  ++generation_;
+}
+
+Command App::do_connect() {
+  drop_connection();
+  const auto& t = machine_->target();
+  connect_started_ = clock_.now();
+  covered_ = 0;
+  auto r = RfbConnection::open(t, opt_.rfb, *this);
+  if (!r) {
+    log_->warn("{}", r.error().message);
+    redraw_ = true;
+    return machine_->connect_failed();
+  }
+  conn_ = std::move(*r);
+  fresh_ = true;
+  log_->debug("handshake done {} ms after start", (clock_.now() - app_started_).count());
+  ++connections_;
+  log_->info("connected to '{}:{}' ('{}', {}x{}) in {} ms", t.endpoint.host, t.endpoint.port,
+             conn_->desktop_name(), conn_->width(), conn_->height(), (clock_.now() - connect_started_).count());
+  auto gen = generation_;
+  watch_ = std::make_unique<SocketWatch>(conn_->fd(), [type = ev_.rfb, gen] {
+    SDL_Event e{};
+    e.type = type;
+    e.user.code = gen;
+    SDL_PushEvent(&e);
+  });
+  return Command::none;
+}
+
+void App::on_resize(int w, int h) {
+  log_->info("desktop size {}x{}", w, h);
+  covered_ = 0;
+  if (!fresh_ && conn_) {  // a live size change: new texture, everything is new
+    ui_->set_desktop_size(w, h);
+    dirty_.set_bounds(w, h);
+  }
+}
+
+void App::on_rect(const Rect& r) {
+  ++rects_;
+  if (fresh_) covered_ += r.area();
+  else dirty_.add(r);
+}
+
+void App::on_update_done() {
+  if (!conn_) return;
+  if (fresh_) {
+    if (covered_ < static_cast<long>(conn_->width()) * conn_->height()) {
+      log_->debug("partial update while connecting: {} px covered, {} ms after connecting", covered_,
+                  (clock_.now() - connect_started_).count());
+      return;
+    }
+    const auto* p = conn_->pixels();
+    bool black = true;
+    for (long i = 0, n = static_cast<long>(conn_->width()) * conn_->height(); i < n && black; ++i) {
+      std::uint32_t px = 0;
+      std::memcpy(&px, p + 4 * i, 4);
+      black = (px & 0xFFFFFFU) == 0;
+    }
+    log_->debug("update while connecting: {} px covered, {} ms after connecting{}", covered_,
+                (clock_.now() - connect_started_).count(), black ? ", all black: QEMU's stale surface, waiting" : "");
+    if (!black) promote_first_frame();
+    return;
+  }
+  auto rects = dirty_.take();
+  if (rects.empty()) return;
+  ui_->upload(rects, conn_->pixels(), conn_->stride());
+  ++frames_;
+  redraw_ = true;
+}
+
+// The new connection's picture is complete: only now does it replace the old one on screen.
+void App::promote_first_frame() {
+  fresh_ = false;
+  long ms = (clock_.now() - connect_started_).count();
+  auto lost = machine_->lost_since();
+  if (!first_frame_ms_) {
+    first_frame_ms_ = ms;
+  } else {
+    reframe_ms_.push_back(ms);
+  }
+  if (lost) outage_ms_.push_back((clock_.now() - *lost).count());
+  log_->info("first full frame {}x{} {} ms after connecting{}", conn_->width(), conn_->height(), ms,
+             lost ? fmt::format(", {} ms after the link was lost", (clock_.now() - *lost).count()) : "");
+  ui_->set_desktop_size(conn_->width(), conn_->height());
+  dirty_.set_bounds(conn_->width(), conn_->height());
+  dirty_.take();
+  ui_->upload({Rect{0, 0, conn_->width(), conn_->height()}}, conn_->pixels(), conn_->stride());
+  ++frames_;
+  bool followed = machine_->phase() == Phase::following;
+  perform(machine_->first_frame());
+  redraw_ = true;
+  if (followed && moved_at_ && api_) {
+    long frozen = (clock_.now() - *moved_at_).count();
+    moved_at_.reset();
+    log_->info("followed the move: picture frozen {} ms, never black", frozen);
+    if (auto a = api_->ack(machine_->session(), machine_->token(), frozen); !a)
+      log_->warn("ack of the move: {}", a.error().message);
+  }
+  if (!opt_.screenshot.empty() && !shot_taken_) {
+    shot_taken_ = true;
+    screenshot();
+  }
+}
+
+void App::screenshot() {
+  if (!conn_ || fresh_) {
+    log_->warn("no desktop on screen yet: screenshot skipped");
+    return;
+  }
+  auto r = write_png(opt_.screenshot, conn_->pixels(), conn_->width(), conn_->height(), conn_->stride());
+  if (!r) log_->error("{}", r.error().message);
+  else log_->info("screenshot written to '{}'", opt_.screenshot);
+}
+
+void App::on_clipboard(const std::string& latin1) {
+  auto utf8 = latin1_to_utf8(latin1);
+  clipboard_sent_ = utf8;  // do not echo it back
+  SDL_SetClipboardText(utf8.c_str());
+}
+
+std::string App::overlay() const {
+  switch (machine_->phase()) {
+    case Phase::reconnecting: {
+      auto lost = machine_->lost_since();
+      long s = lost ? (clock_.now() - *lost).count() / 1000 : 0;
+      return "Reconnecting... (" + std::to_string(s) + " s)";
+    }
+    case Phase::connecting:
+      return ui_->has_desktop() ? "" : "Connecting to your desktop...";
+    default: return "";
+  }
+}
+
+void App::draw() {
+  if (!ui_) return;  // not open yet: drawn once it is
+  redraw_ = false;
+  if (login_screen() && !opt_.vnc) ui_->draw_login(form_);
+  else ui_->present(overlay());
+  if (!first_present_logged_ && ui_->has_desktop()) {
+    first_present_logged_ = true;
+    log_->debug("first desktop frame presented {} ms after start", (clock_.now() - app_started_).count());
+  }
+}
+
+void App::handle(const SDL_Event& e) {
+  if (e.type == ev_.rfb) {
+    if (e.user.code != generation_ || !conn_) return;
+    auto r = conn_->pump();
+    if (!r) {
+      log_->warn("{}: keeping the last frame and reconnecting", r.error().message);
+      for (auto k : keys_.release_all()) (void)k;  // the server drops held keys with the link
+      drop_connection();
+      perform(machine_->connection_lost());
+      redraw_ = true;
+    } else if (watch_) {
+      watch_->rearm();
+    }
+    return;
+  }
+  if (e.type == ev_.api) {
+    std::unique_ptr<api::EventBatch> b(static_cast<api::EventBatch*>(e.user.data1));
+    for (const auto& ev : b->events) {
+      log_->info("session event {} '{}'", ev.seq, ev.type);
+      if (ev.type == api::event_type::moved) moved_at_ = clock_.now();
+      perform(machine_->event(ev));
+    }
+    return;
+  }
+  if (e.type == ev_.signal) {
+    if (e.user.code == SIGUSR1) {
+      screenshot();
+    } else {
+      log_->info("signal {}: quitting", e.user.code);
+      quit_ = true;
+    }
+    return;
+  }
+  switch (e.type) {
+    case SDL_QUIT: quit_ = true; return;
+    case SDL_WINDOWEVENT:
+      if (e.window.event == SDL_WINDOWEVENT_FOCUS_LOST && conn_) {
+        for (auto k : keys_.release_all()) conn_->key(k, false);
+      }
+      redraw_ = true;
+      return;
+    case SDL_CLIPBOARDUPDATE:
+      if (conn_ && SDL_HasClipboardText()) {
+        char* t = SDL_GetClipboardText();
+        std::string text = t ? t : "";
+        SDL_free(t);
+        if (text != clipboard_sent_) {
+          clipboard_sent_ = text;
+          conn_->clipboard(utf8_to_latin1(text));
+        }
+      }
+      return;
+    default: break;
+  }
+  if (login_screen() && !opt_.vnc) handle_login_key(e);
+  else handle_desktop_input(e);
+}
+
+void App::handle_login_key(const SDL_Event& e) {
+  if (machine_->phase() != Phase::login) return;
+  std::string& field = form_.focus == 0 ? form_.user : form_.password;
+  if (e.type == SDL_TEXTINPUT) {
+    field += e.text.text;
+    redraw_ = true;
+  } else if (e.type == SDL_KEYDOWN) {
+    auto k = e.key.keysym.sym;
+    if (k == SDLK_BACKSPACE && !field.empty()) {
+      do field.pop_back();  // whole UTF-8 sequence
+      while (!field.empty() && (static_cast<unsigned char>(field.back()) & 0xC0U) == 0x80U);
+    } else if (k == SDLK_TAB || (k == SDLK_RETURN && form_.focus == 0)) {
+      form_.focus = 1 - form_.focus;
+    } else if (k == SDLK_RETURN || k == SDLK_KP_ENTER) {
+      if (!form_.user.empty()) {
+        form_.message.clear();
+        perform(machine_->submit(form_.user, form_.password));
+        form_.password.clear();
+      }
+    }
+    redraw_ = true;
+  }
+}
+
+void App::handle_desktop_input(const SDL_Event& e) {
+  if (!conn_ || fresh_) return;
+  switch (e.type) {
+    case SDL_KEYDOWN: {
+      const auto& ks = e.key.keysym;
+      if ((ks.mod & KMOD_CTRL) && (ks.mod & KMOD_ALT) && (ks.mod & KMOD_SHIFT) && ks.sym == SDLK_q && api_) {
+        for (auto k : keys_.release_all()) conn_->key(k, false);
+        (void)api_->logout(machine_->session(), machine_->token());
+        log_->info("logged out by the student");
+        drop_connection();
+        poller_.reset();
+        reset_machine();
+        form_ = LoginForm{};
+        form_.message = "You have signed out.";
+        redraw_ = true;
+        return;
+      }
+      if (auto sym = keys_.down(ks.scancode, ks.sym, ks.mod)) conn_->key(*sym, true);
+      return;
+    }
+    case SDL_KEYUP:
+      if (auto sym = keys_.up(e.key.keysym.scancode)) conn_->key(*sym, false);
+      return;
+    case SDL_MOUSEMOTION: {
+      auto p = to_desktop(ui_->view(), conn_->width(), conn_->height(), {e.motion.x, e.motion.y});
+      conn_->pointer(p.x, p.y, buttons_);
+      return;
+    }
+    case SDL_MOUSEBUTTONDOWN:
+    case SDL_MOUSEBUTTONUP: {
+      int bit = e.button.button == SDL_BUTTON_LEFT ? 1 : e.button.button == SDL_BUTTON_MIDDLE ? 2
+              : e.button.button == SDL_BUTTON_RIGHT ? 4 : 0;
+      buttons_ = e.type == SDL_MOUSEBUTTONDOWN ? (buttons_ | bit) : (buttons_ & ~bit);
+      auto p = to_desktop(ui_->view(), conn_->width(), conn_->height(), {e.button.x, e.button.y});
+      conn_->pointer(p.x, p.y, buttons_);
+      return;
+    }
+    case SDL_MOUSEWHEEL: {
+      int x = 0, y = 0;
+      SDL_GetMouseState(&x, &y);
+      auto p = to_desktop(ui_->view(), conn_->width(), conn_->height(), {x, y});
+      int bit = e.wheel.y > 0 ? 8 : e.wheel.y < 0 ? 16 : e.wheel.x < 0 ? 32 : 64;
+      conn_->pointer(p.x, p.y, buttons_ | bit);
+      conn_->pointer(p.x, p.y, buttons_);
+      return;
+    }
+    default: return;
+  }
+}
+
+void App::write_stats() {
+  if (opt_.stats.empty()) return;
+  nlohmann::json j = {{"first_frame_ms", first_frame_ms_ ? nlohmann::json(*first_frame_ms_) : nullptr},
+                      {"reconnect_first_frame_ms", reframe_ms_},
+                      {"outage_to_frame_ms", outage_ms_},
+                      {"connections", connections_},
+                      {"frames", frames_},
+                      {"rects", rects_},
+                      {"uploaded_pixels", ui_ ? ui_->uploaded_pixels() : 0},
+                      {"phase", to_string(machine_->phase())},
+                      {"session", machine_->session()}};
+  if (opt_.stats == "-") {
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::ofstream(opt_.stats) << j.dump() << '\n';
+  }
+}
+
+// Signals become SDL events: a thread waits for them (they are blocked everywhere else).
+class SignalThread {
+ public:
+  explicit SignalThread(Uint32 type) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    thread_ = std::thread([set, type] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGUSR2) return;  // our own stop request
+        SDL_Event e{};
+        e.type = type;
+        e.user.code = sig;
+        SDL_PushEvent(&e);
+      }
+    });
+  }
+  ~SignalThread() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+  }
+  SignalThread(const SignalThread&) = delete;
+  SignalThread& operator=(const SignalThread&) = delete;
+
+ private:
+  std::thread thread_;
+};
+
+}  // namespace
+
+int run_viewer(int argc, char** argv) {
+  Options opt;
+  if (auto code = parse_options(argc, argv, opt)) return *code;
+  std::shared_ptr<spdlog::logger> log;
+  try {
+    log = log::make_logger("viewer", log::parse_level(opt.log_level));
+  } catch (const Failure& f) {
+    std::fprintf(stderr, "labdesk-viewer: %s\n", f.what());
+    return 2;
+  }
+  {  // blocked before SDL starts any thread, so only SignalThread ever receives them
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
+  SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+  if (SDL_Init(SDL_INIT_EVENTS) != 0) {
+    log->error("SDL: {}", SDL_GetError());
+    return 1;
+  }
+  Uint32 base = SDL_RegisterEvents(3);
+  Events ev{base, base + 1, base + 2};
+  int rc = 0;
+  {
+    SignalThread signals(ev.signal);
+    App app(std::move(opt), log, ev);
+    rc = app.run();
+  }
+  SDL_Quit();
+  return rc;
+}
+
+}  // namespace labdesk::viewer

@@ -1,0 +1,117 @@
+#include "rfb_connection.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <rfb/rfbclient.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace labdesk::viewer {
+
+namespace {
+int tag;  // address only: the key for rfbClientSetClientData
+
+RfbConnection* self(rfbClient* c) { return static_cast<RfbConnection*>(rfbClientGetClientData(c, &tag)); }
+
+void quiet_log(const char* /*format*/, ...) {}
+
+void set_keepalive(int fd, int seconds) {
+  int on = 1, idle = seconds, intvl = 1, cnt = 3;
+  // Unacknowledged data (our input, update requests) also fails the socket within this time.
+  unsigned user_timeout = static_cast<unsigned>(seconds + 3) * 1000U;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+}  // namespace
+
+struct RfbCallbacks {
+  static char* password(rfbClient* c) { return strdup(self(c)->password_.c_str()); }
+  static rfbBool resize(rfbClient* c) {
+    auto* s = self(c);
+    auto chained = reinterpret_cast<MallocFrameBufferProc>(s->malloc_fb_);
+    if (!chained(c)) return FALSE;
+    s->listener_.on_resize(c->width, c->height);
+    return TRUE;
+  }
+  static void got(rfbClient* c, int x, int y, int w, int h) { self(c)->listener_.on_rect(Rect{x, y, w, h}); }
+  static void done(rfbClient* c) { self(c)->listener_.on_update_done(); }
+  static void cut(rfbClient* c, const char* text, int len) {
+    self(c)->listener_.on_clipboard(std::string(text, static_cast<std::size_t>(len)));
+  }
+};
+
+Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target, const RfbOptions& opt,
+                                                           RfbListener& listener) {
+  rfbClientLog = quiet_log;
+  rfbClientErr = quiet_log;
+  rfbClient* c = rfbGetClient(8, 3, 4);
+  if (!c) return fail("rfb_failed", "libvncclient could not allocate a client", 500);
+  // XRGB8888 in host order = SDL_PIXELFORMAT_RGB888: uploads are plain copies.
+  c->format.redShift = 16;
+  c->format.greenShift = 8;
+  c->format.blueShift = 0;
+  auto conn = std::unique_ptr<RfbConnection>(new RfbConnection(c, listener));
+  conn->password_ = target.vnc_password;
+  conn->malloc_fb_ = reinterpret_cast<void*>(c->MallocFrameBuffer);
+  rfbClientSetClientData(c, &tag, conn.get());
+  c->GetPassword = &RfbCallbacks::password;
+  c->MallocFrameBuffer = &RfbCallbacks::resize;
+  c->GotFrameBufferUpdate = &RfbCallbacks::got;
+  c->FinishedFrameBufferUpdate = &RfbCallbacks::done;
+  c->GotXCutText = &RfbCallbacks::cut;
+  c->canHandleNewFBSize = TRUE;
+  c->appData.encodingsString = opt.encodings.c_str();  // copied by SetFormatAndEncodings at init
+  c->appData.compressLevel = opt.compress_level;
+  c->appData.enableJPEG = opt.jpeg_quality >= 0 ? TRUE : FALSE;
+  c->appData.qualityLevel = opt.jpeg_quality >= 0 ? opt.jpeg_quality : 9;
+  c->appData.useRemoteCursor = FALSE;  // QEMU draws the cursor into the frame
+  c->connectTimeout = static_cast<unsigned>(opt.connect_timeout_s);
+  c->readTimeout = static_cast<unsigned>(opt.read_timeout_s);
+  c->serverHost = strdup(target.endpoint.host.c_str());
+  c->serverPort = target.endpoint.port;
+  if (!rfbInitClient(c, nullptr, nullptr)) {
+    conn->client_ = nullptr;  // rfbInitClient frees the client on failure
+    return fail("rfb_connect_failed",
+                "cannot open the desktop at '" + target.endpoint.host + ":" +
+                    std::to_string(target.endpoint.port) + "' (refused, unreachable or wrong password)",
+                502);
+  }
+  set_keepalive(c->sock, opt.keepalive_s);
+  return conn;
+}
+
+RfbConnection::~RfbConnection() {
+  if (client_) rfbClientCleanup(client_);
+}
+
+int RfbConnection::fd() const { return client_->sock; }
+
+Result<void> RfbConnection::pump() {
+  // libvncclient reads ahead into its own buffer: keep going while it holds a message.
+  do {
+    int n = WaitForMessage(client_, 0);
+    if (n < 0) return fail("rfb_lost", "the desktop connection failed", 502);
+    if (n == 0 && client_->buffered == 0) return {};
+    if (!HandleRFBServerMessage(client_)) return fail("rfb_lost", "the desktop connection was lost", 502);
+  } while (client_->buffered > 0);
+  return {};
+}
+
+int RfbConnection::width() const { return client_->width; }
+int RfbConnection::height() const { return client_->height; }
+const std::uint8_t* RfbConnection::pixels() const { return client_->frameBuffer; }
+std::string RfbConnection::desktop_name() const { return client_->desktopName ? client_->desktopName : ""; }
+
+void RfbConnection::key(std::uint32_t keysym, bool down) { SendKeyEvent(client_, keysym, down ? TRUE : FALSE); }
+void RfbConnection::pointer(int x, int y, int buttons) { SendPointerEvent(client_, x, y, buttons); }
+void RfbConnection::clipboard(const std::string& latin1) {
+  std::string copy = latin1;
+  SendClientCutText(client_, copy.data(), static_cast<int>(copy.size()));
+}
+
+}  // namespace labdesk::viewer

@@ -1,0 +1,55 @@
+// The SDL2 + SDL2_ttf front end: the login screen, the scaled desktop, the reconnect overlay.
+#pragma once
+
+#include <SDL2/SDL.h>
+#include <SDL2/SDL_ttf.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "labdesk/common/error.hpp"
+#include "labdesk/viewer/geometry.hpp"
+
+namespace labdesk::viewer {
+
+struct LoginForm {
+  std::string user, password;
+  int focus = 0;  // 0 user, 1 password
+  std::string message;
+  bool busy = false;  // "Signing in…"
+};
+
+class Ui {
+ public:
+  // w,h = 0: full screen (desktop resolution).
+  static Result<std::unique_ptr<Ui>> open(int w, int h, const std::string& renderer);
+  ~Ui();
+  Ui(const Ui&) = delete;
+  Ui& operator=(const Ui&) = delete;
+
+  void draw_login(const LoginForm& f);
+  // A new desktop size: a new texture (the old picture is dropped only now).
+  void set_desktop_size(int w, int h);
+  void upload(const std::vector<Rect>& rects, const std::uint8_t* pixels, int stride);
+  // The desktop, scaled; `overlay` non-empty dims it and shows the text (keeps the last frame).
+  void present(const std::string& overlay);
+  [[nodiscard]] bool has_desktop() const { return texture_ != nullptr; }
+  [[nodiscard]] Rect view() const;
+  [[nodiscard]] int desktop_w() const { return desk_w_; }
+  [[nodiscard]] int desktop_h() const { return desk_h_; }
+  [[nodiscard]] std::uint64_t uploaded_pixels() const { return uploaded_; }
+
+ private:
+  Ui() = default;
+  void text(TTF_Font* font, const std::string& s, int x, int y, SDL_Color c, bool centre = false);
+  SDL_Window* window_ = nullptr;
+  SDL_Renderer* renderer_ = nullptr;
+  SDL_Texture* texture_ = nullptr;
+  TTF_Font* font_ = nullptr;
+  TTF_Font* big_ = nullptr;
+  int desk_w_ = 0, desk_h_ = 0;
+  std::uint64_t uploaded_ = 0;
+};
+
+}  // namespace labdesk::viewer
