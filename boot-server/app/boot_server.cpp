@@ -247,7 +247,11 @@ void BootServer::drain(std::chrono::milliseconds grace) {
     return;
   }
   auto timer = std::make_shared<boost::asio::steady_timer>(control_, grace);
-  timer->async_wait([this, timer](const boost::system::error_code&) { http_io_.stop(); });
+  // After the grace the control loop ends too, whatever timers the broker still holds on it.
+  timer->async_wait([this, timer](const boost::system::error_code&) {
+    http_io_.stop();
+    control_.stop();
+  });
 }
 
 void BootServer::join() {
