@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
         return;
       }
       log->info("signal {}: draining (up to 3 s for transfers in flight)", sig);
+      broker.stop();  // its timers would keep the control loop alive
       server.drain(std::chrono::milliseconds(3000));
     };
     signals.async_wait(on_signal);

@@ -105,7 +105,7 @@ void BrokerService::started() {
 void BrokerService::schedule_sweep() {
   sweep_.expires_after(std::chrono::seconds(5));
   sweep_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec || stopping_) return;
     // Grace expiry destroys desktops (agent calls): not on the control loop's thread.
     boost::asio::post(api_io_, [this] { broker_->sweep(); });
     schedule_sweep();
@@ -113,6 +113,7 @@ void BrokerService::schedule_sweep() {
 }
 
 void BrokerService::stop() {
+  stopping_ = true;
   sweep_.cancel();
   if (watcher_) watcher_->stop();
   api_work_.reset();

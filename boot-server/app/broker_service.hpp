@@ -49,6 +49,7 @@ class BrokerService {
   std::unique_ptr<broker::BrokerApi> api_;
   std::unique_ptr<agents::EventWatcher> watcher_;
   boost::asio::steady_timer sweep_;
+  bool stopping_ = false;
 };
 
 // Reads a bearer token file (first line); "" for no file.
