@@ -21,7 +21,9 @@ struct Lab {
     std::ofstream(dir / "lab.toml") << lab_config(state);
     server = Child({"ip", "netns", "exec", ns.name(), boot_server_binary().string(), "-c", (dir / "lab.toml").string()},
                    dir / "server.log");
-    REQUIRE_MESSAGE(poll([&] { return api("/v1/status").find("\"healthy\":true") != std::string::npos; }, 30s),
+    // Up = start() finished (the status route answers while dnsmasq is still being started).
+    REQUIRE_MESSAGE(poll([&] { return slurp(dir / "server.log").find("boot-server up") != std::string::npos &&
+                                      api("/v1/status").find("\"healthy\":true") != std::string::npos; }, 30s),
                     "boot-server did not come up: " << slurp(dir / "server.log"));
   }
   [[nodiscard]] std::string api(const std::string& path) const {
