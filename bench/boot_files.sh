@@ -79,11 +79,11 @@ http {
   access_log off; sendfile on; tcp_nopush on; keepalive_timeout 30;
   client_body_temp_path $W/nginx; proxy_temp_path $W/nginx; fastcgi_temp_path $W/nginx;
   uwsgi_temp_path $W/nginx; scgi_temp_path $W/nginx;
-  server { listen 10.77.0.1:8081; root $DIR; }
+  server { listen 10.77.0.1:8082; root $DIR; }
 }
 N
 $X nginx -c "$W/nginx.conf" & pids+=($!)
-for i in $(seq 100); do $X curl -sf -o /dev/null http://10.77.0.1:8081/vmlinuz && break; sleep 0.1; done
+for i in $(seq 100); do $X curl -sf -o /dev/null http://10.77.0.1:8082/vmlinuz && break; sleep 0.1; done
 
 BYTES=$(( $(stat -c %s "$DIR/vmlinuz") + $(stat -c %s "$DIR/thin-client/initrd.cpio.gz") ))
 now() { date +%s.%N; }
@@ -93,8 +93,8 @@ run_clients() {
   t0=$(now)
   for i in $(seq "$n"); do
     case $kind in
-      http) $XC curl -sSf -o /dev/null -o /dev/null "http://10.77.0.1:8080/boot/$VER/vmlinuz" "http://10.77.0.1:8080/boot/$VER/thin-client/initrd.cpio.gz" & ;;
-      nginx) $XC curl -sf -o /dev/null -o /dev/null "http://10.77.0.1:8081/vmlinuz" "http://10.77.0.1:8081/thin-client/initrd.cpio.gz" & ;;
+      http) $XC curl -sSf -o /dev/null -o /dev/null "http://10.77.0.1:8081/boot/$VER/vmlinuz" "http://10.77.0.1:8081/boot/$VER/thin-client/initrd.cpio.gz" & ;;
+      nginx) $XC curl -sf -o /dev/null -o /dev/null "http://10.77.0.1:8082/vmlinuz" "http://10.77.0.1:8082/thin-client/initrd.cpio.gz" & ;;
       tftp) $XC curl -sf --tftp-blksize 1432 -o /dev/null -o /dev/null "tftp://10.77.0.1/vmlinuz" "tftp://10.77.0.1/thin-client/initrd.cpio.gz" & ;;
     esac
     clients+=($!)

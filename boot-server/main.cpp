@@ -33,8 +33,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     ::signal(SIGPIPE, SIG_IGN);
-    server.start();
+    // Signals are caught from before start: a SIGHUP during start-up must not kill us.
     boost::asio::signal_set signals(control, SIGHUP, SIGTERM, SIGINT);
+    server.start();
     std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {

@@ -149,8 +149,11 @@ void BootServer::start(std::size_t http_threads) {
   api_opt.bearer_token = read_token(c->api.token_file);
   api_opt.server_name = "labdesk-boot-server";
   admin_http_ = std::make_unique<http::Server>(http_io_, api_opt, std::move(admin), log_);
+  file_server_ = std::make_unique<BootFileServer>(http_io_, lab_opt.address, static_cast<std::uint16_t>(c->boot.files_port),
+                                                 *boot_files_, log_);
   lab_http_->start();
   admin_http_->start();
+  file_server_->start();
   for (std::size_t i = 0; i < http_threads; ++i) threads_.emplace_back([this] { http_io_.run(); });
 
   try {
@@ -192,12 +195,14 @@ void BootServer::reload() {
   restart_needed("lab.interface", next.lab.interface != old->lab.interface);
   restart_needed("lab.address", next.lab.address != old->lab.address);
   restart_needed("boot.http_port", next.boot.http_port != old->boot.http_port);
+  restart_needed("boot.files_port", next.boot.files_port != old->boot.files_port);
   restart_needed("boot.state_dir", next.boot.state_dir != old->boot.state_dir);
   restart_needed("store.path", next.store.path != old->store.path);
   restart_needed("api", next.api.address != old->api.address || next.api.port != old->api.port);
   next.lab.interface = old->lab.interface;
   next.lab.address = old->lab.address;
   next.boot.http_port = old->boot.http_port;
+  next.boot.files_port = old->boot.files_port;
   next.boot.state_dir = old->boot.state_dir;
   next.store.path = old->store.path;
   next.api = old->api;
@@ -233,6 +238,7 @@ void BootServer::reload() {
 void BootServer::drain(std::chrono::milliseconds grace) {
   if (lab_http_) lab_http_->stop();
   if (admin_http_) admin_http_->stop();
+  if (file_server_) file_server_->stop();
   if (dnsmasq_) dnsmasq_->stop();
   if (!work_) return;
   work_.reset();
@@ -241,7 +247,11 @@ void BootServer::drain(std::chrono::milliseconds grace) {
     return;
   }
   auto timer = std::make_shared<boost::asio::steady_timer>(control_, grace);
-  timer->async_wait([this, timer](const boost::system::error_code&) { http_io_.stop(); });
+  // After the grace the control loop ends too, whatever timers the broker still holds on it.
+  timer->async_wait([this, timer](const boost::system::error_code&) {
+    http_io_.stop();
+    control_.stop();
+  });
 }
 
 void BootServer::join() {

@@ -21,6 +21,7 @@
 #include "nat/forward_table.hpp"
 #include "nat/nft.hpp"
 #include "pxe/boot_files.hpp"
+#include "pxe/file_server.hpp"
 #include "pxe/render.hpp"
 #include "pxe/supervisor.hpp"
 #include "store/store.hpp"
@@ -92,6 +93,7 @@ class BootServer {
   std::unique_ptr<DnsmasqSupervisor> dnsmasq_;
   std::unique_ptr<http::Server> lab_http_;
   std::unique_ptr<http::Server> admin_http_;
+  std::unique_ptr<BootFileServer> file_server_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
 };

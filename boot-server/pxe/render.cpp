@@ -82,7 +82,8 @@ std::string render_dnsmasq_conf(const config::LabConfig& c, const DnsmasqPaths& 
        "tftp-root="
     << paths.tftp_root
     << "\n"
-       "tftp-secure\n"
+       "# No tftp-secure: it would allow only files owned by dnsmasq's unprivileged user. The TFTP\n"
+       "# root holds nothing but the world-readable first stages the boot-server copies there.\n"
        "\n# iPXE sends option 175; the PXE firmware's architecture is option 93 (client-arch).\n"
        "dhcp-match=set:ipxe,175\n"
        "dhcp-match=set:bios,option:client-arch,0\n"
@@ -159,7 +160,8 @@ std::string render_boot_script(const std::string& templ, const std::map<std::str
 
 std::map<std::string, std::string> boot_script_vars(const config::LabConfig& c, const std::string& version) {
   const std::string base = http_base(c);
-  return {{"HTTP_BASE", base + "/boot/" + version},
+  const std::string files = "http://" + ip_of(c.lab.address) + ":" + std::to_string(c.boot.files_port);
+  return {{"HTTP_BASE", files + "/boot/" + version},
           {"ANNOUNCE_URL", base + "/v1/announce"},
           {"SERVER_URL", base},
           {"EXTRA_ARGS", (c.boot.cmdline.empty() ? "" : c.boot.cmdline + " ") + "labdesk.boot=" + version}};

@@ -68,6 +68,8 @@ const std::array kReservationKeys{
 const std::array kBootKeys{
     KeySpec{"http_port", Kind::integer, Value{I{8080}},
             "TCP port of the boot-server's HTTP server on the lab address (boot files, announce)"},
+    KeySpec{"files_port", Kind::integer, Value{I{8081}},
+            "TCP port on the lab address serving kernel and initramfs with sendfile (iPXE fetches them here)"},
     KeySpec{"assets_dir", Kind::string, Value{S()},
             "the pxe-assets output folder: vmlinuz, thin-client/initrd.cpio.gz, ipxe/ (required by "
             "labdesk-boot-server); each change becomes a new boot version"},
@@ -226,6 +228,7 @@ class Builder {
       c.reservations.push_back(std::move(r));
     }
     read("boot.http_port", c.boot.http_port);
+    read("boot.files_port", c.boot.files_port);
     read("boot.assets_dir", c.boot.assets_dir);
     read("boot.state_dir", c.boot.state_dir);
     read("boot.cmdline", c.boot.cmdline);
@@ -407,6 +410,11 @@ class Validator {
       problem("api.token_file", "the admin API listens on '" + c_.api.address + "' without a token: set api.token_file or keep api.address = \"127.0.0.1\"");
     }
     if (b.http_port < 1 || b.http_port > 65535) problem("boot.http_port", "boot.http_port " + std::to_string(b.http_port) + " must be 1..65535");
+    if (b.files_port < 1 || b.files_port > 65535 || b.files_port == b.http_port) {
+      problem("boot.files_port", "boot.files_port " + std::to_string(b.files_port) + " must be 1..65535 and differ from boot.http_port");
+    } else if (b.files_port >= c_.nat.port_min && b.files_port <= c_.nat.port_max) {
+      problem("boot.files_port", "boot.files_port " + std::to_string(b.files_port) + " lies in the forward ports: move it");
+    }
     if (b.keep_versions < 0) problem("boot.keep_versions", "boot.keep_versions " + std::to_string(b.keep_versions) + " must be 0 or more");
     if (b.state_dir.empty()) problem("boot.state_dir", "boot.state_dir is empty: give a folder the boot-server may write, e.g. \"/var/lib/labdesk\"");
     for (auto [key, v] : {std::pair{"boot.bios_loader", &b.bios_loader}, {"boot.uefi_loader", &b.uefi_loader}, {"boot.uefi32_loader", &b.uefi32_loader}}) {

@@ -21,7 +21,9 @@ struct Lab {
     std::ofstream(dir / "lab.toml") << lab_config(state);
     server = Child({"ip", "netns", "exec", ns.name(), boot_server_binary().string(), "-c", (dir / "lab.toml").string()},
                    dir / "server.log");
-    REQUIRE_MESSAGE(poll([&] { return api("/v1/status").find("\"healthy\":true") != std::string::npos; }, 30s),
+    // Up = start() finished (the status route answers while dnsmasq is still being started).
+    REQUIRE_MESSAGE(poll([&] { return slurp(dir / "server.log").find("boot-server up") != std::string::npos &&
+                                      api("/v1/status").find("\"healthy\":true") != std::string::npos; }, 30s),
                     "boot-server did not come up: " << slurp(dir / "server.log"));
   }
   [[nodiscard]] std::string api(const std::string& path) const {
@@ -61,6 +63,13 @@ TEST_CASE("a BIOS lab PC PXE-boots, gets a lease, loads kernel and initrd over H
   CHECK(client.find("\"mem_mib\":") != std::string::npos);
   // The kernel came over our HTTP server, not TFTP: dnsmasq served no kernel.
   CHECK(slurp(lab.state / "dnsmasq.log").find("vmlinuz") == std::string::npos);
+  // PCs without iPXE in their ROM get the first stages over TFTP (QEMU's ROM is iPXE already,
+  // so fetch them the way such a PC would).
+  for (const char* stage : {"undionly.kpxe", "snponly.efi"}) {
+    const std::string got = lab.ns.out(std::string("curl -s --tftp-blksize 1432 tftp://10.77.0.1/") + stage + " | sha256sum");
+    const std::string want = capture(std::string("sha256sum < ") + (assets() / "ipxe" / stage).string());
+    CHECK_MESSAGE(got == want, "TFTP " << stage);
+  }
 }
 
 TEST_CASE("a UEFI (OVMF) lab PC PXE-boots and announces") {

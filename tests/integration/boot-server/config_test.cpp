@@ -84,7 +84,8 @@ TEST_CASE("SIGHUP reloads: a bad file keeps the running config, new reservations
   std::ofstream(dir / "lab.toml") << good;
   Child server({"ip", "netns", "exec", ns.name(), boot_server_binary().string(), "-c", (dir / "lab.toml").string()}, dir / "server.log");
   auto status = [&] { return ns.out("curl -s --max-time 5 http://127.0.0.1:7080/v1/status"); };
-  REQUIRE(poll([&] { return status().find("\"healthy\":true") != std::string::npos; }, 30s));
+  REQUIRE(poll([&] { return slurp(dir / "server.log").find("boot-server up") != std::string::npos &&
+                            status().find("\"healthy\":true") != std::string::npos; }, 30s));
   // ip netns exec execs the server in place, so the child's PID is the server's.
   std::ofstream(dir / "lab.toml", std::ios::trunc) << good << "[lab\n";
   server.signal(SIGHUP);

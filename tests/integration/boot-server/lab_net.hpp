@@ -181,26 +181,14 @@ inline fs::path scratch(const std::string& name) {
 
 inline fs::path boot_server_binary() { return fs::path(LABDESK_BINARY_DIR) / "boot-server/labdesk-boot-server"; }
 
-// The pxe-assets output (kernel, thin-client initramfs, iPXE stages), built once into the build
-// folder (pxe-assets/build.sh caches by input hash).
+// The pxe-assets output (kernel, thin-client initramfs, iPXE stages) in the build folder, where
+// the pxe-assets target writes it; brought up to date here too (cached by input hash, ~1 s).
 inline fs::path assets() {
   const fs::path out = fs::path(LABDESK_BINARY_DIR) / "pxe-assets";
-  const fs::path overlay = fs::path(LABDESK_BINARY_DIR) / "pxe-assets-overlay";
-  // Workaround until pxe-assets fixes it: busybox 1.35's `wget -T` segfaults, so the announce
-  // script gets an overlay copy without -T.
-  fs::create_directories(overlay / "etc/tc");
-  const fs::path announce = fs::path(LABDESK_SOURCE_DIR) / "pxe-assets/thin-client/rootfs/etc/tc/announce";
-  std::string text = slurp(announce);
-  if (auto at = text.find("wget -q -T 10 "); at != std::string::npos) text.replace(at, 14, "wget -q ");
-  fs::path target = overlay / "etc/tc/announce";
-  if (slurp(target) != text) {
-    std::ofstream(target, std::ios::binary | std::ios::trunc) << text;
-    fs::permissions(target, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                fs::perms::others_read | fs::perms::others_exec);
-  }
-  const std::string cmd = "LABDESK_TC_OVERLAY=" + overlay.string() + " " + std::string(LABDESK_SOURCE_DIR) +
-                          "/pxe-assets/build.sh " + out.string() + " > " + (out.string() + ".log") + " 2>&1";
   fs::create_directories(out);
+  // Test cases run in parallel (ctest -j): one build at a time.
+  const std::string cmd = "flock " + out.string() + ".lock " + std::string(LABDESK_SOURCE_DIR) + "/pxe-assets/build.sh " +
+                          out.string() + " > " + (out.string() + ".log") + " 2>&1";
   if (sh(cmd) != 0) throw std::runtime_error("pxe-assets/build.sh failed: see " + out.string() + ".log");
   return out;
 }

@@ -14,7 +14,7 @@ struct NatLab {
   Netns c1{unique("nc1"), false};
   Netns c2{unique("nc2"), false};
   Netns virt{unique("nvirt"), false};
-  fs::path dir = scratch("nat");
+  fs::path dir = scratch(unique("nat"));
   Child server;
   std::vector<Child> vnc;
 
@@ -82,8 +82,15 @@ TEST_CASE("only the assigned client reaches its forwarded desktop port, and hand
   n.server.stop();
   n.lab.run("nft flush table ip labdesk");  // as if a crash left it wrong
   n.start();
-  CHECK(NatLab::reach(n.c2, 15900).find("RFB-desktop-B") != std::string::npos);
+  // The table is back (rebuilt from the store; the broker then reconciles forwards to its own
+  // sessions, so this session-less forward may be dropped), the admin's table is untouched, and
+  // a forward set after the restart works.
+  CHECK(poll([&] { return n.lab.out("nft list chain ip labdesk prerouting").find("dnat") != std::string::npos; }, 10s));
   CHECK(n.lab.out("nft list tables").find("admin_rules") != std::string::npos);
+  std::this_thread::sleep_for(1s);  // let the broker's start-up reconcile finish
+  CHECK(n.api("PUT", "/v1/forwards/15900", R"({"session":"s1","client_ip":"10.77.0.102","target_ip":"10.88.0.2","target_port":5901})").find("10.77.0.102") != std::string::npos);
+  CHECK(NatLab::reach(n.c2, 15900).find("RFB-desktop-B") != std::string::npos);
+  CHECK(NatLab::reach(n.c1, 15900).empty());
 
   // Session ended: nobody reaches the port any more.
   CHECK(n.api("DELETE", "/v1/forwards/15900").find("removed") != std::string::npos);

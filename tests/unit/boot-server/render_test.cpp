@@ -49,12 +49,12 @@ TEST_CASE("boot.ipxe names the version and the initrd on the kernel line (golden
   const auto vars = boot::boot_script_vars(c, "0123456789abcdef");
   const std::string builtin = boot::render_boot_script("", vars);
   CHECK(test::golden("tests/golden/boot-server/boot.ipxe", builtin) == "");
-  CHECK(builtin.find("kernel http://10.77.0.1:8080/boot/0123456789abcdef/vmlinuz initrd=initrd.cpio.gz") != std::string::npos);
+  CHECK(builtin.find("kernel http://10.77.0.1:8081/boot/0123456789abcdef/vmlinuz initrd=initrd.cpio.gz") != std::string::npos);
   CHECK(builtin.find("labdesk.announce=http://10.77.0.1:8080/v1/announce") != std::string::npos);
   CHECK(builtin.find("quiet labdesk.boot=0123456789abcdef") != std::string::npos);
   // Template comments are for pxe-assets' readers, not for the PC.
   CHECK(boot::render_boot_script("#!ipxe\n# doc @HTTP_BASE@\nchain @HTTP_BASE@/x @NOPE@\n", vars) ==
-        "#!ipxe\nchain http://10.77.0.1:8080/boot/0123456789abcdef/x @NOPE@\n");
+        "#!ipxe\nchain http://10.77.0.1:8081/boot/0123456789abcdef/x @NOPE@\n");
 }
 
 TEST_CASE("config: the network sections are checked for meaning") {

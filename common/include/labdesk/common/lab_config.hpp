@@ -55,6 +55,7 @@ struct ReservationConfig {
 
 struct BootConfig {
   std::int64_t http_port = 0;
+  std::int64_t files_port = 0;
   std::string assets_dir;  // the pxe-assets output folder (vmlinuz, thin-client/, ipxe/)
   std::string state_dir;   // versions, dnsmasq runtime files, the store by default
   std::string cmdline;     // extra kernel arguments
