@@ -68,7 +68,7 @@ TEST_CASE("names: users and sessions with path characters are refused") {
   }
 }
 
-TEST_CASE("paths: inside() resolves .. and symlinks; join_inside refuses escapes") {
+TEST_CASE("paths: inside() resolves .. and symlinks, join_inside refuses escapes") {
   test::TempDir d;
   std::filesystem::create_directories(d.path + "/in");
   std::filesystem::create_symlink("/etc", d.path + "/in/link");

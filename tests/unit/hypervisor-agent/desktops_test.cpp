@@ -57,7 +57,7 @@ struct Running {
 
 }  // namespace
 
-TEST_CASE("desktops: create, list, get, resize, screenshot, destroy; data disk kept, overlay gone") {
+TEST_CASE("desktops: create, list, get, resize, screenshot, destroy, data disk kept, overlay gone") {
   Running a;
   auto d = a.create("alice");
   const std::string name = d["name"];

@@ -56,7 +56,7 @@ TEST_CASE("load: /proc parsers") {
   CHECK(lo);
 }
 
-TEST_CASE("load: a burst of requests shares one sample; per-VM CPU is time delta over wall delta") {
+TEST_CASE("load: a burst of requests shares one sample, per-VM CPU is time delta over wall delta") {
   std::atomic<std::uint64_t> cpu_ns{0};
   agent::LoadSampler sampler(
       "h1", std::chrono::milliseconds(100), std::chrono::milliseconds(10000),
@@ -91,7 +91,7 @@ TEST_CASE("load: a burst of requests shares one sample; per-VM CPU is time delta
   CHECK(r.cpu_pct <= 100.0);
 }
 
-TEST_CASE("png: a PPM becomes a PNG; garbage is an error") {
+TEST_CASE("png: a PPM becomes a PNG, garbage is an error") {
   std::string header = "P6\n# comment\n2 2\n255\n";
   std::vector<unsigned char> ppm(header.begin(), header.end());
   for (int i = 0; i < 12; ++i) ppm.push_back(static_cast<unsigned char>(i * 20));

@@ -99,7 +99,7 @@ TEST_CASE("keysyms follow shift and caps lock with a US layout") {
   CHECK_FALSE(keysym_for(SDLK_AUDIOMUTE, KMOD_NONE).has_value());
 }
 
-TEST_CASE("a key is released with the keysym it was pressed with; repeats resend it") {
+TEST_CASE("a key is released with the keysym it was pressed with, repeats resend it") {
   KeyTracker k;
   CHECK(k.down(4, SDLK_a, KMOD_LSHIFT) == 'A');
   CHECK(k.down(4, SDLK_a, KMOD_LSHIFT) == 'A');  // auto-repeat

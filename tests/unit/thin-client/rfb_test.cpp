@@ -99,7 +99,7 @@ TEST_CASE("only the changed rectangle is sent after the first frame") {
   CHECK(pixel(**c, 10, 100) == FakeRfbServer::expected_rgb(10, 100, 0));
 }
 
-TEST_CASE("keys, pointer and clipboard reach the server; its clipboard reaches us") {
+TEST_CASE("keys, pointer and clipboard reach the server, its clipboard reaches us") {
   FakeRfbServer server(320, 200, "pw");
   Recorder rec;
   auto c = RfbConnection::open(target(server, "pw"), RfbOptions{}, rec);

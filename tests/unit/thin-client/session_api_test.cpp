@@ -102,7 +102,7 @@ TEST_CASE("login, credential, events, ack and logout over HTTP") {
   CHECK(client->logout("s-9", "tok").has_value());
 }
 
-TEST_CASE("API errors keep their code; no_capacity brings the queue position") {
+TEST_CASE("API errors keep their code, no_capacity brings the queue position") {
   Broker b;
   Running srv(b.router());
   auto client = make_http_session_api(srv.url());

@@ -128,7 +128,7 @@ TEST_CASE("an expired token sends the student back to the login screen") {
   CHECK(m.token().empty());
 }
 
-TEST_CASE("a move event is followed without user action; the old link dropping is expected") {
+TEST_CASE("a move event is followed without user action, the old link dropping is expected") {
   testing::FakeClock clock;
   SessionMachine m(clock, true);
   m.submit("ana", "pw");
