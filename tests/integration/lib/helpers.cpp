@@ -103,11 +103,14 @@ bool vnc_login(const std::string& host, int port, const std::string& password) {
   rfbClientLog = quiet;
   rfbClientErr = quiet;
   rfbClient* c = rfbGetClient(8, 3, 4);
+  free(c->serverHost);  // rfbGetClient's placeholder ""
   c->serverHost = strdup(host.c_str());
   c->serverPort = port;
   c->GetPassword = give_password;
   rfbClientSetClientData(c, reinterpret_cast<void*>(&give_password), const_cast<std::string*>(&password));
   if (!rfbInitClient(c, nullptr, nullptr)) return false;  // it cleans up after itself on failure
+  free(c->frameBuffer);  // allocated for us by rfbInitClient; rfbClientCleanup leaves it
+  c->frameBuffer = nullptr;
   rfbClientCleanup(c);
   return true;
 }
