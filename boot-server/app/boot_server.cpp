@@ -151,8 +151,6 @@ void BootServer::start(std::size_t http_threads) {
   admin_http_ = std::make_unique<http::Server>(http_io_, api_opt, std::move(admin), log_);
   file_server_ = std::make_unique<BootFileServer>(http_io_, lab_opt.address, static_cast<std::uint16_t>(c->boot.files_port),
                                                  *boot_files_, log_);
-  lab_http_->start();
-  admin_http_->start();
   file_server_->start();
   for (std::size_t i = 0; i < http_threads; ++i) threads_.emplace_back([this] { http_io_.run(); });
 
@@ -161,13 +159,16 @@ void BootServer::start(std::size_t http_threads) {
       set_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
       if (auto r = forwards_->rebuild(); !r) throw Failure(r.error());
     }
+    // The broker reconciles before the APIs accept anything: nothing races its forward rebuild.
+    if (ext_.started) ext_.started();
+    lab_http_->start();
+    admin_http_->start();
     SupervisorOptions so;
     so.binary = c->boot.dnsmasq;
     so.conf_file = (state_ / "dnsmasq.conf").string();
     so.log_file = (state_ / "dnsmasq.log").string();
     dnsmasq_ = std::make_unique<DnsmasqSupervisor>(control_, so, log_);
     dnsmasq_->start();
-    if (ext_.started) ext_.started();
   } catch (...) {
     if (forwards_ && c->nat.enabled) (void)forwards_->teardown();
     drain(std::chrono::milliseconds(0));

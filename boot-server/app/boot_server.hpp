@@ -35,7 +35,7 @@ struct Extensions {
   // is built here.
   std::function<void(Store& store, broker::ForwardPort& forwards)> attach;
   std::function<void(http::Router& lab, http::Router& admin)> routes;
-  // Called once everything runs (nftables rebuilt, dnsmasq up): the broker reconciles here.
+  // Called once nftables is rebuilt, before the APIs accept anything: the broker reconciles here.
   std::function<void()> started;
 };
 
