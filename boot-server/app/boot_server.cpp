@@ -1,3 +1,4 @@
+#include "labdesk/common/token_file.hpp"
 #include "app/boot_server.hpp"
 
 #include <fstream>
@@ -32,16 +33,8 @@ bool write_if_changed(const fs::path& p, const std::string& text) {
   return true;
 }
 
-std::string read_token(const std::string& file) {
-  if (file.empty()) return "";
-  std::ifstream in(file);
-  if (!in) throw Failure(Error{"config", "cannot read api.token_file '" + file + "'", 500});
-  std::string t;
-  std::getline(in, t);
-  while (!t.empty() && (t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.size() < 16) throw Failure(Error{"config", "the token in api.token_file '" + file + "' is shorter than 16 characters", 500});
-  return t;
-}
+// The admin API's token; no file configured means no token (loopback only).
+std::string read_token(const std::string& file) { return file.empty() ? "" : read_token_file(file); }
 
 json forward_json(const Forward& f) {
   return {{"port", f.port}, {"session", f.session}, {"client_ip", f.client_ip}, {"target_ip", f.target_ip}, {"target_port", f.target_port}};

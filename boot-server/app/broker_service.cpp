@@ -1,6 +1,6 @@
 #include "app/broker_service.hpp"
 
-#include <fstream>
+#include "labdesk/common/token_file.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -26,17 +26,6 @@ class NoAgent final : public broker::AgentPort {
 };
 
 }  // namespace
-
-std::string read_secret(const std::string& file) {
-  if (file.empty()) return "";
-  std::ifstream in(file);
-  std::string t;
-  if (!in || !std::getline(in, t)) {
-    throw Failure(Error{"config", "cannot read the token file '" + file + "'", 500});
-  }
-  while (!t.empty() && (t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  return t;
-}
 
 BrokerService::BrokerService(boost::asio::io_context& control, config::LabConfig config,
                              std::shared_ptr<spdlog::logger> log)
@@ -70,7 +59,7 @@ void BrokerService::attach(Store& store, broker::ForwardPort& forwards) {
       continue;
     }
     http::ClientOptions opt;
-    opt.bearer_token = read_secret(h.token_file);
+    opt.bearer_token = h.token_file.empty() ? "" : read_token_file(h.token_file);
     opt.timeout = std::chrono::milliseconds(3000);  // a load query slower than this marks the host suspect
     agents.push_back(std::make_unique<agents::HttpAgent>(h.agent_url, opt));
   }

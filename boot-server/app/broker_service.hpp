@@ -52,7 +52,4 @@ class BrokerService {
   bool stopping_ = false;
 };
 
-// Reads a bearer token file (first line); "" for no file.
-std::string read_secret(const std::string& file);
-
 }  // namespace labdesk::boot

@@ -1,4 +1,5 @@
 // labdesk-agent: the hypervisor agent daemon (see docs/api/agent.md).
+#include "labdesk/common/token_file.hpp"
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -28,7 +29,7 @@ int run(int argc, char** argv) {
 
   auto log = labdesk::log::make_logger("agent", labdesk::log::parse_level(level));
   auto cfg = labdesk::agent::load_agent_config(config_path);
-  auto token = labdesk::agent::read_token_file(cfg.token_file);
+  auto token = labdesk::read_token_file(cfg.token_file);
   if (check_only) {
     std::cout << "config '" << config_path << "' is valid: host '" << cfg.host << "', " << cfg.images.size()
               << " image(s), capacity " << cfg.capacity_mib << " MiB\n";
@@ -55,7 +56,7 @@ int run(int argc, char** argv) {
         if (sig == SIGHUP) {
           try {
             auto next = labdesk::agent::load_agent_config(config_path);
-            agent.reload(next, labdesk::agent::read_token_file(next.token_file));
+            agent.reload(next, labdesk::read_token_file(next.token_file));
           } catch (const std::exception& e) {
             log->error("config reload failed, keeping the running config: {}", e.what());
           }

@@ -60,7 +60,5 @@ std::span<const config::SectionSpec> agent_schema();
 AgentConfig parse_agent_config(std::string_view text, const std::string& source_name);
 AgentConfig load_agent_config(const std::string& path);
 
-// Reads the bearer token (first line, trimmed); throws labdesk::Failure naming the file.
-std::string read_token_file(const std::string& path);
 
 }  // namespace labdesk::agent
