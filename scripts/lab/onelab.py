@@ -1,0 +1,377 @@
+"""The whole lab on one machine, in network namespaces: used by scripts/demo and the end-to-end
+test (tests/integration/e2e). Needs root.
+
+    boot namespace (ns_boot)            host namespace (ns_host, own mount namespace too)
+    br-lab 10.77.0.1/24  <-- lab PCs    libvirtd + virtlogd + labdesk-agent
+    labdesk-boot-server (dnsmasq,       desktops' VNC on 10.78.0.2
+      NAT, broker, admin API on lo)
+    veth 10.78.0.1/24 <---------------> veth 10.78.0.2/24
+
+Lab PCs are diskless QEMU (TCG) VMs with a tap on br-lab that PXE-boot from the boot-server.
+Everything started here is stopped by PID (and by the namespaces' PID lists) in close()."""
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "pxe-assets"))
+import labvm  # noqa: E402  (the QEMU/QMP/serial helper shared with the pxe-assets tests)
+
+LAB_GW = "10.77.0.1"
+HOST_GW = "10.78.0.1"
+HOST_IP = "10.78.0.2"
+API_PORT = 7080
+AGENT_PORT = 7400
+
+
+class LabError(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(*cmd, check=True, **kw):
+    return subprocess.run(list(cmd), check=check, **kw)
+
+
+class OneLab:
+    """tiers: list of MiB; capacity_mib: the one host's desktop memory; mode: handoff|balloon."""
+
+    def __init__(self, build, workdir, tag, tiers=(512, 256), capacity_mib=1024, mode="handoff",
+                 grace_seconds=300, pc_cmdline="labdesk.shell=1"):
+        self.build = os.path.abspath(build)
+        self.assets = os.path.join(self.build, "pxe-assets")
+        self.dir = workdir
+        os.chmod(workdir, 0o755)  # dnsmasq (user nobody) reads its TFTP folder below it
+        self.ns_boot = f"ld{tag}-boot"
+        self.ns_host = f"ld{tag}-host"
+        self.tiers, self.capacity_mib, self.mode = list(tiers), capacity_mib, mode
+        self.grace_seconds, self.pc_cmdline = grace_seconds, pc_cmdline
+        self.procs = []
+        self.pcs = {}
+        self.admin_token = secrets.token_hex(16)
+        self.agent_token = secrets.token_hex(16)
+        for b in ("boot-server/labdesk-boot-server", "hypervisor-agent/labdesk-agent",
+                  "boot-server/ctl/labdeskctl", "pxe-assets/thin-client/initrd.cpio.gz",
+                  "pxe-assets/desktop/base.qcow2"):
+            if not os.path.exists(os.path.join(self.build, b)):
+                raise LabError(f"missing '{b}' in build folder '{self.build}': build it first "
+                               f"(cmake --build {self.build})")
+
+    # --- bring-up -------------------------------------------------------------------------------
+    def start(self):
+        try:
+            self._network()
+            self._host()
+            self._boot_server()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _network(self):
+        for ns in (self.ns_boot, self.ns_host):
+            run("ip", "netns", "add", ns)
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+        b = lambda *a: run("ip", "-n", self.ns_boot, *a)  # noqa: E731
+        b("link", "add", "br-lab", "type", "bridge")
+        b("addr", "add", f"{LAB_GW}/24", "dev", "br-lab")
+        b("addr", "add", "fd77::1/64", "dev", "br-lab", "nodad")  # RAs: iPXE skips its IPv6 wait
+        b("link", "set", "br-lab", "up")
+        b("link", "add", "to-host", "type", "veth", "peer", "name", "to-boot", "netns", self.ns_host)
+        b("addr", "add", f"{HOST_GW}/24", "dev", "to-host")
+        b("link", "set", "to-host", "up")
+        h = lambda *a: run("ip", "-n", self.ns_host, *a)  # noqa: E731
+        h("addr", "add", f"{HOST_IP}/24", "dev", "to-boot")
+        h("link", "set", "to-boot", "up")
+        h("route", "add", "default", "via", HOST_GW)  # replies to lab PCs go back through the NAT
+
+    def _write(self, name, text, mode=0o600):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def _host(self):
+        for d in ("overlays", "data", "console"):
+            os.makedirs(os.path.join(self.dir, "host", d), exist_ok=True)
+        token = self._write("agent.token", self.agent_token + "\n")
+        h = os.path.join(self.dir, "host")
+        conf = self._write("agent.toml", f"""[agent]
+host = "host-1"
+listen = "{HOST_IP}"
+port = {AGENT_PORT}
+token_file = "{token}"
+
+[libvirt]
+uri = "qemu:///system"
+
+[storage]
+images_dir = "{self.assets}"
+overlay_dir = "{h}/overlays"
+data_dir = "{h}/data"
+console_dir = "{h}/console"
+data_disk_mib = 64
+
+[desktops]
+capacity_mib = {self.capacity_mib}
+vnc_listen = "{HOST_IP}"
+
+[[images]]
+name = "desktop"
+base = "desktop/base.qcow2"
+kernel = "vmlinuz"
+initrd = "desktop/initrd.cpio.gz"
+cmdline = "console=ttyS0"
+""", 0o644)
+        agent = os.path.join(self.build, "hypervisor-agent", "labdesk-agent")
+        sandbox = os.path.join(ROOT, "tests", "integration", "lib", "sandbox.sh")
+        # libvirtd gets its own mount namespace (private /etc/libvirt, /run/libvirt...) inside the
+        # host's network namespace; sandbox.sh starts libvirtd + virtlogd, then the agent.
+        self._spawn("host", ["ip", "netns", "exec", self.ns_host, "unshare", "--mount",
+                             "--propagation", "private", sandbox, "inner", agent, "-c", conf])
+        self._wait(lambda: self._http(f"http://{HOST_IP}:{AGENT_PORT}/v1/health", ns=self.ns_host),
+                   120, "labdesk-agent on the host answering /v1/health", "host.log")
+
+    def _boot_server(self):
+        token = self._write("admin.token", self.admin_token + "\n")
+        agent_token = os.path.join(self.dir, "agent.token")
+        state = os.path.join(self.dir, "state")
+        os.makedirs(state, exist_ok=True)
+        self.config = self._write("lab.toml", f"""# The one-machine lab (scripts/lab/onelab.py)
+[tiers]
+mib = {json.dumps(self.tiers)}
+mode = "{self.mode}"
+grace_seconds = {self.grace_seconds}
+
+[[hosts]]
+name = "host-1"
+agent_url = "http://{HOST_IP}:{AGENT_PORT}"
+token_file = "{agent_token}"
+capacity_mib = {self.capacity_mib}
+
+[lab]
+interface = "br-lab"
+address = "{LAB_GW}/24"
+range_start = "10.77.0.100"
+range_end = "10.77.0.150"
+lease_seconds = 600
+
+[boot]
+assets_dir = "{self.assets}"
+state_dir = "{state}"
+cmdline = "{self.pc_cmdline}"
+
+[api]
+address = "127.0.0.1"
+port = {API_PORT}
+token_file = "{token}"
+
+[desktops]
+image = "desktop"
+vnc_ready_seconds = 240
+""", 0o644)
+        server = os.path.join(self.build, "boot-server", "labdesk-boot-server")
+        self.boot_proc = self._spawn("boot-server", ["ip", "netns", "exec", self.ns_boot, server,
+                                                     "-c", self.config])
+        self._wait(lambda: b'"healthy":true' in (self.admin("GET", "/v1/status", raw=True) or b""),
+                   90, "labdesk-boot-server healthy", "boot-server.log")
+
+    # --- processes and HTTP -------------------------------------------------------------------
+    def _spawn(self, name, cmd):
+        out = open(os.path.join(self.dir, f"{name}.log"), "ab")
+        p = labvm.popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def _wait(self, ok, timeout, what, logname):
+        deadline = time.monotonic() + timeout
+        while not ok():
+            if time.monotonic() > deadline:
+                tail = open(os.path.join(self.dir, logname), errors="replace").read()[-2000:]
+                raise LabError(f"no {what} within {timeout} s; {logname} ends:\n{tail}")
+            time.sleep(0.2)
+
+    def _http(self, url, ns, method="GET", body=None, headers=None, timeout=30):
+        """curl inside a namespace; returns (status, body bytes) or None when unreachable."""
+        cmd = ["ip", "netns", "exec", ns, "curl", "-s", "-m", str(timeout), "-X", method,
+               "-o", "-", "-w", "\n%{http_code}", url]
+        for k, v in (headers or {}).items():
+            cmd += ["-H", f"{k}: {v}"]
+        if body is not None:
+            cmd += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+        r = subprocess.run(cmd, capture_output=True)
+        if r.returncode != 0:
+            return None
+        data, _, code = r.stdout.rpartition(b"\n")
+        return int(code), data
+
+    def admin(self, method, path, body=None, raw=False, want=None):
+        r = self._http(f"http://127.0.0.1:{API_PORT}{path}", self.ns_boot, method, body,
+                       {"Authorization": f"Bearer {self.admin_token}"})
+        if raw:
+            return r[1] if r else None
+        if r is None:
+            raise LabError(f"admin API {method} {path}: boot-server unreachable")
+        if want is not None and r[0] != want:
+            raise LabError(f"admin API {method} {path}: HTTP {r[0]} {r[1][:300]!r}")
+        return json.loads(r[1]) if r[1] else None
+
+    def client(self, method, path, body=None, token=None):
+        """The lab-facing client API, as a lab PC sees it."""
+        h = {"Authorization": f"Bearer {token}"} if token else {}
+        r = self._http(f"http://{LAB_GW}:8080{path}", self.ns_boot, method, body, h)
+        if r is None:
+            raise LabError(f"client API {method} {path}: boot-server unreachable")
+        return r[0], (json.loads(r[1]) if r[1] else None)
+
+    def ctl(self, *args):
+        """labdeskctl against the admin API; returns its stdout."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns_boot,
+                            os.path.join(self.build, "boot-server", "ctl", "labdeskctl"),
+                            "--server", f"http://127.0.0.1:{API_PORT}",
+                            "--token-file", os.path.join(self.dir, "admin.token")] + list(args),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise LabError(f"labdeskctl {' '.join(args)}: {r.stderr.strip()}")
+        return r.stdout
+
+    def add_user(self, name, password):
+        self.admin("POST", "/v1/admin/users", {"name": name, "password": password, "admin": False},
+                   want=201)
+
+    def virsh(self, *args):
+        """virsh on the host, inside the host's libvirt sandbox (joins its mount namespace)."""
+        pid = self._libvirtd_pid()
+        r = subprocess.run(["nsenter", "-t", str(pid), "-m", "-n", "virsh", "-c", "qemu:///system"]
+                           + list(args), capture_output=True, text=True)
+        return r.stdout
+
+    def _libvirtd_pid(self):
+        out = subprocess.run(["ip", "netns", "pids", self.ns_host], capture_output=True, text=True)
+        for pid in out.stdout.split():
+            try:
+                if open(f"/proc/{pid}/comm").read().strip() == "libvirtd":
+                    return int(pid)
+            except OSError:
+                pass
+        raise LabError("no libvirtd in the host namespace")
+
+    def nft(self):
+        return subprocess.run(["ip", "netns", "exec", self.ns_boot, "nft", "list", "ruleset"],
+                              capture_output=True, text=True).stdout
+
+    # --- lab PCs ------------------------------------------------------------------------------
+    def boot_pc(self, name, mac, mem_mib=768, extra=()):
+        """Powers on a diskless lab PC that PXE-boots (BIOS, virtio NIC) from the boot-server."""
+        tap = f"tap-{name}"[:15]
+        run("ip", "-n", self.ns_boot, "tuntap", "add", "dev", tap, "mode", "tap")
+        run("ip", "-n", self.ns_boot, "link", "set", tap, "master", "br-lab", "up")
+        vm = labvm.VM(self.dir, name, ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
+                                       "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
+                                       "-boot", "n"] + list(extra), netns=self.ns_boot, mem_mib=mem_mib)
+        vm.tap, vm.mac = tap, mac
+        self.pcs[name] = vm
+        return vm
+
+    def link(self, pc, up):
+        """Plugs a lab PC's cable in or out (its tap on the lab bridge)."""
+        run("ip", "-n", self.ns_boot, "link", "set", self.pcs[pc].tap, "up" if up else "down")
+
+    # --- teardown -----------------------------------------------------------------------------
+    def close(self):
+        for vm in self.pcs.values():
+            try:
+                vm.stop()
+            except Exception as e:  # keep tearing down
+                log(f"stopping {vm.name}: {e}")
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(self.procs):
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        # What is left in our namespaces was started by us (desktops' QEMU, libvirtd, virtlogd,
+        # dnsmasq): stop it by PID, QEMU first with SIGTERM so it exits cleanly.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for ns in (self.ns_host, self.ns_boot):
+                out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+                for pid in out.stdout.split():
+                    try:
+                        os.kill(int(pid), sig)
+                    except ProcessLookupError:
+                        pass
+            time.sleep(1 if sig == signal.SIGTERM else 0)
+        for ns in (self.ns_boot, self.ns_host):
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+
+
+# --- what a lab PC's screen shows (QEMU screendump, from outside the PC) ---------------------------
+LOGIN_BG = (24, 38, 58)    # the viewer's login screen background (thin-client/src/ui.cpp)
+
+
+def classify(width, height, rgb):
+    """'login' (the viewer's login screen), 'desktop' (a desktop whose top row is the test
+    desktop's white-on-blue banner, drawn by the viewer), 'black', or 'other'."""
+    n = width * height
+    step = 7  # sample every 7th pixel: enough for these large uniform areas
+    login = sum(1 for i in range(0, n, step)
+                if tuple(rgb[3 * i:3 * i + 3]) == LOGIN_BG) * step
+    if login > 0.5 * n:
+        return "login"
+    if not any(rgb[::97]):
+        return "black"
+    for y in range(0, height // 2):
+        row = rgb[3 * width * y:3 * width * (y + 1)]
+        blue = sum(1 for x in range(0, width, 4)
+                   if row[3 * x + 2] > 120 and row[3 * x] < 60 and row[3 * x + 1] < 60)
+        if blue * 4 > 0.4 * width:
+            return "desktop"
+    return "other"
+
+
+def screen(vm):
+    w, h, rgb = vm.screendump(os.path.join(vm.dir, f"{vm.name}.ppm"))
+    return classify(w, h, rgb)
+
+
+def wait_screen(vm, kind, timeout):
+    """Waits until the PC's screen shows `kind`; returns the seconds it took."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        if vm.proc.poll() is not None:
+            raise LabError(f"{vm.name}: QEMU exited; serial tail:\n{vm.text()[-1500:]}")
+        last = screen(vm)
+        if last == kind:
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    raise LabError(f"{vm.name}: screen shows '{last}', not '{kind}', after {timeout} s; "
+                   f"serial tail:\n{vm.text()[-1500:]}")
+
+
+def type_login(vm, user, password):
+    """What a student does at the login screen: user name, Enter, password, Enter."""
+    vm.type_text(user + "\n")
+    time.sleep(0.3)
+    vm.type_text(password + "\n")
+
+
+def save_png(vm, path):
+    """The PC's screen as a PNG (ImageMagick converts QEMU's PPM)."""
+    ppm = os.path.join(vm.dir, f"{vm.name}.shot.ppm")
+    vm.screendump(ppm)
+    run("convert", ppm, path)
+    return path

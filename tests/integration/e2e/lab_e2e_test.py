@@ -1,0 +1,179 @@
+"""End to end (issue #7): two diskless lab PCs PXE-boot from labdesk-boot-server; alice logs in
+at PC 1 and gets the largest tier; bob logs in at PC 2, which shrinks alice by hard handoff while
+her viewer follows (one host of 1152 MiB, tiers 512/384 MiB: with two users the
+planner keeps room for a third 384 MiB arrival, so alice must shrink); PC 1's cable is pulled for 20 s and her session comes back by itself; alice
+logs in at PC 2 (bob logged out) and roams there; the file she wrote before the handoff is still
+on her data disk. Every step is checked from outside: the PCs' own screens (QEMU screendump), the
+host's libvirt (virsh), the boot-server's nftables ruleset and its admin API.
+
+usage: lab_e2e_test.py BUILD_DIR      (root; KEEP=1 keeps the work folder)"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "scripts", "lab"))
+import onelab  # noqa: E402
+from onelab import LabError, log, wait_screen, screen, type_login  # noqa: E402
+
+PC1_MAC, PC2_MAC = "52:54:00:77:0e:01", "52:54:00:77:0e:02"
+TIMES = {}
+
+
+def check(cond, msg):
+    if not cond:
+        raise LabError(msg)
+
+
+def poll(what, ok, timeout, step=0.5):
+    t0 = time.monotonic()
+    while True:
+        v = ok()
+        if v:
+            return v
+        if time.monotonic() - t0 > timeout:
+            raise LabError(f"{what}: not within {timeout} s")
+        time.sleep(step)
+
+
+def session_of(lab, user):
+    for s in lab.admin("GET", "/v1/admin/sessions", want=200):
+        if s["user"] == user:
+            return s
+    return None
+
+
+def domains(lab):
+    """{name: max memory MiB} of the running desktops, from virsh on the host."""
+    out = {}
+    for name in lab.virsh("list", "--name").split():
+        m = re.search(r"Max memory:\s+(\d+) KiB", lab.virsh("dominfo", name))
+        out[name] = int(m.group(1)) // 1024 if m else -1
+    return out
+
+
+def forward_to(lab, lab_pc_ip):
+    """The desktop address:port the boot-server forwards for a lab PC's address (nft ruleset)."""
+    rules = lab.nft()
+    addr = re.search(rf"{re.escape(lab_pc_ip)} \. (\d+) : (10\.78\.0\.\d+)", rules)
+    port = re.search(rf"{re.escape(lab_pc_ip)} \. (\d+) : (\d+)(?!\.)", rules)
+    return (addr.group(2), int(port.group(2))) if addr and port else None
+
+
+def pc_ip(lab, mac):
+    c = lab.admin("GET", f"/v1/clients/{mac}", want=200)
+    return c["ip"]
+
+
+def data_file(lab, user, path):
+    """Reads a file from the user's data disk as it is on the host's storage right now."""
+    disk = os.path.join(lab.dir, "host", "data", f"{user}.qcow2")
+    raw = os.path.join(lab.dir, f"{user}.raw")
+    subprocess.run(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", disk, raw], check=True)
+    r = subprocess.run(["debugfs", "-R", f"cat {path}", raw], capture_output=True, text=True)
+    os.unlink(raw)
+    return r.stdout
+
+
+def login_at(lab, pc, user, password, expect_mib):
+    t0 = time.monotonic()
+    type_login(pc, user, password)
+    wait_screen(pc, "desktop", 240)
+    took = time.monotonic() - t0
+    s = poll(f"{user}'s session", lambda: session_of(lab, user), 30)
+    check(s["mib"] == expect_mib, f"{user} got {s['mib']} MiB, expected {expect_mib}")
+    return s, took
+
+
+def main(build):
+    d = tempfile.mkdtemp(prefix="labdesk-e2e.")
+    lab = onelab.OneLab(build, d, f"e{os.getpid() % 10000}", tiers=(512, 384), capacity_mib=1152)
+    ok = False
+    try:
+        lab.start()
+        lab.add_user("alice", "alice-pw")
+        lab.add_user("bob", "bob-pw")
+
+        log("powering on two diskless lab PCs")
+        pc1 = lab.boot_pc("pc1", PC1_MAC)
+        pc2 = lab.boot_pc("pc2", PC2_MAC)
+        TIMES["power-on to login screen (PC 1)"] = wait_screen(pc1, "login", 300)
+        wait_screen(pc2, "login", 300)
+        ip1, ip2 = pc_ip(lab, PC1_MAC), pc_ip(lab, PC2_MAC)
+        log(f"login screens up; PC 1 is {ip1}, PC 2 is {ip2}")
+
+        log("alice logs in at PC 1: the largest tier")
+        a, TIMES["login to desktop (alice, PC 1)"] = login_at(lab, pc1, "alice", "alice-pw", 512)
+        doms = domains(lab)
+        check(list(doms.values()) == [512], f"virsh: expected one 512 MiB desktop, got {doms}")
+        fwd = forward_to(lab, ip1)
+        check(fwd and fwd[0] == onelab.HOST_IP, f"nft: no forward for PC 1 ({ip1}): {lab.nft()}")
+
+        log("alice writes a file on her data disk, typing through the viewer")
+        marker = f"e2e-{os.getpid()}"
+        pc1.type_text(f"echo {marker} >/data/note.txt; sync\n")
+        poll("alice's file on her data disk", lambda: marker in data_file(lab, "alice", "/note.txt"), 60, 2)
+
+        log("bob logs in at PC 2: alice shrinks by hard handoff")
+        old = set(doms)
+        b, TIMES["login to desktop (bob, PC 2, with alice's handoff)"] = login_at(lab, pc2, "bob", "bob-pw", 384)
+        a2 = poll("alice at 384 MiB", lambda: (s := session_of(lab, "alice")) and s["mib"] == 384 and s, 240)
+        check(a2["id"] == a["id"], "the handoff kept alice's session")
+        doms = poll("the old desktop destroyed", lambda: (x := domains(lab)) and not (old & set(x)) and x, 120)
+        check(sorted(doms.values()) == [384, 384], f"virsh after the handoff: {doms}")
+        new_fwd = forward_to(lab, ip1)
+        check(new_fwd and new_fwd != fwd, f"nft: PC 1's forward did not switch ({fwd} -> {new_fwd})")
+        wait_screen(pc1, "desktop", 120)
+        ev = lab.admin("GET", "/v1/admin/events?max=200", want=200)
+        check(any(e["type"] == "handoff" and e["user"] == "alice" for e in ev), f"no handoff event for alice: {ev}")
+        m = re.search(r"labdesk_handoff_blackout_seconds_sum ([0-9.e+-]+)", lab.admin("GET", "/metrics", raw=True).decode())
+        c = re.search(r"labdesk_handoff_blackout_seconds_count ([0-9]+)", lab.admin("GET", "/metrics", raw=True).decode())
+        check(m and c and int(c.group(1)) >= 1, "the viewer did not report the handoff blackout (/metrics)")
+        TIMES["handoff blackout (viewer's picture frozen)"] = float(m.group(1)) / int(c.group(1))
+
+        log("PC 1's cable is pulled for 20 s")
+        lab.link("pc1", False)
+        time.sleep(20)
+        t0 = time.monotonic()
+        lab.link("pc1", True)
+        mark = len(pc1.text())
+        poll("PC 1's viewer reconnected", lambda: re.search(r"connected|first frame", pc1.text()[mark:]), 120)
+        wait_screen(pc1, "desktop", 60)
+        TIMES["reconnect after the 20 s cut"] = time.monotonic() - t0
+        check(session_of(lab, "alice")["id"] == a["id"], "alice's session changed across the cut")
+
+        log("bob logs out at PC 2; alice logs in there and roams")
+        pc2.qmp_cmd("send-key", keys=[{"type": "qcode", "data": k} for k in ("ctrl", "alt", "shift", "q")])
+        wait_screen(pc2, "login", 60)
+        poll("bob's session ended", lambda: session_of(lab, "bob") is None, 60)
+        type_login(pc2, "alice", "alice-pw")
+        wait_screen(pc2, "desktop", 120)
+        a3 = session_of(lab, "alice")
+        check(a3["id"] == a["id"], "roaming kept alice's session and desktop")
+        check(forward_to(lab, ip2) == new_fwd, f"nft: alice's forward is not open to PC 2 ({ip2})")
+        check(forward_to(lab, ip1) is None, "nft: PC 1 still has a forward to alice's desktop")
+        wait_screen(pc1, "login", 60)
+        check(marker in data_file(lab, "alice", "/note.txt"), "alice's file is gone from her data disk")
+        ok = True
+        log("all steps passed")
+    finally:
+        for k, v in TIMES.items():
+            log(f"time: {k}: {v:.1f} s")
+        with open(os.path.join(d, "times.json"), "w") as f:
+            json.dump(TIMES, f, indent=1)
+        lab.close()
+        if ok and not os.environ.get("KEEP"):
+            subprocess.run(["rm", "-rf", d])
+        else:
+            log(f"kept {d} for inspection")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        sys.exit("lab_e2e_test.py needs root (network namespaces, libvirtd, nftables)")
+    sys.exit(main(sys.argv[1]))
