@@ -11,10 +11,15 @@ reaches a listener of our own.
   thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC viewer VIEWER_BINARY
                      the real image: its screen (QMP screendump) shows the viewer's login screen
                      as the same viewer draws it under Xvfb; user and password typed on the PC's
-                     keyboard reach a fake boot-server (tests/fakes) with this PC's client id"""
+                     keyboard reach a fake boot-server (tests/fakes) with this PC's client id
+  thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC efifb VIEWER_BINARY
+                     the same on a UEFI PC (OVMF) without a DRM driver (nomodeset): X runs on the
+                     firmware's framebuffer (efifb, Xorg's fbdev driver), as on a real PC whose
+                     GPU driver is not in modules.list"""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -154,8 +159,8 @@ def wait_login_screen(vm, d, timeout):
         time.sleep(1)
 
 
-def test_viewer(assets, src, viewer):
-    d = workdir("tc-viewer")
+def test_viewer(assets, src, viewer, efifb=False):
+    d = workdir("tc-efifb" if efifb else "tc-viewer")
     ok, lab, vm = False, None, None
     try:
         lab = Lab(d)
@@ -168,16 +173,23 @@ def test_viewer(assets, src, viewer):
             time.sleep(0.2)
         mac = "52:54:00:77:01:03"
         host = "labdesk-tc-" + mac.replace(":", "")
-        vm = VM(d, "tc", ["-kernel", os.path.join(assets, "vmlinuz"),
+        firmware, extra, screen = [], "", "modesetting on /dev/dri/card0 (bochs-drm)"
+        if efifb:
+            shutil.copy("/usr/share/OVMF/OVMF_VARS.fd", os.path.join(d, "OVMF_VARS.fd"))
+            firmware = ["-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd",
+                        "-drive", f"if=pflash,format=raw,file={os.path.join(d, 'OVMF_VARS.fd')}"]
+            extra, screen = " nomodeset", "fbdev on /dev/fb0 (EFI VGA)"   # bochs refuses nomodeset
+        vm = VM(d, "tc", firmware + [
+                          "-kernel", os.path.join(assets, "vmlinuz"),
                           "-initrd", os.path.join(assets, "thin-client", "initrd.cpio.gz"),
-                          "-append", f"console=ttyS0 labdesk.server={server} labdesk.shell=1",
+                          "-append", f"console=ttyS0 labdesk.server={server} labdesk.shell=1{extra}",
                           "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
                           "-device", f"virtio-net-pci,netdev=n0,mac={mac}"],
                 netns=lab.ns, mem_mib=512)
         m = vm.wait_for(r"LABDESK-TC: display: starting Xorg screen=(.*?) inputs=\[(.*?)\]", 180)
         log(f"tc-viewer: X on {m.group(1)}, input devices: {m.group(2)}")
-        check("bochs" in m.group(1) and "keyboard" in m.group(2).lower(),
-              f"X should run on bochs with the PS/2 keyboard: {m.group(0)!r}")
+        check(m.group(1) == screen and "keyboard" in m.group(2).lower(),
+              f"X should run with {screen} and the PS/2 keyboard: {m.group(0)!r}")
         vm.wait_for(rf"LABDESK-TC: starting labdesk-viewer --server {re.escape(server)} --client-id {host} ", 180)
         w, h, screen = wait_login_screen(vm, d, 240)
         t_login = vm.elapsed()
@@ -208,7 +220,7 @@ def test_viewer(assets, src, viewer):
         check(o.startswith("42"), f"console shell (labdesk.shell=1) did not answer: {o!r}")
         vm.stop()
         ok = True
-        log("PASS thin-client viewer")
+        log(f"PASS thin-client {'efifb' if efifb else 'viewer'}")
     finally:
         if vm:
             vm.stop()
@@ -224,8 +236,8 @@ def main():
         if not os.path.exists(os.path.join(assets, f)):
             sys.exit(f"missing {assets}/{f}: build the 'pxe-assets' target first")
     try:
-        if case == "viewer":
-            test_viewer(assets, src, sys.argv[4])
+        if case in ("viewer", "efifb"):
+            test_viewer(assets, src, sys.argv[4], efifb=case == "efifb")
         else:
             {"virtio": test_virtio, "e1000": test_e1000}[case](assets, src)
     except TestFailure as e:
