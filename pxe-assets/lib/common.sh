@@ -100,3 +100,26 @@ up_to_date() {
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] || return 1
   for o in "$@"; do [ -e "$o" ] || return 1; done
 }
+
+# elf_closure FILE...: the shared libraries FILE... load (ldd, so with their whole dependency
+# tree) and the program interpreter, as absolute paths, sorted, each once. Fails on a missing one.
+elf_closure() {
+  for f in "$@"; do
+    out=$(ldd "$f" 2>&1) || die "ldd '$f' failed: $out"
+    if printf '%s\n' "$out" | grep -q 'not found'; then
+      die "'$f' needs libraries that are not installed: $(printf '%s\n' "$out" | grep 'not found' | tr -s ' \t' ' ')"
+    fi
+    printf '%s\n' "$out" | awk '$2=="=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+  done | LC_ALL=C sort -u
+}
+
+# install_files DESTROOT PATH...: copies each file (symlinks followed) to the same path below
+# DESTROOT, keeping its mode.
+install_files() {
+  dest=$1; shift
+  for f in "$@"; do
+    [ -e "$f" ] || die "'$f' is missing (see scripts/install-deps)"
+    mkdir -p "$dest$(dirname "$f")"
+    cp -L --preserve=mode "$f" "$dest$f"
+  done
+}

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# OUTDIR/thin-client/initrd.cpio.gz: busybox, NIC drivers, DHCP, the announce and the viewer
-# hook. LABDESK_TC_OVERLAY=DIR copies DIR over the tree (e.g. usr/bin/labdesk-viewer, its
-# libraries, lib/firmware/...).
+# OUTDIR/thin-client/initrd.cpio.gz: busybox, NIC/screen/input drivers, DHCP, the announce, and
+# labdesk-viewer on an X display: LABDESK_VIEWER=PATH (the built binary; the pxe-assets CMake
+# target passes it) is packed, stripped, with the display stack of display.list, the font the
+# viewer draws with (LABDESK_VIEWER_FONT, default: the font paths compiled into the viewer) and
+# every shared library they load. LABDESK_VIEWER=none builds a console-only thin client.
+# LABDESK_TC_OVERLAY=DIR copies DIR over the tree (lib/firmware/..., a stand-in viewer, ...).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$1
@@ -13,7 +16,20 @@ mkdir -p "$D"
 overlay=${LABDESK_TC_OVERLAY:-}
 [ -z "$overlay" ] || [ -d "$overlay" ] || die "LABDESK_TC_OVERLAY='$overlay' is not a directory"
 mods=$(module_files "$HERE/modules.list")
-h=$(inputs_hash "$(command -v busybox)" $mods "$HERE" "$HERE/../lib" ${overlay:+"$overlay"})
+viewer=${LABDESK_VIEWER:-}
+[ -n "$viewer" ] || die "LABDESK_VIEWER is not set: give the labdesk-viewer binary (LABDESK_VIEWER=build/thin-client/labdesk-viewer) or LABDESK_VIEWER=none for a thin client without viewer"
+vbin= display= fonts= libs=
+if [ "$viewer" != none ]; then
+  [ -x "$viewer" ] || die "LABDESK_VIEWER='$viewer' is not an executable (build the labdesk-viewer target first)"
+  viewer=$(realpath "$viewer"); vbin=$viewer
+  fonts=${LABDESK_VIEWER_FONT:-$(strings -a "$viewer" | grep -E '^/[^ ]+\.(ttf|otf)$' | LC_ALL=C sort -u)}
+  [ -n "$fonts" ] || die "no font path found in '$viewer': set LABDESK_VIEWER_FONT=/path/to/font.ttf"
+  display=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/display.list")
+  for f in $fonts $display; do [ -e "$f" ] || die "'$f' is missing: install the packages of scripts/install-deps"; done
+  libs=$(elf_closure "$viewer" $(for f in $display; do case $f in *.so|*/Xorg|*/bin/*) echo "$f" ;; esac; done))
+fi
+h=$(inputs_hash "$(command -v busybox)" $mods "$HERE" "$HERE/../lib" ${overlay:+"$overlay"} \
+      $vbin $fonts $display $libs)
 if up_to_date "$OUT/.stamps/thin-client" "$h" "$D/initrd.cpio.gz"; then exit 0; fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/labdesk-tc.XXXXXX")
@@ -29,7 +45,15 @@ printf 'root:x:0:\n' > "$T/etc/group"
 printf 'export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root\nPS1="labdesk-tc:\\w# "\n' > "$T/etc/profile"
 echo "$KVER" > "$T/etc/labdesk-kernel"
 chmod 1777 "$T/tmp"
+if [ "$viewer" != none ]; then
+  mkdir -p "$T/usr/bin" "$T/var/lib/xkb"
+  strip --strip-all -o "$T/usr/bin/labdesk-viewer" "$viewer"
+  install_files "$T" $fonts $display $libs
+  # Xorg without hotplug asks for the XKB rules "base"; ours are evdev's (see rootfs/etc/tc/xorg-conf)
+  ln -s evdev "$T/usr/share/X11/xkb/rules/base"
+  printf '%s\n' $libs > "$T/etc/labdesk-libs"
+fi
 [ -n "$overlay" ] && cp -a "$overlay/." "$T/"
 make_cpio "$T" "$D/initrd.cpio.gz"
 echo "$h" > "$OUT/.stamps/thin-client"
-log "thin-client: initrd.cpio.gz $(du -k "$D/initrd.cpio.gz" | cut -f1) KiB (kernel $KVER${overlay:+, overlay $overlay})"
+log "thin-client: initrd.cpio.gz $(du -k "$D/initrd.cpio.gz" | cut -f1) KiB (kernel $KVER, viewer ${viewer}${libs:+ + $(echo "$libs" | wc -l) libraries}${overlay:+, overlay $overlay})"

@@ -2,7 +2,8 @@
 """fake_boot_server.py ADDR PORT HOST VNCPORT VNCPW: the boot-server's client API v1 (as in
 common/include/labdesk/common/api/client.hpp) with one user ana/secret, for the viewer's
 integration tests. Test controls: POST /test/move {"host","port","vnc_password"} queues a
-'moved' event; POST /test/end {"reason"}; GET /test/state shows what the viewer asked."""
+'moved' event; POST /test/end {"reason"}; GET /test/state shows what the viewer asked
+(login_clients: the client_id of each good login)."""
 import json, sys, threading
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from urllib.parse import urlparse, parse_qs
@@ -10,7 +11,7 @@ from urllib.parse import urlparse, parse_qs
 addr, port, host, vport, vpw = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 lock = threading.Condition()
 state = {"endpoint": {"host": host, "port": vport}, "vnc_password": vpw, "events": [],
-         "logins": 0, "acks": [], "credential_calls": 0, "event_polls": 0, "logouts": 0, "bad_logins": 0}
+         "logins": 0, "login_clients": [], "acks": [], "credential_calls": 0, "event_polls": 0, "logouts": 0, "bad_logins": 0}
 SESSION, TOKEN = "s-1", "tok-1"
 
 
@@ -52,6 +53,7 @@ class H(BaseHTTPRequestHandler):
                     state["bad_logins"] += 1
                     return self.error(401, "bad_credentials", "wrong user or password")
                 state["logins"] += 1
+                state["login_clients"].append(b.get("client_id"))
                 return self.reply(200, {"session": SESSION, "token": TOKEN, "endpoint": state["endpoint"],
                                         "vnc_password": state["vnc_password"], "tier_mib": 512})
             if path == "/v1/sessions/%s/credential" % SESSION:

@@ -177,7 +177,7 @@ class VM:
 
     def type_text(self, text):
         """Types text on the VM's keyboard (what a VNC client sends), via QMP send-key."""
-        names = {" ": "spc", "\n": "ret", ">": ("shift", "dot"), "/": "slash", ".": "dot",
+        names = {" ": "spc", "\n": "ret", "\t": "tab", ">": ("shift", "dot"), "/": "slash", ".": "dot",
                  "-": "minus", "_": ("shift", "minus"), "=": "equal"}
         for ch in text:
             k = names.get(ch, ch)

@@ -7,9 +7,19 @@ reaches a listener of our own.
                                                          after the first announce failed (retry);
                                                          console shell (labdesk.shell=1)
   thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC e1000    e1000; an initramfs with a stand-in
-                                                         labdesk-viewer: the hook runs it"""
+                                                         labdesk-viewer: the hook runs it
+  thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC viewer VIEWER_BINARY
+                     the real image: its screen (QMP screendump) shows the viewer's login screen
+                     as the same viewer draws it under Xvfb; user and password typed on the PC's
+                     keyboard reach a fake boot-server (tests/fakes) with this PC's client id
+  thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC efifb VIEWER_BINARY
+                     the same on a UEFI PC (OVMF) without a DRM driver (nomodeset): X runs on the
+                     firmware's framebuffer (efifb, Xorg's fbdev driver), as on a real PC whose
+                     GPU driver is not in modules.list"""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labvm import VM, Lab, TestFailure, check, cleanup_dir, log, need_root, workdir  # noqa: E402
 
 from labvm import GW  # noqa: E402
+import viewer_screen  # noqa: E402
+FAKE_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fakes",
+                           "fake_boot_server.py")
 URL = f"http://{GW}:8080/v1/announce"
 
 
@@ -94,7 +107,7 @@ def test_e1000(assets, src):
             f.write('#!/bin/sh\necho "FAKE-VIEWER started with: $*" > /dev/console\nexec sleep 3600\n')
         os.chmod(viewer, 0o755)
         tc_out = os.path.join(d, "assets")
-        env = dict(os.environ, LABDESK_TC_OVERLAY=overlay)
+        env = dict(os.environ, LABDESK_TC_OVERLAY=overlay, LABDESK_VIEWER="none")
         subprocess.run([os.path.join(src, "thin-client", "build.sh"), tc_out], check=True, env=env,
                        stdout=subprocess.DEVNULL)
 
@@ -113,10 +126,101 @@ def test_e1000(assets, src):
         m = vm.wait_for(r"LABDESK-TC: announced mac=(\S+)", 20)
         check(m.group(1) == mac, f"console line {m.group(0)!r}")
         log(f"tc-e1000: announced at guest uptime {a['uptime_s']} s (wall {vm.elapsed():.1f} s): {rec['body']}")
-        vm.wait_for(rf"FAKE-VIEWER started with: --server http://{GW}:8443\r?\n", 30)
+        host = "labdesk-tc-" + mac.replace(":", "")
+        vm.wait_for(rf"FAKE-VIEWER started with: --server http://{GW}:8443 --client-id {host}\r?\n", 30)
         vm.stop()
         ok = True
         log("PASS thin-client e1000 + viewer hook")
+    finally:
+        if vm:
+            vm.stop()
+        if lab:
+            lab.close()
+        cleanup_dir(d, ok)
+
+
+def fake_state(lab):
+    r = subprocess.run(["ip", "netns", "exec", lab.ns, "curl", "-s", "--max-time", "10",
+                        f"http://{GW}:8080/test/state"], capture_output=True, text=True)
+    return json.loads(r.stdout) if r.returncode == 0 and r.stdout else None
+
+
+def wait_login_screen(vm, d, timeout):
+    """Polls the PC's screen (QMP screendump) until it shows the viewer's login screen."""
+    shot = os.path.join(d, "screen.ppm")
+    deadline = time.monotonic() + timeout
+    while True:
+        w, h, rgb = vm.screendump(shot)
+        if viewer_screen.is_login_screen(w, h, rgb):
+            return w, h, rgb
+        check(vm.proc.poll() is None, f"qemu exited; serial:\n{vm.text()[-2000:]}")
+        check(time.monotonic() < deadline, f"no login screen on the PC's screen within {timeout} s "
+              f"(last screendump {w}x{h} in {shot}); serial:\n{vm.text()[-3000:]}")
+        time.sleep(1)
+
+
+def test_viewer(assets, src, viewer, efifb=False):
+    d = workdir("tc-efifb" if efifb else "tc-viewer")
+    ok, lab, vm = False, None, None
+    try:
+        lab = Lab(d)
+        server = f"http://{GW}:8080"
+        fake = lab.start("fake-boot-server", [sys.executable, FAKE_SERVER, GW, "8080", GW, "5999", "vncpw"])
+        deadline = time.monotonic() + 15
+        while fake_state(lab) is None:
+            check(fake.poll() is None and time.monotonic() < deadline,
+                  "fake boot-server not up: " + open(os.path.join(d, "fake-boot-server.log")).read())
+            time.sleep(0.2)
+        mac = "52:54:00:77:01:03"
+        host = "labdesk-tc-" + mac.replace(":", "")
+        firmware, extra, screen = [], "", "modesetting on /dev/dri/card0 (bochs-drm)"
+        if efifb:
+            shutil.copy("/usr/share/OVMF/OVMF_VARS.fd", os.path.join(d, "OVMF_VARS.fd"))
+            firmware = ["-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd",
+                        "-drive", f"if=pflash,format=raw,file={os.path.join(d, 'OVMF_VARS.fd')}"]
+            extra, screen = " nomodeset", "fbdev on /dev/fb0 (EFI VGA)"   # bochs refuses nomodeset
+        vm = VM(d, "tc", firmware + [
+                          "-kernel", os.path.join(assets, "vmlinuz"),
+                          "-initrd", os.path.join(assets, "thin-client", "initrd.cpio.gz"),
+                          "-append", f"console=ttyS0 labdesk.server={server} labdesk.shell=1{extra}",
+                          "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+                          "-device", f"virtio-net-pci,netdev=n0,mac={mac}"],
+                netns=lab.ns, mem_mib=512)
+        m = vm.wait_for(r"LABDESK-TC: display: starting Xorg screen=(.*?) inputs=\[(.*?)\]", 180)
+        log(f"tc-viewer: X on {m.group(1)}, input devices: {m.group(2)}")
+        check(m.group(1) == screen and "keyboard" in m.group(2).lower(),
+              f"X should run with {screen} and the PS/2 keyboard: {m.group(0)!r}")
+        vm.wait_for(rf"LABDESK-TC: starting labdesk-viewer --server {re.escape(server)} --client-id {host} ", 180)
+        w, h, screen = wait_login_screen(vm, d, 240)
+        t_login = vm.elapsed()
+        rc, up = vm.sh("cut -d' ' -f1 /proc/uptime", timeout=30, attempts=3)
+        log(f"tc-viewer: login screen {w}x{h} on the PC's screen {t_login:.1f} s after QEMU started "
+            f"(guest uptime {up.strip()} s)")
+        ref = viewer_screen.reference(d, viewer, lab.ns, server, host, w, h)
+        same = viewer_screen.same_fraction(screen, ref)
+        log(f"tc-viewer: {same * 100:.2f} % of the pixels equal the Xvfb reference")
+        check(same > 0.98, f"the PC's screen differs from the viewer's login screen under Xvfb "
+              f"({same * 100:.2f} % equal; pictures in {d})")
+
+        vm.type_text("ana\tsecret\n")
+        deadline = time.monotonic() + 60
+        while True:
+            st = fake_state(lab) or {}
+            if st.get("logins", 0) > 0 or st.get("bad_logins", 0) > 0:
+                break
+            check(time.monotonic() < deadline, f"no login reached the boot-server within 60 s; "
+                  f"state {st}; serial:\n{vm.text()[-2000:]}")
+            time.sleep(0.5)
+        check(st["logins"] == 1 and st["bad_logins"] == 0,
+              f"the typed user/password did not log in as ana/secret: {st}")
+        check(st["login_clients"] == [host], f"login client_id {st['login_clients']}, expected {host}")
+        vm.wait_for(r"LABDESK-TC: viewer: ", 30)
+        log(f"tc-viewer: typed login reached the boot-server as ana from {host}")
+        rc, o = vm.sh("echo $((6 * 7))", timeout=30, attempts=3)
+        check(o.startswith("42"), f"console shell (labdesk.shell=1) did not answer: {o!r}")
+        vm.stop()
+        ok = True
+        log(f"PASS thin-client {'efifb' if efifb else 'viewer'}")
     finally:
         if vm:
             vm.stop()
@@ -132,7 +236,10 @@ def main():
         if not os.path.exists(os.path.join(assets, f)):
             sys.exit(f"missing {assets}/{f}: build the 'pxe-assets' target first")
     try:
-        {"virtio": test_virtio, "e1000": test_e1000}[case](assets, src)
+        if case in ("viewer", "efifb"):
+            test_viewer(assets, src, sys.argv[4], efifb=case == "efifb")
+        else:
+            {"virtio": test_virtio, "e1000": test_e1000}[case](assets, src)
     except TestFailure as e:
         print(f"FAIL: {e}", flush=True)
         sys.exit(1)
