@@ -58,6 +58,7 @@ void Agent::reload(const AgentConfig& next, std::string token) {
   merged->images = next.images;
   merged->restart_policy = next.restart_policy;
   merged->max_restarts = next.max_restarts;
+  merged->shutdown_seconds = next.shutdown_seconds;
   merged->capacity_mib = next.capacity_mib;
   if (next.listen != cur->listen || next.port != cur->port || next.uri != cur->uri ||
       next.images_dir != cur->images_dir || next.overlay_dir != cur->overlay_dir ||

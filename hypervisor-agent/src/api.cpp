@@ -55,7 +55,9 @@ http::Router make_router(ApiDeps d) {
   r.add("GET", "/v1/desktops/{name}", [d](const Request& req) { return answer(d.desktops.get(req.params.at("name"))); });
   r.add("DELETE", "/v1/desktops/{name}", [d](const Request& req) {
     const auto& name = req.params.at("name");
-    auto res = d.desktops.destroy(name);
+    auto force = query_number(req, "force", 0, 1);
+    if (!force) return Response::error(force.error());
+    auto res = d.desktops.destroy(name, *force == 1);
     if (!res) return Response::error(res.error());
     return Response::json({{"destroyed", name}});
   });

@@ -44,6 +44,8 @@ const std::array kDesktopKeys{
     KeySpec{"vcpus", Kind::integer, Value{I{1}}, "virtual CPUs per desktop"},
     KeySpec{"restart_policy", Kind::string, Value{S("on-crash")}, "\"on-crash\" restarts a crashed desktop with the same data disk; \"never\""},
     KeySpec{"max_restarts", Kind::integer, Value{I{3}}, "crashes a desktop may have before it stays down"},
+    KeySpec{"shutdown_seconds", Kind::integer, Value{I{10}},
+            "how long stopping a desktop waits for a clean guest shutdown (ACPI power button: the guest syncs and unmounts the data disk) before it is destroyed; 0: destroy at once"},
 };
 const std::array kLoadKeys{
     KeySpec{"sample_ms", Kind::integer, Value{I{250}}, "time between the two samples of a load report"},
@@ -113,6 +115,7 @@ AgentConfig build(const config::Tree& t) {
   r("desktops.vcpus", c.vcpus);
   r("desktops.restart_policy", c.restart_policy);
   r("desktops.max_restarts", c.max_restarts);
+  r("desktops.shutdown_seconds", c.shutdown_seconds);
   r("load.sample_ms", c.sample_ms);
   r("load.cache_ms", c.cache_ms);
   for (std::size_t i = 0; i < t.count("images"); ++i) {
@@ -165,6 +168,9 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
     problem("desktops.restart_policy", "unknown restart_policy '" + c.restart_policy + "': use \"on-crash\" or \"never\"");
   }
   if (c.max_restarts < 0) problem("desktops.max_restarts", "max_restarts must be 0 or more");
+  if (c.shutdown_seconds < 0 || c.shutdown_seconds > 300) {
+    problem("desktops.shutdown_seconds", "shutdown_seconds '" + std::to_string(c.shutdown_seconds) + "' must be 0..300");
+  }
   if (c.sample_ms < 10 || c.sample_ms > 10000) problem("load.sample_ms", "sample_ms " + std::to_string(c.sample_ms) + " must be 10..10000");
   if (c.cache_ms < 0) problem("load.cache_ms", "cache_ms must be 0 or more");
   std::set<std::string> seen;

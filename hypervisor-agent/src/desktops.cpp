@@ -1,6 +1,8 @@
 #include "labdesk/agent/desktops.hpp"
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "labdesk/agent/names.hpp"
 #include "labdesk/agent/png.hpp"
@@ -181,21 +183,53 @@ Result<aa::Desktop> Desktops::create(const aa::CreateDesktop& req) {
   return d;
 }
 
-Result<void> Desktops::destroy(const std::string& name) {
+// A clean stop first: the guest syncs and unmounts the user's data disk, so nothing written in
+// the last seconds before a logout or a handoff is lost. A guest that does not stop in time (or
+// ignores ACPI) is destroyed; its data disk then relies on the filesystem's journal.
+void Desktops::stop_cleanly(const std::string& name, std::chrono::seconds limit) {
+  if (limit.count() <= 0) return;
+  if (auto r = libvirt_.shutdown(name); !r) {
+    log_->warn("desktop '{}': clean shutdown not possible ({}); destroying it", name, r.error().message);
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto up = libvirt_.running(name);
+    if (!up || !*up) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log_->warn("desktop '{}' did not shut down within {} s; destroying it", name, limit.count());
+}
+
+Result<void> Desktops::destroy(const std::string& name, bool force) {
   if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
   DesktopMeta meta;
   {
     std::lock_guard l(mutex_);
     auto it = cache_.find(name);
     if (it == cache_.end()) return fail("not_found", "no desktop '" + name + "' on this host", 404);
-    if (it->second.pending) return fail("busy", "desktop '" + name + "' is still starting: retry shortly", 409);
+    if (it->second.pending) {
+      return fail("busy", "desktop '" + name + "' is still " + (it->second.stopping ? "stopping" : "starting") + ": retry shortly", 409);
+    }
     meta = it->second.meta;
-    cache_.erase(it);  // erased first: the stop event that follows is then not a crash
+    // Kept while it stops (the user's data disk and the memory stay taken), and pending so the
+    // stop event that follows is not taken for a crash.
+    it->second.pending = it->second.stopping = true;
   }
-  if (auto r = libvirt_.destroy(name); !r && r.error().code != "not_found") {
+  if (!force) stop_cleanly(name, std::chrono::seconds(config()->shutdown_seconds));
+  auto r = libvirt_.destroy(name);
+  const bool gone = r || r.error().code == "not_found" || [&] {
+    auto up = libvirt_.running(name);
+    return up && !*up;
+  }();
+  {
     std::lock_guard l(mutex_);
-    cache_.emplace(name, Entry{meta, 0, false});
-    return r;
+    auto it = cache_.find(name);
+    if (!gone) {
+      if (it != cache_.end()) it->second.pending = it->second.stopping = false;
+      return r;
+    }
+    if (it != cache_.end()) cache_.erase(it);
   }
   storage_.remove_overlay(name);
   events_.push(event("stopped", name, meta, "destroyed through the API"));

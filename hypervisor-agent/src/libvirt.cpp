@@ -297,6 +297,28 @@ Result<void> Libvirt::destroy(const std::string& name) {
   });
 }
 
+Result<void> Libvirt::shutdown(const std::string& name) {
+  return impl_->with([&](virConnectPtr c) -> Result<void> {
+    auto d = Impl::lookup(c, name);
+    if (!d) return std::unexpected(d.error());
+    DomainRef ref(*d);
+    if (virDomainShutdown(ref.d) < 0) return fail("libvirt", "cannot shut down '" + name + "': '" + last_error() + "'", 500);
+    return {};
+  });
+}
+
+Result<bool> Libvirt::running(const std::string& name) {
+  return impl_->with([&](virConnectPtr c) -> Result<bool> {
+    auto d = Impl::lookup(c, name);
+    if (!d) {
+      if (d.error().code == "not_found") return false;
+      return std::unexpected(d.error());
+    }
+    DomainRef ref(*d);
+    return virDomainIsActive(ref.d) == 1;
+  });
+}
+
 Result<std::vector<DomainInfo>> Libvirt::list(bool with_xml) {
   return impl_->with([&](virConnectPtr c) -> Result<std::vector<DomainInfo>> {
     virDomainPtr* doms = nullptr;

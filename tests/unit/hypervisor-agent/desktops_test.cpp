@@ -107,6 +107,25 @@ TEST_CASE("desktops: create, list, get, resize, screenshot, destroy, data disk k
   CHECK(types == std::vector<std::string>{"started", "resized", "stopped"});
 }
 
+TEST_CASE("desktops: stopping waits for a clean shutdown unless forced, and frees the data disk after") {
+  Running a;
+  auto first = a.create("alice");
+  const std::string name = first["name"];
+  CHECK(a.status("DELETE", "/v1/desktops/" + name + "?force=2") == 400);  // 0 or 1
+  CHECK(a.status("GET", "/v1/desktops/" + name) == 200);                 // nothing done
+  // test:///default shuts a domain off at the ACPI press: the clean path ends at once
+  CHECK(a.status("DELETE", "/v1/desktops/" + name) == 200);
+  CHECK(a.status("GET", "/v1/desktops/" + name) == 404);
+  auto second = a.create("alice");  // the data disk is free again
+  const std::string again = second["name"];
+  CHECK(a.status("DELETE", "/v1/desktops/" + again + "?force=1") == 200);
+  CHECK(a.status("GET", "/v1/desktops/" + again) == 404);
+  CHECK(fs::exists(a.tree.cfg.data_dir + "/alice.qcow2"));
+  auto ev = a.client->get_json("/v1/events?after=0");
+  REQUIRE(ev);
+  for (auto& e : (*ev)["events"]) CHECK(e["type"] != "crashed");  // a clean stop is not a crash
+}
+
 TEST_CASE("desktops: bad input is a 4xx JSON error naming the problem") {
   Running a;
   auto err = [&](const std::string& body) {

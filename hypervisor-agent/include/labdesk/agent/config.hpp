@@ -45,6 +45,7 @@ struct AgentConfig {
   std::int64_t vcpus = 1;
   std::string restart_policy;  // "on-crash" | "never"
   std::int64_t max_restarts = 0;
+  std::int64_t shutdown_seconds = 10;
   // [load]
   std::int64_t sample_ms = 0;
   std::int64_t cache_ms = 0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -42,7 +43,8 @@ class Desktops {
   Desktops& operator=(const Desktops&) = delete;
 
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop& req);
-  Result<void> destroy(const std::string& name);
+  // force: destroy at once instead of waiting up to desktops.shutdown_seconds for a clean stop.
+  Result<void> destroy(const std::string& name, bool force = false);
   Result<std::vector<api::agent::Desktop>> list();
   Result<api::agent::Desktop> get(const std::string& name);
   Result<api::agent::MemoryReport> resize(const std::string& name, std::int64_t memory_mib);
@@ -68,9 +70,11 @@ class Desktops {
   struct Entry {
     DesktopMeta meta;
     std::int64_t memory_mib = 0;
-    bool pending = false;  // being created: its overlay must survive a sweep
+    bool pending = false;   // being created or stopped: its overlay must survive a sweep
+    bool stopping = false;  // still holds its memory and the user's data disk until it is gone
   };
 
+  void stop_cleanly(const std::string& name, std::chrono::seconds limit);
   void work();
   void handle(const LifecycleEvent& e);
   void handle_crash(const std::string& name, const std::string& detail);

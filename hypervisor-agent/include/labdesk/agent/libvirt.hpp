@@ -81,6 +81,9 @@ class Libvirt {
 
   Result<void> create(const std::string& xml);
   Result<void> destroy(const std::string& name);
+  // Presses the ACPI power button; Result<false> once the domain is gone or shut off.
+  Result<void> shutdown(const std::string& name);
+  Result<bool> running(const std::string& name);
   // Active domains (with metadata only when `with_xml` also fills vnc_port).
   Result<std::vector<DomainInfo>> list(bool with_xml = true);
   Result<DomainInfo> get(const std::string& name);
