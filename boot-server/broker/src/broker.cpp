@@ -12,6 +12,11 @@ Broker::Broker(BrokerOptions opt, HostTable& hosts, ForwardPort& forwards, VncPr
     : opt_(std::move(opt)), hosts_(hosts), forwards_(forwards), probe_(probe), store_(store),
       clock_(clock), log_(std::move(log)), planner_(opt_.policy),
       ports_used_(static_cast<std::size_t>(opt_.port_count), false) {
+  next_seq_ = opt_.first_event_seq;
+  if (next_seq_ == 0) {
+    next_seq_ = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch()).count());
+  }
   if (sodium_init() < 0) throw Failure(Error{"internal", "libsodium failed to initialise", 500});
 }
 
@@ -204,7 +209,8 @@ Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_ses
                                     s.user + "': " + d.error().message, 502);
   }
   hosts_.report_success(h);
-  if (!probe_.wait_ready(d->vnc.host, d->vnc.port, opt_.vnc_ready_timeout)) {
+  // A zero timeout: the admin chose not to wait (agents on test:///default have no VNC server).
+  if (opt_.vnc_ready_timeout.count() > 0 && !probe_.wait_ready(d->vnc.host, d->vnc.port, opt_.vnc_ready_timeout)) {
     (void)hosts_.agent(h).destroy(d->name);
     return fail("desktop_not_ready", "desktop '" + d->name + "' on host '" + hosts_.spec(h).name +
                                          "' did not answer on VNC in time", 504);

@@ -211,6 +211,33 @@ TEST_CASE("a desktop that never answers on VNC is destroyed and the login fails 
   CHECK(lab.broker->sessions().empty());
 }
 
+TEST_CASE("vnc_ready_timeout 0: the login does not wait for VNC (agents on test:///default)") {
+  Lab lab;
+  lab.probe.ready = false;  // would fail the login if it were asked
+  lab.opt.vnc_ready_timeout = std::chrono::milliseconds(0);
+  lab.broker = lab.make();
+  auto r = lab.broker->login({"alice", "pc", "10.77.0.5"});
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(lab.broker->sessions().size() == 1);
+}
+
+TEST_CASE("after a restart, session events are numbered above the ones viewers already saw") {
+  Lab lab;
+  auto a = lab.login("alice");
+  lab.login("bob");
+  lab.login("carol");  // alice shrinks: her viewer sees "moved"
+  auto before = lab.broker->events(a.session, a.token, 0);
+  REQUIRE(before->size() == 1);
+  const auto seen = (*before)[0].seq;
+  lab.broker = lab.make();  // the boot-server restarts
+  REQUIRE(lab.broker->reconcile().has_value());
+  auto again = lab.login("alice", "pc-elsewhere");  // roam: alice's first viewer is told
+  auto after = lab.broker->events(a.session, again.token, seen);
+  REQUIRE(after->size() == 1);  // a viewer polling with after=seen gets it
+  CHECK((*after)[0].type == "ended");
+  CHECK((*after)[0].seq > seen);
+}
+
 TEST_CASE("long-poll waiters are woken by a move") {
   Lab lab;
   auto a = lab.login("alice");

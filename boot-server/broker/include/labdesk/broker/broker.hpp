@@ -29,7 +29,11 @@ struct BrokerOptions {
   std::string image = "desktop";
   alloc::Policy policy;
   std::chrono::seconds grace{300};
-  std::chrono::milliseconds vnc_ready_timeout{60000};
+  std::chrono::milliseconds vnc_ready_timeout{60000};  // 0: do not wait for VNC
+  // Session event numbers start here. Viewers ignore events numbered at or below the last one
+  // they saw, so numbers must keep growing across a boot-server restart: 0 = microseconds since
+  // the epoch at construction (above every number issued by an earlier run).
+  std::uint64_t first_event_seq = 0;
 };
 
 struct Login {
