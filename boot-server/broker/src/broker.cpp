@@ -145,7 +145,34 @@ Result<LoginResult> Broker::login(const Login& req) {
   return out;
 }
 
-Result<void> Broker::execute(const alloc::Plan& plan, const Login* newcomer, LoginResult* out) {
+alloc::Plan cold_on_same_host(alloc::Plan plan, const std::map<std::string, std::size_t>& live) {
+  auto& st = plan.steps;
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    if (st[i].op != alloc::Op::start || !st[i].host) continue;
+    auto it = live.find(st[i].user);
+    if (it == live.end() || it->second != *st[i].host) continue;
+    for (std::size_t j = i + 1; j < st.size(); ++j) {
+      if (st[j].op == alloc::Op::destroy && st[j].user == st[i].user && st[j].host == st[i].host) {
+        alloc::Step d = st[j];
+        st.erase(st.begin() + static_cast<std::ptrdiff_t>(j));
+        st.insert(st.begin() + static_cast<std::ptrdiff_t>(i), d);
+        ++i;  // past the start, now one further on
+        break;
+      }
+    }
+  }
+  return plan;
+}
+
+Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out) {
+  std::map<std::string, std::size_t> live;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, x] : sessions_) {
+      if (!x.desktop.empty()) live[x.user] = x.host;
+    }
+  }
+  const alloc::Plan plan = cold_on_same_host(planned, live);
   std::map<std::string, Pending> pending;
   std::map<std::string, Pending> retired;
   for (const auto& s : plan.steps) {

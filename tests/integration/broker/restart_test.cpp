@@ -160,12 +160,12 @@ TEST_CASE("broker restart, real libvirtd + TCG: boot-server SIGKILLed in the mid
   // dave's arrival shrinks all three to 128 MiB: three replacements, switches and destroys.
   // SIGKILL as soon as the first replacement runs (mid-plan).
   auto dave = login_in_background(lab, 0, "dave", lab.path() + "/dave");
-  REQUIRE(wait_until([&] {
+  REQUIRE_MESSAGE(wait_until([&] {
     for (const auto& [name, where] : lab.running_desktops()) {
       if (!settled.contains(name) && name.find("-dave-") == std::string::npos) return true;
     }
     return false;
-  }, 240s));
+  }, 240s), "no replacement desktop; dave's login: " << read_file(lab.path() + "/dave") << "\n" << lab.server_log());
   lab.kill_server();
   dave->stop(0, 30s);
   MESSAGE("desktops at the kill: " << lab.running_desktops().size() << ", dave answered: " << answered_200(lab.path() + "/dave"));
