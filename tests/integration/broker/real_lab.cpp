@@ -78,6 +78,11 @@ BrokerLab::~BrokerLab() {
   for (auto& a : agents_) a->stop(SIGTERM, 10s);
   agents_.clear();
   for (const auto& ns : pc_ns_) sh("ip netns del " + ns + " 2>/dev/null");
+  sh("ip link del br0 2>/dev/null");
+  // VMs this test started in the sandbox's libvirtd (the next test case may share it).
+  if (opt_.libvirt_uri == "qemu:///system") {
+    sh("for d in $(virsh -c qemu:///system list --name 2>/dev/null); do virsh -c qemu:///system destroy \"$d\" >/dev/null 2>&1; done");
+  }
 }
 
 void BrokerLab::write_agent(std::size_t i) {
@@ -102,6 +107,11 @@ void BrokerLab::write_agent(std::size_t i) {
     auto h = c.get_json("/v1/health");
     return h && (*h)["libvirt"] == "connected";
   }, 60s), "agent " << i << " did not come up: " << read_file(root + ".log"));
+}
+
+http::Client BrokerLab::agent_client(std::size_t i) const {
+  return http::Client("http://127.0.0.1:" + std::to_string(17400 + i),
+                      http::ClientOptions{.bearer_token = kAgentToken, .timeout = 60s});
 }
 
 void BrokerLab::write_server_config() {
@@ -165,6 +175,15 @@ json BrokerLab::login(int pc, const std::string& user) {
   auto a = pc_call(pc, "POST", "/v1/login", {{"user", user}, {"password", user + "-pw"}, {"client_id", "pc-" + user}});
   REQUIRE_MESSAGE(a.status == 200, "login of '" << user << "': " << a.status << " " << a.body.dump() << "\n" << server_log());
   return a.body;
+}
+
+std::unique_ptr<Child> BrokerLab::login_async(int pc, const std::string& user, const std::string& out) {
+  const std::string body = json{{"user", user}, {"password", user + "-pw"}, {"client_id", "pc-" + user}}.dump();
+  return std::make_unique<Child>(
+      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", pc_ns(pc), "curl", "-s", "-m", "300", "-o", out, "-w",
+                               "%{http_code}", "-H", "Content-Type: application/json", "-d", body,
+                               "http://10.77.0.1:8080/v1/login"},
+      out + ".status");
 }
 
 json BrokerLab::sessions() {

@@ -49,12 +49,17 @@ class BrokerLab {
   // Admin API (loopback, no token) and the agents' API, from the boot-server's namespace.
   http::Client& admin() { return *admin_; }
   http::Client& agent(std::size_t i) { return *agent_clients_.at(i); }
+  // Another client of agent i (for another thread: a client is not shared between threads).
+  [[nodiscard]] http::Client agent_client(std::size_t i) const;
   void add_user(const std::string& name);
 
   // Client API from lab PC `pc` (0-based), through curl in its namespace.
   PcAnswer pc_call(int pc, const std::string& method, const std::string& path, const nlohmann::json& body = nullptr,
                    const std::string& token = "", int max_time_s = 180);
   nlohmann::json login(int pc, const std::string& user);  // REQUIREs a 200
+  // A login in the background (curl in the PC's namespace): body to `out`, status to out.status.
+  std::unique_ptr<Child> login_async(int pc, const std::string& user, const std::string& out);
+  static bool answered_200(const std::string& out) { return read_file(out + ".status") == "200"; }
   [[nodiscard]] std::string pc_ip(int pc) const { return "10.77.0." + std::to_string(101 + pc); }
   [[nodiscard]] std::string pc_ns(int pc) const { return pc_ns_.at(static_cast<std::size_t>(pc)); }
 

@@ -34,19 +34,6 @@ std::map<std::string, std::string> data_disks(const BrokerLab& lab, bool hash) {
   return out;
 }
 
-// Starts a login from a lab PC in the background (curl in the PC's namespace); its answer lands
-// in `out` ("...\n<status>").
-std::unique_ptr<Child> login_in_background(BrokerLab& lab, int pc, const std::string& user, const std::string& out) {
-  const std::string body = R"({"user":")" + user + R"(","password":")" + user + R"(-pw","client_id":"pc-)" + user + R"("})";
-  return std::make_unique<Child>(
-      std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", lab.pc_ns(pc), "curl", "-s", "-m", "300", "-o", out, "-w",
-                               "%{http_code}", "-H", "Content-Type: application/json", "-d", body,
-                               "http://10.77.0.1:8080/v1/login"},
-      out + ".status");
-}
-
-bool answered_200(const std::string& out) { return read_file(out + ".status") == "200"; }
-
 // The invariants after reconciliation, checked against the agents and nftables.
 void check_reconciled(BrokerLab& lab) {
   const json sessions = lab.sessions();
@@ -105,14 +92,14 @@ TEST_CASE("broker restart, test:///default agents: boot-server SIGKILLed in a lo
   // killed as soon as the agents run more desktops than the two settled sessions.
   std::vector<std::unique_ptr<Child>> burst;
   for (int i = 0; i < 8; ++i) {
-    burst.push_back(login_in_background(lab, i % 2, "u" + std::to_string(i), lab.path() + "/burst-" + std::to_string(i)));
+    burst.push_back(lab.login_async(i % 2, "u" + std::to_string(i), lab.path() + "/burst-" + std::to_string(i)));
   }
   REQUIRE(wait_until([&] { return lab.running_desktops().size() >= 4; }, 60s));
   lab.kill_server();
   for (auto& c : burst) c->stop(0, 30s);  // curl ends when the connection drops
   std::vector<std::string> answered;
   for (int i = 0; i < 8; ++i) {
-    if (answered_200(lab.path() + "/burst-" + std::to_string(i))) answered.push_back("u" + std::to_string(i));
+    if (BrokerLab::answered_200(lab.path() + "/burst-" + std::to_string(i))) answered.push_back("u" + std::to_string(i));
   }
   MESSAGE("logins answered before the kill: " << answered.size() << " of 8, desktops then: " << lab.running_desktops().size());
 
@@ -159,7 +146,7 @@ TEST_CASE("broker restart, real libvirtd + TCG: boot-server SIGKILLed in the mid
 
   // dave's arrival shrinks all three to 128 MiB: three replacements, switches and destroys.
   // SIGKILL as soon as the first replacement runs (mid-plan).
-  auto dave = login_in_background(lab, 0, "dave", lab.path() + "/dave");
+  auto dave = lab.login_async(0, "dave", lab.path() + "/dave");
   REQUIRE_MESSAGE(wait_until([&] {
     for (const auto& [name, where] : lab.running_desktops()) {
       if (!settled.contains(name) && name.find("-dave-") == std::string::npos) return true;
@@ -168,7 +155,7 @@ TEST_CASE("broker restart, real libvirtd + TCG: boot-server SIGKILLed in the mid
   }, 240s), "no replacement desktop; dave's login: " << read_file(lab.path() + "/dave") << "\n" << lab.server_log());
   lab.kill_server();
   dave->stop(0, 30s);
-  MESSAGE("desktops at the kill: " << lab.running_desktops().size() << ", dave answered: " << answered_200(lab.path() + "/dave"));
+  MESSAGE("desktops at the kill: " << lab.running_desktops().size() << ", dave answered: " << BrokerLab::answered_200(lab.path() + "/dave"));
 
   // Behind its back: a VM with no session, and carol's VM destroyed.
   auto ghost = lab.agent(0).post_json("/v1/desktops", {{"user", "mallory"}, {"session", "ghost"}, {"image", "desktop"},
@@ -183,7 +170,7 @@ TEST_CASE("broker restart, real libvirtd + TCG: boot-server SIGKILLed in the mid
   CHECK(has_user(sessions, "alice"));
   CHECK(has_user(sessions, "bob"));
   CHECK_FALSE(has_user(sessions, "carol"));
-  if (answered_200(lab.path() + "/dave")) CHECK(has_user(sessions, "dave"));
+  if (BrokerLab::answered_200(lab.path() + "/dave")) CHECK(has_user(sessions, "dave"));
   CHECK_FALSE(lab.running_desktops().contains((*ghost)["name"].get<std::string>()));
   auto after = data_disks(lab, false);
   for (const auto& [path, id] : disks) CHECK_MESSAGE(after[path] == id, "data disk replaced: " << path);
