@@ -23,13 +23,25 @@ Result<void> BrokerForwards::remove(int lab_port) {
 }
 
 Result<void> BrokerForwards::rebuild(const std::vector<broker::Forward>& all) {
-  std::vector<Forward> converted;
+  // One unusable forward (a desktop without a VNC port, a client outside a changed lab subnet)
+  // must not keep the others stale: stale forwards may lead to ports another desktop reuses.
+  std::vector<Forward> usable;
+  std::string left_out;
+  std::size_t bad = 0;
   for (const auto& f : all) {
     auto c = convert(f);
-    if (!c) return std::unexpected(c.error());
-    converted.push_back(*c);
+    auto ok = c ? table_.check(*c) : Result<void>(std::unexpected(c.error()));
+    if (!ok) {
+      if (bad++ == 0) left_out = ok.error().message;
+      continue;
+    }
+    usable.push_back(*c);
   }
-  return table_.replace_all(converted);
+  if (auto r = table_.replace_all(usable); !r) return r;
+  if (bad > 0) {
+    return fail("bad_forward", std::to_string(bad) + " forward(s) left out of the rebuild, the first: " + left_out);
+  }
+  return {};
 }
 
 }  // namespace labdesk::boot

@@ -37,6 +37,11 @@ Result<void> ForwardTable::replace_all(const std::vector<Forward>& all) {
   return {};
 }
 
+Result<void> ForwardTable::check(const Forward& f) const {
+  std::lock_guard lock(mu_);
+  return check_forward(spec_, f);
+}
+
 Result<void> ForwardTable::upsert(const Forward& f) {
   if (auto ok = check_forward(spec_, f); !ok) return ok;
   std::lock_guard lock(mu_);

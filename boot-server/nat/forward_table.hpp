@@ -36,6 +36,8 @@ class ForwardTable {
   // New spec (config reload): rebuilds when it changed.
   Result<void> respec(const NatSpec& spec);
 
+  // Whether f fits the current spec (what upsert and replace_all check first).
+  Result<void> check(const Forward& f) const;
   [[nodiscard]] std::vector<Forward> list() const;
   [[nodiscard]] std::optional<Forward> find(std::uint16_t port) const;
 

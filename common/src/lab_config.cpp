@@ -114,7 +114,7 @@ const std::array kDesktopKeys{
     KeySpec{"image", Kind::string, Value{S("desktop")},
             "catalog name of the image a login's desktop starts from (an [[images]] entry of the agents)"},
     KeySpec{"vnc_ready_seconds", Kind::integer, Value{I{120}},
-            "how long a new desktop may take until its VNC server answers"},
+            "how long a new desktop may take until its VNC server answers; 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"},
 };
 
 const std::array kSchema{
@@ -324,6 +324,9 @@ class Validator {
     }
     if (c_.tiers.mode != "handoff" && c_.tiers.mode != "balloon") {
       problem("tiers.mode", "unknown tiers.mode '" + c_.tiers.mode + "': use \"handoff\" or \"balloon\"");
+    }
+    if (c_.desktops.vnc_ready_seconds < 0) {
+      problem("desktops.vnc_ready_seconds", "vnc_ready_seconds " + std::to_string(c_.desktops.vnc_ready_seconds) + " must be 0 or more");
     }
     if (c_.tiers.grace_seconds < 0) {
       problem("tiers.grace_seconds", "grace_seconds " + std::to_string(c_.tiers.grace_seconds) + " must be 0 or more");

@@ -35,6 +35,10 @@ class FakeAgent final : public broker::AgentPort {
     if (committed_locked() + spec.memory_mib > capacity_) {
       return fail("over_capacity", "host '" + host_ + "' over capacity", 409);
     }
+    // As the real agent: a user's data disk is in one VM at a time on a host.
+    for (const auto& [name, other] : desktops) {
+      if (other.user == spec.user) return fail("user_busy", "user '" + spec.user + "' already has desktop '" + name + "'", 409);
+    }
     api::agent::Desktop d;
     d.name = "ld-" + spec.user + "-" + std::to_string(++created);
     d.user = spec.user;

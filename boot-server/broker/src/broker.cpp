@@ -12,6 +12,11 @@ Broker::Broker(BrokerOptions opt, HostTable& hosts, ForwardPort& forwards, VncPr
     : opt_(std::move(opt)), hosts_(hosts), forwards_(forwards), probe_(probe), store_(store),
       clock_(clock), log_(std::move(log)), planner_(opt_.policy),
       ports_used_(static_cast<std::size_t>(opt_.port_count), false) {
+  next_seq_ = opt_.first_event_seq;
+  if (next_seq_ == 0) {
+    next_seq_ = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch()).count());
+  }
   if (sodium_init() < 0) throw Failure(Error{"internal", "libsodium failed to initialise", 500});
 }
 
@@ -140,7 +145,34 @@ Result<LoginResult> Broker::login(const Login& req) {
   return out;
 }
 
-Result<void> Broker::execute(const alloc::Plan& plan, const Login* newcomer, LoginResult* out) {
+alloc::Plan cold_on_same_host(alloc::Plan plan, const std::map<std::string, std::size_t>& live) {
+  auto& st = plan.steps;
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    if (st[i].op != alloc::Op::start || !st[i].host) continue;
+    auto it = live.find(st[i].user);
+    if (it == live.end() || it->second != *st[i].host) continue;
+    for (std::size_t j = i + 1; j < st.size(); ++j) {
+      if (st[j].op == alloc::Op::destroy && st[j].user == st[i].user && st[j].host == st[i].host) {
+        alloc::Step d = st[j];
+        st.erase(st.begin() + static_cast<std::ptrdiff_t>(j));
+        st.insert(st.begin() + static_cast<std::ptrdiff_t>(i), d);
+        ++i;  // past the start, now one further on
+        break;
+      }
+    }
+  }
+  return plan;
+}
+
+Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out) {
+  std::map<std::string, std::size_t> live;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, x] : sessions_) {
+      if (!x.desktop.empty()) live[x.user] = x.host;
+    }
+  }
+  const alloc::Plan plan = cold_on_same_host(planned, live);
   std::map<std::string, Pending> pending;
   std::map<std::string, Pending> retired;
   for (const auto& s : plan.steps) {
@@ -204,7 +236,8 @@ Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_ses
                                     s.user + "': " + d.error().message, 502);
   }
   hosts_.report_success(h);
-  if (!probe_.wait_ready(d->vnc.host, d->vnc.port, opt_.vnc_ready_timeout)) {
+  // A zero timeout: the admin chose not to wait (agents on test:///default have no VNC server).
+  if (opt_.vnc_ready_timeout.count() > 0 && !probe_.wait_ready(d->vnc.host, d->vnc.port, opt_.vnc_ready_timeout)) {
     (void)hosts_.agent(h).destroy(d->name);
     return fail("desktop_not_ready", "desktop '" + d->name + "' on host '" + hosts_.spec(h).name +
                                          "' did not answer on VNC in time", 504);

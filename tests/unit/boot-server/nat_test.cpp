@@ -122,8 +122,16 @@ TEST_CASE("the broker's ForwardPort over the table: upsert, rebuild replaces eve
   REQUIRE(p.rebuild({{15902, "10.77.0.103", "10.88.0.2", 5902}}));
   CHECK(table.list().size() == 1);
   CHECK(store.forwards().size() == 1);
-  CHECK(!p.rebuild({{15903, "10.77.0.104", "vm-host", 5903}}));  // not an IPv4 address: nothing changes
-  CHECK(table.find(15902));
+  // One unusable forward (not an IPv4 address, no VNC port) is left out and reported; the others
+  // still replace the old table (no stale forward of an ended session survives).
+  auto r = p.rebuild({{15903, "10.77.0.104", "vm-host", 5903}, {15904, "10.77.0.105", "10.88.0.2", 0},
+                      {15905, "10.77.0.106", "10.88.0.2", 5905}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("2 forward(s) left out") != std::string::npos);
+  CHECK_FALSE(table.find(15902));
+  CHECK(table.find(15905));
+  CHECK(table.list().size() == 1);
+  REQUIRE(p.rebuild({{15902, "10.77.0.103", "10.88.0.2", 5902}}));
   REQUIRE(p.remove(15902));
   CHECK(store.forwards().empty());
   std::filesystem::remove(path);

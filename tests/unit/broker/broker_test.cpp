@@ -211,6 +211,60 @@ TEST_CASE("a desktop that never answers on VNC is destroyed and the login fails 
   CHECK(lab.broker->sessions().empty());
 }
 
+TEST_CASE("vnc_ready_timeout 0: the login does not wait for VNC (agents on test:///default)") {
+  Lab lab;
+  lab.probe.ready = false;  // would fail the login if it were asked
+  lab.opt.vnc_ready_timeout = std::chrono::milliseconds(0);
+  lab.broker = lab.make();
+  auto r = lab.broker->login({"alice", "pc", "10.77.0.5"});
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(lab.broker->sessions().size() == 1);
+}
+
+TEST_CASE("after a restart, session events are numbered above the ones viewers already saw") {
+  Lab lab;
+  auto a = lab.login("alice");
+  lab.login("bob");
+  lab.login("carol");  // alice shrinks: her viewer sees "moved"
+  auto before = lab.broker->events(a.session, a.token, 0);
+  REQUIRE(before->size() == 1);
+  const auto seen = (*before)[0].seq;
+  lab.broker = lab.make();  // the boot-server restarts
+  REQUIRE(lab.broker->reconcile().has_value());
+  auto again = lab.login("alice", "pc-elsewhere");  // roam: alice's first viewer is told
+  auto after = lab.broker->events(a.session, again.token, seen);
+  REQUIRE(after->size() == 1);  // a viewer polling with after=seen gets it
+  CHECK((*after)[0].type == "ended");
+  CHECK((*after)[0].seq > seen);
+}
+
+TEST_CASE("a handoff on the user's own host is stop-first: the agent allows one desktop per user and host") {
+  using alloc::Op;
+  alloc::Plan warm{{{Op::start, "alice", 0, 256, 0, {}}, {Op::switch_to, "alice", 0, 256, 0, {}},
+                    {Op::destroy, "alice", 0, 512, 0, {}}, {Op::start, "bob", 1, 256, 0, {}},
+                    {Op::switch_to, "bob", 1, 256, 0, {}}, {Op::destroy, "bob", 0, 512, 0, {}}}};
+  auto p = cold_on_same_host(warm, {{"alice", 0}, {"bob", 0}});
+  REQUIRE(p.steps.size() == 6);
+  CHECK(p.steps[0].op == Op::destroy);  // alice: same host, cold
+  CHECK(p.steps[1].op == Op::start);
+  CHECK(p.steps[2].op == Op::switch_to);
+  CHECK(p.steps[3].op == Op::start);  // bob moves to another host: warm, unchanged
+  CHECK(p.steps[5].op == Op::destroy);
+  // One host: arrivals shrink earlier users on their own host, and that works.
+  Lab lab(alloc::Mode::handoff, 1);
+  std::vector<LoginResult> in;
+  for (const char* u : {"alice", "bob", "carol", "dave"}) in.push_back(lab.login(u));
+  int moved = 0;
+  for (const auto& r : in) {
+    auto ev = lab.broker->events(r.session, r.token, 0);
+    REQUIRE(ev);
+    for (const auto& e : *ev) moved += e.type == "moved" ? 1 : 0;
+  }
+  CHECK(moved >= 1);
+  CHECK(lab.agents[0]->desktops.size() == 4);
+  CHECK(lab.broker->metrics().handoffs == static_cast<std::uint64_t>(moved));
+}
+
 TEST_CASE("long-poll waiters are woken by a move") {
   Lab lab;
   auto a = lab.login("alice");

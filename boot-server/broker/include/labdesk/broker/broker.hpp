@@ -29,7 +29,11 @@ struct BrokerOptions {
   std::string image = "desktop";
   alloc::Policy policy;
   std::chrono::seconds grace{300};
-  std::chrono::milliseconds vnc_ready_timeout{60000};
+  std::chrono::milliseconds vnc_ready_timeout{60000};  // 0: do not wait for VNC
+  // Session event numbers start here. Viewers ignore events numbered at or below the last one
+  // they saw, so numbers must keep growing across a boot-server restart: 0 = microseconds since
+  // the epoch at construction (above every number issued by an earlier run).
+  std::uint64_t first_event_seq = 0;
 };
 
 struct Login {
@@ -63,6 +67,11 @@ struct Metrics {
   std::uint64_t grace_expired = 0;
   std::vector<double> blackout_seconds;  // reported by viewers after following a move
 };
+
+// A user's data disk is in one VM at a time on a host (the agent refuses a second desktop of the
+// user there), so a handoff whose replacement starts on the host the user runs on (`live`: user
+// -> host) becomes the allocator's cold handoff: destroy(old) → start(new) → switch_to(new).
+alloc::Plan cold_on_same_host(alloc::Plan plan, const std::map<std::string, std::size_t>& live);
 
 class Broker {
  public:
@@ -111,7 +120,7 @@ class Broker {
     api::agent::Desktop desktop;
   };
   alloc::Cluster cluster_locked(const std::vector<HostLoad>& loads) const;
-  Result<void> execute(const alloc::Plan& plan, const Login* newcomer, LoginResult* out);
+  Result<void> execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out);
   Result<void> start_step(const alloc::Step& s, const std::string& new_session,
                           std::map<std::string, Pending>& pending);
   void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
