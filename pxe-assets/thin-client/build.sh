@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # OUTDIR/thin-client/initrd.cpio.gz: busybox, NIC/screen/input drivers, DHCP, the announce, and
-# labdesk-viewer on an X display: LABDESK_VIEWER=PATH (the built binary; the pxe-assets CMake
-# target passes it) is packed, stripped, with the display stack of display.list, the font the
-# viewer draws with (LABDESK_VIEWER_FONT, default: the font paths compiled into the viewer) and
-# every shared library they load. LABDESK_VIEWER=none builds a console-only thin client.
+# labdesk-viewer on an X display. LABDESK_VIEWER=PATH (the pxe-assets CMake target passes it;
+# default OUTDIR/../thin-client/labdesk-viewer, its place in a CMake build folder) is packed,
+# stripped, with the display stack of display.list, the font the viewer draws with
+# (LABDESK_VIEWER_FONT, default: the font paths compiled into the viewer) and every shared
+# library they load. LABDESK_VIEWER=none builds a console-only thin client.
 # LABDESK_TC_OVERLAY=DIR copies DIR over the tree (lib/firmware/..., a stand-in viewer, ...).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +18,11 @@ overlay=${LABDESK_TC_OVERLAY:-}
 [ -z "$overlay" ] || [ -d "$overlay" ] || die "LABDESK_TC_OVERLAY='$overlay' is not a directory"
 mods=$(module_files "$HERE/modules.list")
 viewer=${LABDESK_VIEWER:-}
-[ -n "$viewer" ] || die "LABDESK_VIEWER is not set: give the labdesk-viewer binary (LABDESK_VIEWER=build/thin-client/labdesk-viewer) or LABDESK_VIEWER=none for a thin client without viewer"
+if [ -z "$viewer" ]; then
+  # default: the viewer of the CMake build folder OUT is in (build/pxe-assets -> build/thin-client)
+  viewer=$(cd "$OUT/.." && pwd)/thin-client/labdesk-viewer
+  [ -x "$viewer" ] || die "no labdesk-viewer at '$viewer': build it (cmake --build build --target labdesk-viewer) or set LABDESK_VIEWER=PATH (LABDESK_VIEWER=none: a thin client without viewer)"
+fi
 vbin= display= fonts= libs=
 if [ "$viewer" != none ]; then
   [ -x "$viewer" ] || die "LABDESK_VIEWER='$viewer' is not an executable (build the labdesk-viewer target first)"
@@ -29,7 +34,7 @@ if [ "$viewer" != none ]; then
   libs=$(elf_closure "$viewer" $(for f in $display; do case $f in *.so|*/Xorg|*/bin/*) echo "$f" ;; esac; done))
 fi
 h=$(inputs_hash "$(command -v busybox)" $mods "$HERE" "$HERE/../lib" ${overlay:+"$overlay"} \
-      $vbin $fonts $display $libs)
+      $vbin $fonts $display $(for l in $libs; do readlink -f "$l"; done))
 if up_to_date "$OUT/.stamps/thin-client" "$h" "$D/initrd.cpio.gz"; then exit 0; fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/labdesk-tc.XXXXXX")

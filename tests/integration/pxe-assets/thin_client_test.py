@@ -11,7 +11,8 @@ reaches a listener of our own.
   thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC viewer VIEWER_BINARY
                      the real image: its screen (QMP screendump) shows the viewer's login screen
                      as the same viewer draws it under Xvfb; user and password typed on the PC's
-                     keyboard reach a fake boot-server (tests/fakes) with this PC's client id
+                     keyboard reach a fake boot-server (tests/fakes) with this PC's client id; a USB
+                     keyboard plugged in later restarts X with it, and the login works again
   thin_client_test.py ASSETS_DIR PXE_ASSETS_SRC efifb VIEWER_BINARY
                      the same on a UEFI PC (OVMF) without a DRM driver (nomodeset): X runs on the
                      firmware's framebuffer (efifb, Xorg's fbdev driver), as on a real PC whose
@@ -159,6 +160,23 @@ def wait_login_screen(vm, d, timeout):
         time.sleep(1)
 
 
+def login(vm, lab, n, host):
+    """Types ana/secret on the PC's keyboard; the fake boot-server must count login number n."""
+    vm.type_text("ana\tsecret\n")
+    deadline = time.monotonic() + 60
+    while True:
+        st = fake_state(lab) or {}
+        if st.get("logins", 0) >= n or st.get("bad_logins", 0) > 0:
+            break
+        check(time.monotonic() < deadline, f"login {n} did not reach the boot-server within 60 s; "
+              f"state {st}; serial:\n{vm.text()[-2000:]}")
+        time.sleep(0.5)
+    check(st["logins"] == n and st["bad_logins"] == 0,
+          f"the typed user/password did not log in as ana/secret: {st}")
+    check(st["login_clients"] == [host] * n, f"login client_id {st['login_clients']}, expected {host}")
+    vm.wait_for(r"LABDESK-TC: viewer: .*logged in as 'ana'", 30)
+
+
 def test_viewer(assets, src, viewer, efifb=False):
     d = workdir("tc-efifb" if efifb else "tc-viewer")
     ok, lab, vm = False, None, None
@@ -173,7 +191,7 @@ def test_viewer(assets, src, viewer, efifb=False):
             time.sleep(0.2)
         mac = "52:54:00:77:01:03"
         host = "labdesk-tc-" + mac.replace(":", "")
-        firmware, extra, screen = [], "", "modesetting on /dev/dri/card0 (bochs-drm)"
+        firmware, extra, screen = ["-device", "qemu-xhci,id=xhci"], "", "modesetting on /dev/dri/card0 (bochs-drm)"
         if efifb:
             shutil.copy("/usr/share/OVMF/OVMF_VARS.fd", os.path.join(d, "OVMF_VARS.fd"))
             firmware = ["-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd",
@@ -186,36 +204,35 @@ def test_viewer(assets, src, viewer, efifb=False):
                           "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
                           "-device", f"virtio-net-pci,netdev=n0,mac={mac}"],
                 netns=lab.ns, mem_mib=512)
-        m = vm.wait_for(r"LABDESK-TC: display: starting Xorg screen=(.*?) inputs=\[(.*?)\]", 180)
-        log(f"tc-viewer: X on {m.group(1)}, input devices: {m.group(2)}")
+        m = vm.wait_for(r"LABDESK-TC: display: starting Xorg screen=(.*?) inputs=\[(.*?)\] uptime=(\S+)", 180)
+        log(f"tc-viewer: X on {m.group(1)}, input devices: {m.group(2)} (guest uptime {m.group(3)} s)")
         check(m.group(1) == screen and "keyboard" in m.group(2).lower(),
               f"X should run with {screen} and the PS/2 keyboard: {m.group(0)!r}")
-        vm.wait_for(rf"LABDESK-TC: starting labdesk-viewer --server {re.escape(server)} --client-id {host} ", 180)
+        mv = vm.wait_for(rf"LABDESK-TC: starting labdesk-viewer --server {re.escape(server)} "
+                         rf"--client-id {host} uptime=(\S+)", 180)
         w, h, screen = wait_login_screen(vm, d, 240)
-        t_login = vm.elapsed()
-        rc, up = vm.sh("cut -d' ' -f1 /proc/uptime", timeout=30, attempts=3)
-        log(f"tc-viewer: login screen {w}x{h} on the PC's screen {t_login:.1f} s after QEMU started "
-            f"(guest uptime {up.strip()} s)")
+        log(f"tc-viewer: login screen {w}x{h} on the PC's screen {vm.elapsed():.1f} s after QEMU started "
+            f"(viewer started at guest uptime {mv.group(1)} s)")
         ref = viewer_screen.reference(d, viewer, lab.ns, server, host, w, h)
         same = viewer_screen.same_fraction(screen, ref)
         log(f"tc-viewer: {same * 100:.2f} % of the pixels equal the Xvfb reference")
         check(same > 0.98, f"the PC's screen differs from the viewer's login screen under Xvfb "
               f"({same * 100:.2f} % equal; pictures in {d})")
 
-        vm.type_text("ana\tsecret\n")
-        deadline = time.monotonic() + 60
-        while True:
-            st = fake_state(lab) or {}
-            if st.get("logins", 0) > 0 or st.get("bad_logins", 0) > 0:
-                break
-            check(time.monotonic() < deadline, f"no login reached the boot-server within 60 s; "
-                  f"state {st}; serial:\n{vm.text()[-2000:]}")
-            time.sleep(0.5)
-        check(st["logins"] == 1 and st["bad_logins"] == 0,
-              f"the typed user/password did not log in as ana/secret: {st}")
-        check(st["login_clients"] == [host], f"login client_id {st['login_clients']}, expected {host}")
-        vm.wait_for(r"LABDESK-TC: viewer: ", 30)
+        login(vm, lab, 1, host)
         log(f"tc-viewer: typed login reached the boot-server as ana from {host}")
+        if not efifb:
+            # no udev: X learns of a new keyboard by a restart, and the PC is at the login screen again
+            start = len(vm.text())
+            vm.qmp_cmd("device_add", driver="usb-kbd", id="kbd2", bus="xhci.0")
+            vm.wait_for(r"LABDESK-TC: display: new input device \S+ \([^)]*USB[^)]*\): restarting X", 60, start)
+            m = vm.wait_for(r"LABDESK-TC: display: starting Xorg screen=.*? inputs=\[(.*?)\]", 60, start)
+            check("USB" in m.group(1), f"the restarted X lacks the USB keyboard: {m.group(0)!r}")
+            w2, h2, screen2 = wait_login_screen(vm, d, 120)
+            same = viewer_screen.same_fraction(screen2, ref)
+            check(same > 0.98, f"after the X restart the screen is not the login screen ({same * 100:.2f} %)")
+            login(vm, lab, 2, host)
+            log(f"tc-viewer: USB keyboard plugged in: X restarted with it ({m.group(1)}), login again")
         rc, o = vm.sh("echo $((6 * 7))", timeout=30, attempts=3)
         check(o.startswith("42"), f"console shell (labdesk.shell=1) did not answer: {o!r}")
         vm.stop()
