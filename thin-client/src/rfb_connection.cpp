@@ -66,6 +66,9 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   c->FinishedFrameBufferUpdate = &RfbCallbacks::done;
   c->GotXCutText = &RfbCallbacks::cut;
   c->canHandleNewFBSize = TRUE;
+  // Exclusive (RFB shared-flag 0): a desktop has one viewer. QEMU then drops any other client,
+  // so the PC a session roamed away from loses the picture even before it hears "ended".
+  c->appData.shareDesktop = FALSE;
   c->appData.encodingsString = opt.encodings.c_str();  // copied by SetFormatAndEncodings at init
   c->appData.compressLevel = opt.compress_level;
   c->appData.enableJPEG = opt.jpeg_quality >= 0 ? TRUE : FALSE;

@@ -78,6 +78,15 @@ void Broker::push_event_locked(Session& s, SessionEvent e) {
   for (auto& [after, ready] : waiting) ready();
 }
 
+void Broker::retire_token_locked(Session& s, SessionEvent e) {
+  e.seq = next_seq_++;
+  retired_[s.token] = {s.id, std::move(e)};
+  if (retired_.size() > 4096) retired_.erase(retired_.begin());  // viewers long gone; any will do
+  auto waiting = std::move(waiters_[s.id]);  // the old PC's long-poll answers with its event now
+  waiters_.erase(s.id);
+  for (auto& [after, ready] : waiting) ready();
+}
+
 alloc::Cluster Broker::cluster_locked(const std::vector<HostLoad>& loads) const {
   alloc::Cluster c;
   for (std::size_t i = 0; i < hosts_.size(); ++i) {
@@ -100,15 +109,16 @@ Result<LoginResult> Broker::login(const Login& req) {
     if (Session* s = by_user_locked(req.user)) {
       // Roaming: the running desktop follows the user; the old PC is told and loses access.
       Session old = *s;
+      retire_token_locked(*s, SessionEvent{0, "ended", std::nullopt, "",
+                                           "session moved to lab PC '" + req.client_id + "'"});
       s->client_id = req.client_id;
       s->client_ip = req.client_ip;
       s->token = random_hex(32);
+      s->events_from = next_seq_;  // the new PC's viewer starts here: older events were not for it
       s->last_seen = clock_.now();
       store_.save(*s);
       Forward f{s->lab_port, s->client_ip, s->vnc.host, s->vnc.port};
       LoginResult out{s->id, s->token, {opt_.lab_address, s->lab_port}, s->vnc_password, s->mib, true};
-      push_event_locked(*s, SessionEvent{0, "ended", std::nullopt, "",
-                                         "session moved to lab PC '" + req.client_id + "'"});
       ++metrics_.roams;
       ++metrics_.logins;
       note_locked("roam", req.user, "from '" + old.client_id + "' to '" + req.client_id + "'");
@@ -370,16 +380,24 @@ Result<std::vector<SessionEvent>> Broker::events(const std::string& session, con
   std::lock_guard lock(mu_);
   auto it = sessions_.find(session);
   auto ev = events_.find(session);
+  std::uint64_t from = 0;
+  if (auto r = retired_.find(token); r != retired_.end() && r->second.first == session) {
+    // The PC this session roamed away from: it gets its "ended", nothing else.
+    if (r->second.second.seq > after) return std::vector<SessionEvent>{r->second.second};
+    return std::vector<SessionEvent>{};
+  }
   if (it == sessions_.end()) {
     // An ended session still delivers its last events (the "ended" reason) once.
     if (ev == events_.end()) return fail("session_gone", "no session '" + session + "': log in again", 404);
   } else if (auto s = authorized_locked(session, token); !s) {
     return std::unexpected(s.error());
+  } else {
+    from = (*s)->events_from;
   }
   std::vector<SessionEvent> out;
   if (ev != events_.end()) {
     for (const auto& e : ev->second) {
-      if (e.seq > after) out.push_back(e);
+      if (e.seq > after && e.seq >= from) out.push_back(e);
     }
   }
   return out;
@@ -388,8 +406,11 @@ Result<std::vector<SessionEvent>> Broker::events(const std::string& session, con
 void Broker::wait_events(const std::string& session, std::uint64_t after, std::function<void()> ready) {
   std::unique_lock lock(mu_);
   auto ev = events_.find(session);
-  bool have = ev != events_.end() && !ev->second.empty() && ev->second.back().seq > after;
-  if (have || !sessions_.contains(session)) {
+  auto s = sessions_.find(session);
+  // After a roam the new PC's events start at events_from: older ones would wake it for nothing.
+  const std::uint64_t seen = s == sessions_.end() || s->second.events_from == 0 ? after : std::max(after, s->second.events_from - 1);
+  bool have = ev != events_.end() && !ev->second.empty() && ev->second.back().seq > seen;
+  if (have || s == sessions_.end()) {
     lock.unlock();
     ready();
     return;

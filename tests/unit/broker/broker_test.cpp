@@ -117,11 +117,22 @@ TEST_CASE("roaming: the same user at another PC gets the running desktop, the fi
   CHECK(second.vnc_password == first.vnc_password);
   CHECK(lab.forwards.table[first.endpoint.port].client_ip == "10.77.0.102");
   CHECK(lab.broker->credential(first.session, first.token).error().status == 401);
-  auto ev = lab.broker->events(second.session, second.token, 0);
+  // The first PC's viewer, still polling with its old token, is told; the new PC's viewer does
+  // not get events that were not for it.
+  auto ev = lab.broker->events(first.session, first.token, 0);
   REQUIRE(ev.has_value());
   REQUIRE(ev->size() == 1);
   CHECK((*ev)[0].type == "ended");
   CHECK((*ev)[0].reason.find("pc-2") != std::string::npos);
+  auto told = lab.broker->events(first.session, first.token, (*ev)[0].seq);
+  REQUIRE(told.has_value());
+  CHECK(told->empty());
+  auto fresh = lab.broker->events(second.session, second.token, 0);
+  REQUIRE(fresh.has_value());
+  CHECK(fresh->empty());
+  bool woke = false;  // and its long-poll waits for new events instead of spinning on old ones
+  lab.broker->wait_events(second.session, 0, [&] { woke = true; });
+  CHECK_FALSE(woke);
   CHECK(lab.committed() == 4096);
 }
 
@@ -232,7 +243,7 @@ TEST_CASE("after a restart, session events are numbered above the ones viewers a
   lab.broker = lab.make();  // the boot-server restarts
   REQUIRE(lab.broker->reconcile().has_value());
   auto again = lab.login("alice", "pc-elsewhere");  // roam: alice's first viewer is told
-  auto after = lab.broker->events(a.session, again.token, seen);
+  auto after = lab.broker->events(a.session, a.token, seen);
   REQUIRE(after->size() == 1);  // a viewer polling with after=seen gets it
   CHECK((*after)[0].type == "ended");
   CHECK((*after)[0].seq > seen);

@@ -129,6 +129,7 @@ class Broker {
   Session* by_user_locked(const std::string& user);
   Result<Session*> authorized_locked(const std::string& session, const std::string& token);
   void push_event_locked(Session& s, SessionEvent e);
+  void retire_token_locked(Session& s, SessionEvent ended);
   void end_locked(Session& s, const std::string& reason);
   Result<void> end_serialized(const std::string& session, const std::string& reason);
   std::optional<int> take_port_locked();
@@ -148,6 +149,8 @@ class Broker {
   mutable std::mutex mu_;  // sessions, events, metrics
   std::map<std::string, Session> sessions_;
   std::map<std::string, std::vector<SessionEvent>> events_;
+  // Tokens a roam replaced -> (session, the "ended" event only the old PC's viewer gets).
+  std::map<std::string, std::pair<std::string, SessionEvent>> retired_;
   std::map<std::string, std::vector<std::pair<std::uint64_t, std::function<void()>>>> waiters_;
   std::map<std::string, TimePoint> switched_at_;
   std::vector<bool> ports_used_;

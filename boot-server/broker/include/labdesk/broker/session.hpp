@@ -33,6 +33,7 @@ struct Session {
   std::string vnc_password;
   int lab_port = 0;         // the boot-server's forwarded port for this session
   TimePoint last_seen{};
+  std::uint64_t events_from = 0;  // events before this number were for an earlier token (a roam)
 };
 
 // Pushed to the viewer through the long-poll: "moved" (handoff or roam: reconnect with the new
