@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
   opt.policy = alloc::Policy{{4096, 2048, 1024, 512}, alloc::Mode::handoff, {}};
   opt.grace = std::chrono::seconds(600);
   broker::Broker brk(opt, table, forwards, probe, store, clock, log);
+  // As the boot-server does: desktops left on real agents by an earlier run belong to nobody.
+  if (auto r = brk.reconcile(); !r) std::cerr << "reconcile: " << r.error().message << "\n";
   broker::MemoryUserStore user_store;
   const auto hash = broker::hash_password("pw", broker::HashCost::minimal);
   for (int i = 0; i < users; ++i) user_store.put({"u" + std::to_string(i), hash, false});

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -65,7 +66,20 @@ std::string DnsmasqSupervisor::test_config(const std::string& binary, const std:
   return out;
 }
 
+void DnsmasqSupervisor::kill_stale() const {
+  pid_t stale = 0;
+  std::ifstream(pid_file()) >> stale;
+  if (stale <= 0 || stale == pid_) return;
+  std::ifstream cmd("/proc/" + std::to_string(stale) + "/cmdline", std::ios::binary);
+  const std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+  if (line.find(std::string("--conf-file=") + opt_.conf_file + '\0') == std::string::npos) return;  // PID reused
+  log_->warn("dnsmasq pid '{}' of an earlier run is still running: killing it", stale);
+  ::kill(stale, SIGKILL);
+  for (int i = 0; i < 100 && ::kill(stale, 0) == 0; ++i) std::this_thread::sleep_for(20ms);  // not our child
+}
+
 pid_t DnsmasqSupervisor::spawn() {
+  kill_stale();
   std::vector<std::string> args{opt_.binary, "--keep-in-foreground", "--conf-file=" + opt_.conf_file,
                                 "--log-facility=" + opt_.log_file, "--pid-file="};
   std::vector<char*> argv;
@@ -89,6 +103,7 @@ pid_t DnsmasqSupervisor::spawn() {
     ::_exit(127);
   }
   if (logfd >= 0) ::close(logfd);
+  std::ofstream(pid_file(), std::ios::trunc) << pid << "\n";
   started_at_ = std::chrono::steady_clock::now();
   last_health_ = started_at_;
   misses_ = 0;
@@ -186,6 +201,7 @@ void DnsmasqSupervisor::stop(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(20ms);
   }
   log_->info("dnsmasq pid '{}' stopped", pid_);
+  std::remove(pid_file().c_str());
   pid_ = -1;
 }
 

@@ -55,6 +55,11 @@ class DnsmasqSupervisor {
 
  private:
   pid_t spawn();
+  // dnsmasq drops root, which clears PR_SET_PDEATHSIG: after a crash of the boot-server its
+  // dnsmasq keeps running. The PID is kept in CONF_FILE.pid; a start kills a dnsmasq left there
+  // (checked by its command line) so two never answer DHCP on the lab at once.
+  void kill_stale() const;
+  [[nodiscard]] std::string pid_file() const { return opt_.conf_file + ".pid"; }
   void watch();
   void schedule_restart(const std::string& why);
   [[nodiscard]] std::string last_log_line() const;

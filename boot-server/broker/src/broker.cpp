@@ -190,6 +190,7 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
       case alloc::Op::start:
         if (auto r = start_step(s, out ? out->session : std::string(), pending); !r) {
           for (auto& [u, p] : pending) (void)hosts_.agent(p.host).destroy(p.desktop.name);
+          end_desktopless_locked_plan();
           return r;
         }
         break;
@@ -222,6 +223,19 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
     }
   }
   return {};
+}
+
+void Broker::end_desktopless_locked_plan() {
+  // A stop-first handoff destroyed a user's desktop and its replacement did not start: the
+  // session has nothing left to show; end it (the viewer is told) rather than leave it dangling.
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, x] : sessions_) {
+      if (x.desktop.empty()) gone.push_back(id);
+    }
+  }
+  for (const auto& id : gone) (void)end_serialized(id, "your desktop could not be restarted at its new size: log in again");
 }
 
 Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_session,

@@ -77,6 +77,7 @@ BrokerLab::~BrokerLab() {
   server_.reset();
   for (auto& a : agents_) a->stop(SIGTERM, 10s);
   agents_.clear();
+  for (int pid : dnsmasq_pids()) ::kill(pid, SIGKILL);  // one a killed boot-server left behind
   for (const auto& ns : pc_ns_) sh("ip netns del " + ns + " 2>/dev/null");
   sh("ip link del br0 2>/dev/null");
   // VMs this test started in the sandbox's libvirtd (the next test case may share it).
@@ -131,9 +132,12 @@ void BrokerLab::start_server() {
   server_ = std::make_unique<Child>(
       std::vector<std::string>{bin("boot-server/labdesk-boot-server"), "-c", path() + "/lab.toml"}, path() + "/server.log");
   const std::size_t want = static_cast<std::size_t>(++server_starts_);
-  // "broker up" is logged after reconciliation, before the first request is served.
+  // "broker up" is logged after reconciliation, before the first request is served; dnsmasq
+  // (started after it) is healthy once it holds the DHCP port.
   REQUIRE_MESSAGE(wait_until([&] {
-    return lines_with(path() + "/server.log", "broker up").size() >= want && admin_->get_json("/v1/admin/sessions");
+    if (lines_with(path() + "/server.log", "broker up").size() < want) return false;
+    auto st = admin_->get_json("/v1/status");
+    return st && (*st)["dnsmasq"]["healthy"] == true;
   }, 60s), "boot-server did not come up: " << server_log());
 }
 
@@ -243,6 +247,18 @@ std::set<std::string> BrokerLab::expected_forwards(const json& sessions) {
 }
 
 std::string BrokerLab::data_disk(const std::string& user) const { return path() + "/agent0/data/" + user + ".qcow2"; }
+
+std::vector<int> BrokerLab::dnsmasq_pids() const {
+  std::vector<int> out;
+  const std::string mine = "--conf-file=" + path() + "/state/";
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = read_file("/proc/" + pid + "/cmdline");
+    if (cmd.find(mine) != std::string::npos && cmd.find("dnsmasq") != std::string::npos) out.push_back(std::stoi(pid));
+  }
+  return out;
+}
 
 std::string BrokerLab::metrics() {
   auto r = admin_->request("GET", "/metrics");

@@ -74,6 +74,8 @@ class BrokerLab {
   [[nodiscard]] const std::string& path() const { return dir_.path; }
   std::string server_log() const { return read_file(dir_.path + "/server.log"); }
   std::string metrics();
+  // PIDs of dnsmasq processes serving this lab (their --conf-file is in this lab's state dir).
+  std::vector<int> dnsmasq_pids() const;
 
  private:
   void write_agent(std::size_t i);

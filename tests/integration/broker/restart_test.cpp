@@ -165,6 +165,7 @@ TEST_CASE("broker restart, real libvirtd + TCG: boot-server SIGKILLed in the mid
   const auto disks = data_disks(lab, false);  // running guests write their boot count: the same file
 
   lab.start_server();
+  CHECK(lab.dnsmasq_pids().size() == 1);  // the killed boot-server's dnsmasq does not answer DHCP beside the new one
   check_reconciled(lab);
   const json sessions = lab.sessions();
   CHECK(has_user(sessions, "alice"));

@@ -276,6 +276,26 @@ TEST_CASE("a handoff on the user's own host is stop-first: the agent allows one 
   CHECK(lab.broker->metrics().handoffs == static_cast<std::uint64_t>(moved));
 }
 
+TEST_CASE("a stop-first handoff whose replacement fails ends that session instead of leaving it without a desktop") {
+  Lab lab(alloc::Mode::handoff, 1);
+  std::vector<LoginResult> in;
+  for (const char* u : {"alice", "bob"}) in.push_back(lab.login(u));
+  lab.probe.ready = false;  // every new desktop fails to answer from now on
+  auto r = lab.broker->login({"carol", "pc-carol", "10.77.0.50"});  // alice 2048 -> 1024 first
+  REQUIRE_FALSE(r.has_value());
+  auto ev = lab.broker->events(in[0].session, in[0].token, 0);  // alice's viewer is told
+  REQUIRE(ev);
+  REQUIRE(ev->size() == 1);
+  CHECK((*ev)[0].type == "ended");
+  for (const auto& s : lab.broker->sessions()) {
+    CAPTURE(s.user);
+    CHECK_FALSE(s.desktop.empty());
+    CHECK(lab.agents[0]->desktops.contains(s.desktop));
+  }
+  CHECK(lab.agents[0]->desktops.size() == lab.broker->sessions().size());
+  CHECK(lab.forwards.table.size() == lab.broker->sessions().size());
+}
+
 TEST_CASE("long-poll waiters are woken by a move") {
   Lab lab;
   auto a = lab.login("alice");

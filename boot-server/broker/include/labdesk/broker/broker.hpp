@@ -125,6 +125,7 @@ class Broker {
                           std::map<std::string, Pending>& pending);
   void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
                    std::map<std::string, Pending>& retired, LoginResult* out);
+  void end_desktopless_locked_plan();  // plan_mu_ held
   Result<void> destroy_step(const alloc::Step& s, std::map<std::string, Pending>& retired);
   Session* by_user_locked(const std::string& user);
   Result<Session*> authorized_locked(const std::string& session, const std::string& token);
