@@ -36,10 +36,23 @@ struct RfbCallbacks {
     auto* s = self(c);
     auto chained = reinterpret_cast<MallocFrameBufferProc>(s->malloc_fb_);
     if (!chained(c)) return FALSE;
+    // malloc'd: may hold an earlier connection's picture, which must never pass for this one's
+    std::memset(c->frameBuffer, 0, static_cast<std::size_t>(c->width) * static_cast<std::size_t>(c->height) * 4U);
     s->listener_.on_resize(c->width, c->height);
     return TRUE;
   }
-  static void got(rfbClient* c, int x, int y, int w, int h) { self(c)->listener_.on_rect(Rect{x, y, w, h}); }
+  static void got(rfbClient* c, int x, int y, int w, int h) {
+    auto* s = self(c);
+    // libvncclient reports QEMU's extended-key pseudo-rectangle (sent once, sized like the whole
+    // desktop, no pixels) like a decoded one; counted, it made an empty framebuffer look like a
+    // complete (black) first frame. It is the rectangle that turns the QEMU message bit on.
+    if (!s->qemu_key_seen_ && SupportsClient2Server(c, rfbQemuEvent) && x == 0 && y == 0 && w == c->width &&
+        h == c->height) {
+      s->qemu_key_seen_ = true;
+      return;
+    }
+    s->listener_.on_rect(Rect{x, y, w, h});
+  }
   static void done(rfbClient* c) { self(c)->listener_.on_update_done(); }
   static void cut(rfbClient* c, const char* text, int len) {
     self(c)->listener_.on_clipboard(std::string(text, static_cast<std::size_t>(len)));
@@ -66,7 +79,10 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   c->FinishedFrameBufferUpdate = &RfbCallbacks::done;
   c->GotXCutText = &RfbCallbacks::cut;
   c->canHandleNewFBSize = TRUE;
-  c->appData.encodingsString = opt.encodings.c_str();  // copied by SetFormatAndEncodings at init
+  conn->encodings_ = !opt.encodings.empty() ? opt.encodings
+                     : opt.jpeg_quality >= 0     ? "tight zrle copyrect hextile zlib raw"
+                                                 : "zrle tight copyrect hextile zlib raw";
+  c->appData.encodingsString = conn->encodings_.c_str();
   c->appData.compressLevel = opt.compress_level;
   c->appData.enableJPEG = opt.jpeg_quality >= 0 ? TRUE : FALSE;
   c->appData.qualityLevel = opt.jpeg_quality >= 0 ? opt.jpeg_quality : 9;
