@@ -117,6 +117,25 @@ Rect Ui::view() const {
   return fit(desk_w_, desk_h_, w, h);
 }
 
+int Ui::output_w() const {
+  int w = 0, h = 0;
+  SDL_GetRendererOutputSize(renderer_, &w, &h);
+  return w;
+}
+
+int Ui::output_h() const {
+  int w = 0, h = 0;
+  SDL_GetRendererOutputSize(renderer_, &w, &h);
+  return h;
+}
+
+Point Ui::mouse() const {
+  int gx = 0, gy = 0, wx = 0, wy = 0;
+  SDL_GetGlobalMouseState(&gx, &gy);
+  SDL_GetWindowPosition(window_, &wx, &wy);
+  return Point{gx - wx, gy - wy};
+}
+
 void Ui::present(const std::string& overlay) {
   SDL_SetRenderDrawColor(renderer_, 0, 0, 0, 255);
   SDL_RenderClear(renderer_);

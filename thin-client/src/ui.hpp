@@ -36,6 +36,10 @@ class Ui {
   void present(const std::string& overlay);
   [[nodiscard]] bool has_desktop() const { return texture_ != nullptr; }
   [[nodiscard]] Rect view() const;
+  [[nodiscard]] int output_w() const;
+  [[nodiscard]] int output_h() const;
+  // The pointer in window coordinates (outside the window: relative to it, maybe negative).
+  [[nodiscard]] Point mouse() const;
   [[nodiscard]] int desktop_w() const { return desk_w_; }
   [[nodiscard]] int desktop_h() const { return desk_h_; }
   [[nodiscard]] std::uint64_t uploaded_pixels() const { return uploaded_; }
