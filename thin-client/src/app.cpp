@@ -4,9 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <exception>
 #include <fstream>
 #include <iostream>
-#include <exception>
 #include <optional>
 #include <thread>
 
