@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -658,6 +659,10 @@ int run_viewer(int argc, char** argv) {
     for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
   }
+  // Without a session bus, SDL's D-Bus start (IME, screensaver) makes libdbus "autolaunch" one:
+  // a fork and a dbus-launch per start (a new bus daemon where dbus-x11 is installed), a few ms
+  // before anything can connect. A lab PC's kiosk has no session bus, so none is started.
+  setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:", 0);
   SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
   if (SDL_Init(SDL_INIT_EVENTS) != 0) {
     log->error("SDL: {}", SDL_GetError());

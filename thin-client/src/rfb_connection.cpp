@@ -33,12 +33,13 @@ void set_keepalive(int fd, int seconds) {
 struct RfbCallbacks {
   static char* password(rfbClient* c) { return strdup(self(c)->password_.c_str()); }
   static rfbBool resize(rfbClient* c) {
-    auto* s = self(c);
-    auto chained = reinterpret_cast<MallocFrameBufferProc>(s->malloc_fb_);
-    if (!chained(c)) return FALSE;
-    // malloc'd: may hold an earlier connection's picture, which must never pass for this one's
-    std::memset(c->frameBuffer, 0, static_cast<std::size_t>(c->width) * static_cast<std::size_t>(c->height) * 4U);
-    s->listener_.on_resize(c->width, c->height);
+    // libvncclient's own allocator mallocs, which may hand back an earlier connection's picture;
+    // calloc'd memory is zero (fresh pages need no clearing, so no cost on the first frame's path).
+    free(c->frameBuffer);
+    c->frameBuffer = static_cast<std::uint8_t*>(
+        calloc(static_cast<std::size_t>(c->width) * static_cast<std::size_t>(c->height), 4));
+    if (!c->frameBuffer) return FALSE;
+    self(c)->listener_.on_resize(c->width, c->height);
     return TRUE;
   }
   static void got(rfbClient* c, int x, int y, int w, int h) {
@@ -71,7 +72,6 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   c->format.blueShift = 0;
   auto conn = std::unique_ptr<RfbConnection>(new RfbConnection(c, listener));
   conn->password_ = target.vnc_password;
-  conn->malloc_fb_ = reinterpret_cast<void*>(c->MallocFrameBuffer);
   rfbClientSetClientData(c, &tag, conn.get());
   c->GetPassword = &RfbCallbacks::password;
   c->MallocFrameBuffer = &RfbCallbacks::resize;

@@ -66,7 +66,6 @@ class RfbConnection {
   std::string password_;
   std::string encodings_;      // libvncclient keeps a pointer to it
   bool qemu_key_seen_ = false;  // QEMU's extended-key pseudo-rectangle passed (see got())
-  void* malloc_fb_ = nullptr;  // libvncclient's own MallocFrameBuffer, chained
 };
 
 }  // namespace labdesk::viewer
