@@ -29,8 +29,8 @@ constexpr Millis kBlackGrace{2000};  // QEMU may first send a stale black surfac
 // --screenshot waits this long after the first full frame for a picture that is not one colour
 // (a VM that has not drawn yet shows a blank surface and soon sends more), then takes it anyway.
 constexpr Millis kShotWait{3000};
-// Before the first desktop, the window stays undrawn this long: a "Connecting…" flash is
-// unreadable, and drawing it (text, a full present) delays the first frame by a few ms.
+// Before the first desktop, the window stays black this long: a "Connecting…" flash is
+// unreadable, and drawing text when the picture arrives would delay it by a few ms.
 constexpr Millis kQuietStart{500};
 
 std::string latin1_to_utf8(const std::string& in) {
@@ -136,7 +136,7 @@ class App final : public RfbListener {
   Millis connect_started_{}, app_started_{};
   std::optional<Millis> moved_at_;  // a 'moved' event arrived: for the ack's blackout figure
   std::optional<Millis> shot_due_;  // first full frame shown, --screenshot not written yet
-  bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false;
+  bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false, warmed_ = false;
   int exit_code_ = 0;
   std::string clipboard_sent_;
   // stats
@@ -459,7 +459,15 @@ std::string App::overlay() const {
 
 void App::draw() {
   if (!ui_) return;  // not open yet: drawn once it is
-  if (!(login_screen() && !opt_.vnc) && quiet_start()) return;  // redraw_ stays set: drawn at its end
+  if (!(login_screen() && !opt_.vnc) && quiet_start()) {  // redraw_ stays set: drawn at its end
+    // Idle until QEMU's tick: warm the drawing path up, unless the picture is already waiting.
+    SDL_Event e;
+    if (!warmed_ && SDL_PeepEvents(&e, 1, SDL_PEEKEVENT, ev_.rfb, ev_.rfb) == 0) {
+      warmed_ = true;
+      ui_->warm_up(conn_ ? conn_->width() : 0, conn_ ? conn_->height() : 0);
+    }
+    return;
+  }
   redraw_ = false;
   if (login_screen() && !opt_.vnc) ui_->draw_login(form_);
   else ui_->present(overlay());
