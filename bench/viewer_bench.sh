@@ -15,6 +15,7 @@ source "$(dirname "$0")/../tests/integration/thin-client/lib.sh"
 trap cleanup EXIT
 VIEWER=$B/thin-client/labdesk-viewer PROBE=$B/bench/viewer_xprobe
 
+LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 "$HERE/mkinitrd.sh" "$W/initrd.gz"
 net_up
 vm S 0 2 static
@@ -66,7 +67,7 @@ for r in $(seq "$ROUNDS"); do
     CPU[$who]+="$(python3 -c "print('%.1f' % (($c1-$c0)/($t1-$t0)))") "
     BYTES[$who]+="$(python3 -c "print('%.0f' % (($b1-$b0)/($t1-$t0)))") "
     if [ $who = ours ]; then FRAMES[$who]+="$(python3 -c "import json;print(json.load(open('$W/stats-$r'))['frames'])") "; fi
-    say "round $r $who: first frame ${FF[$who]##* }... cpu ms/s ${CPU[$who]} bytes/s ${BYTES[$who]}"
+    say "round $r $who: first frame ms ${FF[$who]}cpu ms/s ${CPU[$who]}bytes/s ${BYTES[$who]}"
   done
 done
 
@@ -78,6 +79,7 @@ for i in 1 2 3; do
 done
 stop $V
 
+say "load average (1/5/15 min) at start: $LOAD0, at end: $(cut -d" " -f1-3 /proc/loadavg), $(nproc) cores"
 python3 - "$W" "$ROUNDS" "$SECS" "${FF[ours]}" "${FF[tiger]}" "${CPU[ours]}" "${CPU[tiger]}" \
   "${BYTES[ours]}" "${BYTES[tiger]}" "${FRAMES[ours]}" <<'PY'
 import json, statistics as st, sys

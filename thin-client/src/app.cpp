@@ -4,7 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -25,6 +26,12 @@ namespace labdesk::viewer {
 namespace {
 
 constexpr Millis kBlackGrace{2000};  // QEMU may first send a stale black surface: wait this long
+// --screenshot waits this long after the first full frame for a picture that is not one colour
+// (a VM that has not drawn yet shows a blank surface and soon sends more), then takes it anyway.
+constexpr Millis kShotWait{3000};
+// Before the first desktop, the window stays black this long: a "Connecting…" flash is
+// unreadable, and drawing text when the picture arrives would delay it by a few ms.
+constexpr Millis kQuietStart{500};
 
 std::string latin1_to_utf8(const std::string& in) {
   std::string out;
@@ -93,8 +100,14 @@ class App final : public RfbListener {
   void handle_login_key(const SDL_Event& e);
   void handle_desktop_input(const SDL_Event& e);
   void promote_first_frame();
+  bool pump_connection();
+  void sync_pointer();
   void screenshot();
+  void first_screenshot();
   void draw();
+  [[nodiscard]] bool quiet_start() const {
+    return !ui_->has_desktop() && machine_->phase() == Phase::connecting && clock_.now() - connect_started_ < kQuietStart;
+  }
   [[nodiscard]] bool login_screen() const {
     auto p = machine_->phase();
     return p == Phase::login || p == Phase::logging_in;
@@ -122,7 +135,8 @@ class App final : public RfbListener {
   long covered_ = 0;         // pixels updated since connecting
   Millis connect_started_{}, app_started_{};
   std::optional<Millis> moved_at_;  // a 'moved' event arrived: for the ack's blackout figure
-  bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false;
+  std::optional<Millis> shot_due_;  // first full frame shown, --screenshot not written yet
+  bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false, warmed_ = false;
   int exit_code_ = 0;
   std::string clipboard_sent_;
   // stats
@@ -135,21 +149,31 @@ class App final : public RfbListener {
 
 int App::run() {
   app_started_ = clock_.now();
-  // Log in and connect before opening the display when the flags allow: the server's first
-  // frame travels while SDL starts, so both costs overlap.
-  if (opt_.vnc) {
-    perform(machine_->direct(*opt_.vnc));
-  } else if (!opt_.user.empty()) {
-    form_.user = opt_.user;
-    perform(machine_->submit(opt_.user, opt_.password));
+  // Log in and connect while the display opens when the flags allow: the handshake and the
+  // server's first frame travel while SDL starts (~20 ms, most of it Xlib's Compose table).
+  // Until the join only the helper touches the session; ui_ stays empty, so it draws nothing.
+  std::thread early;
+  std::exception_ptr early_error;
+  if (opt_.vnc || !opt_.user.empty()) {
+    if (!opt_.vnc) form_.user = opt_.user;
+    early = std::thread([this, &early_error] {
+      try {
+        perform(opt_.vnc ? machine_->direct(*opt_.vnc) : machine_->submit(opt_.user, opt_.password));
+      } catch (...) {
+        early_error = std::current_exception();
+      }
+    });
   }
   auto ui = Ui::open(opt_.window_w, opt_.window_h, opt_.renderer);
+  if (early.joinable()) early.join();
+  if (early_error) std::rethrow_exception(early_error);
   if (!ui) {
     log_->error("{}", ui.error().message);
     return 1;
   }
   ui_ = std::move(*ui);
   log_->debug("display ready {} ms after start", (clock_.now() - app_started_).count());
+  sync_pointer();
   SDL_StartTextInput();
   while (!quit_) {
     if (redraw_) draw();
@@ -164,7 +188,11 @@ int App::run() {
       break;
     }
     perform(machine_->tick());
-    if (fresh_ && covered_ > 0 && clock_.now() - connect_started_ >= kBlackGrace) promote_first_frame();
+    // Read what has arrived before giving up on a non-black picture: the grace must not win
+    // against data waiting in the socket (a slow start-up, e.g. under ASan, made it so).
+    if (fresh_ && covered_ > 0 && clock_.now() - connect_started_ >= kBlackGrace && pump_connection() && fresh_)
+      promote_first_frame();
+    if (shot_due_) first_screenshot();
     if (machine_->phase() == Phase::reconnecting) redraw_ = true;  // the overlay counts seconds
   }
   drop_connection();
@@ -178,6 +206,8 @@ int App::wait_ms() const {
   auto now = clock_.now();
   if (auto d = machine_->next_deadline()) ms = std::min(ms, std::max(0L, (*d - now).count()));
   if (fresh_ && covered_ > 0) ms = std::min(ms, std::max(0L, (connect_started_ + kBlackGrace - now).count()));
+  if (redraw_ && ui_ && quiet_start()) ms = std::min(ms, std::max(0L, (connect_started_ + kQuietStart - now).count()));
+  if (shot_due_ && conn_ && !fresh_) ms = std::min(ms, std::max(0L, (*shot_due_ + kShotWait - now).count()));
   if (machine_->phase() == Phase::reconnecting) ms = std::min(ms, 1000L);
   if (opt_.exit_after > 0) {
     long left = static_cast<long>(opt_.exit_after * 1000) - (now - app_started_).count();
@@ -278,6 +308,7 @@ Command App::do_connect() {
   ++connections_;
   log_->info("connected to '{}:{}' ('{}', {}x{}) in {} ms", t.endpoint.host, t.endpoint.port,
              conn_->desktop_name(), conn_->width(), conn_->height(), (clock_.now() - connect_started_).count());
+  sync_pointer();
   auto gen = generation_;
   watch_ = std::make_unique<SocketWatch>(conn_->fd(), [type = ev_.rfb, gen] {
     SDL_Event e{};
@@ -311,13 +342,8 @@ void App::on_update_done() {
                   (clock_.now() - connect_started_).count());
       return;
     }
-    const auto* p = conn_->pixels();
-    bool black = true;
-    for (long i = 0, n = static_cast<long>(conn_->width()) * conn_->height(); i < n && black; ++i) {
-      std::uint32_t px = 0;
-      std::memcpy(&px, p + 4 * i, 4);
-      black = (px & 0xFFFFFFU) == 0;
-    }
+    auto colour = uniform_colour(conn_->pixels(), conn_->width(), conn_->height(), conn_->stride());
+    bool black = colour && *colour == 0;
     log_->debug("update while connecting: {} px covered, {} ms after connecting{}", covered_,
                 (clock_.now() - connect_started_).count(), black ? ", all black: QEMU's stale surface, waiting" : "");
     if (!black) promote_first_frame();
@@ -328,6 +354,7 @@ void App::on_update_done() {
   ui_->upload(rects, conn_->pixels(), conn_->stride());
   ++frames_;
   redraw_ = true;
+  if (shot_due_) first_screenshot();
 }
 
 // The new connection's picture is complete: only now does it replace the old one on screen.
@@ -360,8 +387,45 @@ void App::promote_first_frame() {
   }
   if (!opt_.screenshot.empty() && !shot_taken_) {
     shot_taken_ = true;
-    screenshot();
+    shot_due_ = clock_.now();
+    first_screenshot();
   }
+}
+
+// The --screenshot after the first full frame: of a picture that is not one colour, or, if the
+// desktop stays one colour for kShotWait, of that.
+void App::first_screenshot() {
+  if (!conn_ || fresh_) return;  // connection lost meanwhile: the next first frame decides
+  bool blank = uniform_colour(conn_->pixels(), conn_->width(), conn_->height(), conn_->stride()).has_value();
+  bool late = clock_.now() - *shot_due_ >= kShotWait;
+  if (blank && !late) return;
+  if (blank) log_->warn("the desktop is still one colour {} ms after its first frame: screenshot taken anyway", kShotWait.count());
+  shot_due_.reset();
+  screenshot();
+}
+
+// Handles what the server has sent; false when the connection is gone (then reconnecting).
+bool App::pump_connection() {
+  if (!conn_) return false;
+  auto r = conn_->pump();
+  if (r) return true;
+  log_->warn("{}: keeping the last frame and reconnecting", r.error().message);
+  for (auto k : keys_.release_all()) (void)k;  // the server drops held keys with the link
+  drop_connection();
+  perform(machine_->connection_lost());
+  redraw_ = true;
+  return false;
+}
+
+// Tells a new connection where the pointer is, as soon as both the connection and the window
+// exist. Besides keeping the desktop's pointer where the student's is, QEMU shortens its
+// refresh interval on input, so the first picture comes on its next 30 ms tick instead of the
+// idle one ~85 ms after connecting (TigerVNC gets the same from its clipboard reply).
+void App::sync_pointer() {
+  if (!conn_ || !ui_) return;
+  auto p = to_desktop(fit(conn_->width(), conn_->height(), ui_->output_w(), ui_->output_h()), conn_->width(),
+                      conn_->height(), ui_->mouse());
+  conn_->pointer(p.x, p.y, buttons_);
 }
 
 void App::screenshot() {
@@ -395,6 +459,15 @@ std::string App::overlay() const {
 
 void App::draw() {
   if (!ui_) return;  // not open yet: drawn once it is
+  if (!(login_screen() && !opt_.vnc) && quiet_start()) {  // redraw_ stays set: drawn at its end
+    // Idle until QEMU's tick: warm the drawing path up, unless the picture is already waiting.
+    SDL_Event e;
+    if (!warmed_ && SDL_PeepEvents(&e, 1, SDL_PEEKEVENT, ev_.rfb, ev_.rfb) == 0) {
+      warmed_ = true;
+      ui_->warm_up(conn_ ? conn_->width() : 0, conn_ ? conn_->height() : 0);
+    }
+    return;
+  }
   redraw_ = false;
   if (login_screen() && !opt_.vnc) ui_->draw_login(form_);
   else ui_->present(overlay());
@@ -407,16 +480,7 @@ void App::draw() {
 void App::handle(const SDL_Event& e) {
   if (e.type == ev_.rfb) {
     if (e.user.code != generation_ || !conn_) return;
-    auto r = conn_->pump();
-    if (!r) {
-      log_->warn("{}: keeping the last frame and reconnecting", r.error().message);
-      for (auto k : keys_.release_all()) (void)k;  // the server drops held keys with the link
-      drop_connection();
-      perform(machine_->connection_lost());
-      redraw_ = true;
-    } else if (watch_) {
-      watch_->rearm();
-    }
+    if (pump_connection() && watch_) watch_->rearm();
     return;
   }
   if (e.type == ev_.api) {
@@ -603,6 +667,10 @@ int run_viewer(int argc, char** argv) {
     for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
   }
+  // Without a session bus, SDL's D-Bus start (IME, screensaver) makes libdbus "autolaunch" one:
+  // a fork and a dbus-launch per start (a new bus daemon where dbus-x11 is installed), a few ms
+  // before anything can connect. A lab PC's kiosk has no session bus, so none is started.
+  setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:", 0);
   SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
   if (SDL_Init(SDL_INIT_EVENTS) != 0) {
     log->error("SDL: {}", SDL_GetError());

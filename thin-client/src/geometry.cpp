@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace labdesk::viewer {
 
@@ -18,6 +19,20 @@ Rect bounding(const Rect& a, const Rect& b) {
   int x0 = std::min(a.x, b.x), y0 = std::min(a.y, b.y);
   int x1 = std::max(a.x + a.w, b.x + b.w), y1 = std::max(a.y + a.h, b.y + b.h);
   return Rect{x0, y0, x1 - x0, y1 - y0};
+}
+
+std::optional<std::uint32_t> uniform_colour(const std::uint8_t* pixels, int w, int h, int stride) {
+  if (!pixels || w <= 0 || h <= 0) return std::nullopt;
+  auto at = [&](int x, int y) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, pixels + static_cast<std::ptrdiff_t>(y) * stride + static_cast<std::ptrdiff_t>(x) * 4, 4);
+    return v & 0xFFFFFFU;
+  };
+  const std::uint32_t first = at(0, 0);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      if (at(x, y) != first) return std::nullopt;
+  return first;
 }
 
 Rect fit(int src_w, int src_h, int dst_w, int dst_h, double max_scale) {

@@ -19,7 +19,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--exit-after", o.exit_after, "quit after SECONDS")->check(CLI::NonNegativeNumber);
   app.add_option("--windowed", windowed, "a WxH window instead of full screen");
   app.add_option("--renderer", o.renderer, "SDL render driver: software (default), opengl, ...");
-  app.add_option("--encodings", o.rfb.encodings, "RFB encodings in order of preference");
+  app.add_option("--encodings", o.rfb.encodings, "RFB encodings in order of preference (default: zrle first, tight first with --jpeg-quality)");
   app.add_option("--jpeg-quality", o.rfb.jpeg_quality, "0..9 enables lossy JPEG; -1 lossless")
       ->check(CLI::Range(-1, 9));
   app.add_option("--compress-level", o.rfb.compress_level, "zlib level 0..9")->check(CLI::Range(0, 9));

@@ -33,13 +33,27 @@ void set_keepalive(int fd, int seconds) {
 struct RfbCallbacks {
   static char* password(rfbClient* c) { return strdup(self(c)->password_.c_str()); }
   static rfbBool resize(rfbClient* c) {
-    auto* s = self(c);
-    auto chained = reinterpret_cast<MallocFrameBufferProc>(s->malloc_fb_);
-    if (!chained(c)) return FALSE;
-    s->listener_.on_resize(c->width, c->height);
+    // libvncclient's own allocator mallocs, which may hand back an earlier connection's picture;
+    // calloc'd memory is zero (fresh pages need no clearing, so no cost on the first frame's path).
+    free(c->frameBuffer);
+    c->frameBuffer = static_cast<std::uint8_t*>(
+        calloc(static_cast<std::size_t>(c->width) * static_cast<std::size_t>(c->height), 4));
+    if (!c->frameBuffer) return FALSE;
+    self(c)->listener_.on_resize(c->width, c->height);
     return TRUE;
   }
-  static void got(rfbClient* c, int x, int y, int w, int h) { self(c)->listener_.on_rect(Rect{x, y, w, h}); }
+  static void got(rfbClient* c, int x, int y, int w, int h) {
+    auto* s = self(c);
+    // libvncclient reports QEMU's extended-key pseudo-rectangle (sent once, sized like the whole
+    // desktop, no pixels) like a decoded one; counted, it made an empty framebuffer look like a
+    // complete (black) first frame. It is the rectangle that turns the QEMU message bit on.
+    if (!s->qemu_key_seen_ && SupportsClient2Server(c, rfbQemuEvent) && x == 0 && y == 0 && w == c->width &&
+        h == c->height) {
+      s->qemu_key_seen_ = true;
+      return;
+    }
+    s->listener_.on_rect(Rect{x, y, w, h});
+  }
   static void done(rfbClient* c) { self(c)->listener_.on_update_done(); }
   static void cut(rfbClient* c, const char* text, int len) {
     self(c)->listener_.on_clipboard(std::string(text, static_cast<std::size_t>(len)));
@@ -58,7 +72,6 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   c->format.blueShift = 0;
   auto conn = std::unique_ptr<RfbConnection>(new RfbConnection(c, listener));
   conn->password_ = target.vnc_password;
-  conn->malloc_fb_ = reinterpret_cast<void*>(c->MallocFrameBuffer);
   rfbClientSetClientData(c, &tag, conn.get());
   c->GetPassword = &RfbCallbacks::password;
   c->MallocFrameBuffer = &RfbCallbacks::resize;
@@ -69,7 +82,10 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   // Exclusive (RFB shared-flag 0): a desktop has one viewer. QEMU then drops any other client,
   // so the PC a session roamed away from loses the picture even before it hears "ended".
   c->appData.shareDesktop = FALSE;
-  c->appData.encodingsString = opt.encodings.c_str();  // copied by SetFormatAndEncodings at init
+  conn->encodings_ = !opt.encodings.empty() ? opt.encodings
+                     : opt.jpeg_quality >= 0     ? "tight zrle copyrect hextile zlib raw"
+                                                 : "zrle tight copyrect hextile zlib raw";
+  c->appData.encodingsString = conn->encodings_.c_str();
   c->appData.compressLevel = opt.compress_level;
   c->appData.enableJPEG = opt.jpeg_quality >= 0 ? TRUE : FALSE;
   c->appData.qualityLevel = opt.jpeg_quality >= 0 ? opt.jpeg_quality : 9;

@@ -44,6 +44,7 @@ Result<std::unique_ptr<Ui>> Ui::open(int w, int h, const std::string& renderer) 
 
 Ui::~Ui() {
   if (texture_) SDL_DestroyTexture(texture_);
+  if (spare_) SDL_DestroyTexture(spare_);
   if (font_) TTF_CloseFont(font_);
   if (big_) TTF_CloseFont(big_);
   if (renderer_) SDL_DestroyRenderer(renderer_);
@@ -97,7 +98,12 @@ void Ui::draw_login(const LoginForm& f) {
 void Ui::set_desktop_size(int w, int h) {
   if (texture_ && w == desk_w_ && h == desk_h_) return;
   if (texture_) SDL_DestroyTexture(texture_);
-  texture_ = SDL_CreateTexture(renderer_, SDL_PIXELFORMAT_RGB888, SDL_TEXTUREACCESS_STREAMING, w, h);
+  if (spare_ && spare_w_ == w && spare_h_ == h) {
+    texture_ = spare_;
+    spare_ = nullptr;
+  } else {
+    texture_ = SDL_CreateTexture(renderer_, SDL_PIXELFORMAT_RGB888, SDL_TEXTUREACCESS_STREAMING, w, h);
+  }
   desk_w_ = w;
   desk_h_ = h;
 }
@@ -111,10 +117,40 @@ void Ui::upload(const std::vector<Rect>& rects, const std::uint8_t* pixels, int 
   }
 }
 
+void Ui::warm_up(int w, int h) {
+  if (!spare_ && !texture_ && w > 0 && h > 0) {
+    spare_ = SDL_CreateTexture(renderer_, SDL_PIXELFORMAT_RGB888, SDL_TEXTUREACCESS_STREAMING, w, h);
+    spare_w_ = w;
+    spare_h_ = h;
+  }
+  SDL_SetRenderDrawColor(renderer_, 0, 0, 0, 255);
+  SDL_RenderClear(renderer_);
+  SDL_RenderPresent(renderer_);
+}
+
 Rect Ui::view() const {
   int w = 0, h = 0;
   SDL_GetRendererOutputSize(renderer_, &w, &h);
   return fit(desk_w_, desk_h_, w, h);
+}
+
+int Ui::output_w() const {
+  int w = 0, h = 0;
+  SDL_GetRendererOutputSize(renderer_, &w, &h);
+  return w;
+}
+
+int Ui::output_h() const {
+  int w = 0, h = 0;
+  SDL_GetRendererOutputSize(renderer_, &w, &h);
+  return h;
+}
+
+Point Ui::mouse() const {
+  int gx = 0, gy = 0, wx = 0, wy = 0;
+  SDL_GetGlobalMouseState(&gx, &gy);
+  SDL_GetWindowPosition(window_, &wx, &wy);
+  return Point{gx - wx, gy - wy};
 }
 
 void Ui::present(const std::string& overlay) {

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cstring>
+#include <vector>
+
 #include <SDL2/SDL_keycode.h>
 #include <rfb/keysym.h>
 
@@ -50,6 +53,22 @@ TEST_CASE("window positions map to desktop pixels, clamped in the letterbox") {
   CHECK(to_desktop(view, 800, 600, {960, 540}) == Point{400, 300});
   CHECK(to_desktop(view, 800, 600, {10, 540}) == Point{0, 300});      // left letterbox
   CHECK(to_desktop(view, 800, 600, {1919, 540}) == Point{799, 300});  // right letterbox
+}
+
+TEST_CASE("a one-colour picture is told apart from a real one, padding ignored") {
+  const int w = 5, h = 3, stride = 6 * 4;  // one pixel of row padding
+  std::vector<std::uint8_t> px(static_cast<std::size_t>(stride) * h, 0);
+  auto set = [&](int x, int y, std::uint32_t v) { std::memcpy(px.data() + y * stride + x * 4, &v, 4); };
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) set(x, y, 0xFF00AA00U);  // X byte set: ignored
+    set(5, y, 0x123456U);                                 // padding: ignored
+  }
+  CHECK(uniform_colour(px.data(), w, h, stride) == std::optional<std::uint32_t>(0x00AA00U));
+  set(4, 2, 0x00AA01U);  // the last pixel differs
+  CHECK_FALSE(uniform_colour(px.data(), w, h, stride).has_value());
+  std::vector<std::uint8_t> black(static_cast<std::size_t>(stride) * h, 0);
+  CHECK(uniform_colour(black.data(), w, h, stride) == std::optional<std::uint32_t>(0U));
+  CHECK_FALSE(uniform_colour(nullptr, w, h, stride).has_value());
 }
 
 TEST_CASE("dirty region clips, merges overlaps and collapses when fragmented") {

@@ -85,6 +85,23 @@ TEST_CASE("the known picture arrives pixel-exact after a password handshake") {
   }
 }
 
+TEST_CASE("lossless prefers ZRLE, JPEG prefers Tight, an explicit list is kept") {
+  FakeRfbServer server(320, 200, "pw");
+  Recorder rec;
+  auto encodings_of = [&](const RfbOptions& opt) {  // one client at a time
+    auto c = RfbConnection::open(target(server, "pw"), opt, rec);
+    REQUIRE(c.has_value());
+    return (*c)->encodings();
+  };
+  RfbOptions lossless, jpeg, given;
+  jpeg.jpeg_quality = 6;
+  given.encodings = "hextile raw";
+  CHECK(encodings_of(lossless).rfind("zrle tight ", 0) == 0);
+  CHECK(encodings_of(jpeg).rfind("tight zrle ", 0) == 0);
+  CHECK(encodings_of(given) == "hextile raw");
+  CHECK(RfbOptions{}.compress_level == 2);
+}
+
 TEST_CASE("only the changed rectangle is sent after the first frame") {
   FakeRfbServer server(320, 200, "pw");
   Recorder rec;

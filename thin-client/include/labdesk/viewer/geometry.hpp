@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -30,6 +31,10 @@ Rect fit(int src_w, int src_h, int dst_w, int dst_h, double max_scale = 16.0);
 // A window position mapped to desktop coordinates (clamped to the desktop, so a pointer in the
 // letterbox moves to the nearest edge rather than being dropped).
 Point to_desktop(const Rect& view, int fb_w, int fb_h, Point window);
+
+// The colour (0xRRGGBB) of a w×h XRGB8888 picture when every pixel has it, else nothing: QEMU's
+// surface before the guest draws is one colour, a real desktop practically never is.
+std::optional<std::uint32_t> uniform_colour(const std::uint8_t* pixels, int w, int h, int stride);
 
 // Collects the rectangles changed during one framebuffer update. Overlapping rectangles are
 // merged; past `max_rects` everything collapses into the bounding box (one big upload beats
