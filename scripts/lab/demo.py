@@ -32,7 +32,7 @@ def dashboard_png(lab, path):
     subprocess.run(["ip", "netns", "exec", lab.ns_boot, "chromium", "--headless", "--no-sandbox",
                     "--disable-gpu", "--hide-scrollbars", "--window-size=1280,900",
                     "--virtual-time-budget=4000", f"--screenshot={path}",
-                    f"http://127.0.0.1:{onelab.API_PORT}/"], capture_output=True, timeout=120)
+                    f"http://127.0.0.1:{onelab.API_PORT}/#token={lab.admin_token}"], capture_output=True, timeout=120)
     return path if os.path.exists(path) else None
 
 
@@ -75,7 +75,7 @@ def main():
         print(f"""
   labdesk demo is running.
     screenshots:       {'  '.join(s for s in shots if s)}
-    dashboard:         http://127.0.0.1:{DASHBOARD_PORT}/
+    dashboard:         http://127.0.0.1:{DASHBOARD_PORT}/#token={lab.admin_token}
     admin token:       {lab.admin_token}
     admin CLI:         {lab.build}/boot-server/ctl/labdeskctl --server http://127.0.0.1:{DASHBOARD_PORT} --token {lab.admin_token} sessions
     the lab PC live:   xtigervncviewer 127.0.0.1::{PC_VNC_PORT}   (user '{USER}', password '{PASSWORD}')
