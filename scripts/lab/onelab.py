@@ -362,38 +362,11 @@ def wait_screen(vm, kind, timeout):
                    f"serial tail:\n{vm.text()[-1500:]}")
 
 
-# US keyboard: character -> QEMU qcodes (shift first where needed)
-_PLAIN = {" ": "spc", "\n": "ret", "\t": "tab", "-": "minus", "=": "equal", "[": "bracket_left",
-          "]": "bracket_right", ";": "semicolon", "'": "apostrophe", "`": "grave_accent",
-          "\\": "backslash", ",": "comma", ".": "dot", "/": "slash"}
-_SHIFTED = {"_": "minus", "+": "equal", "{": "bracket_left", "}": "bracket_right", ":": "semicolon",
-            '"': "apostrophe", "~": "grave_accent", "|": "backslash", "<": "comma", ">": "dot",
-            "?": "slash", "!": "1", "@": "2", "#": "3", "$": "4", "%": "5", "^": "6", "&": "7",
-            "*": "8", "(": "9", ")": "0"}
-
-
-def type_text(vm, text):
-    """Types text on the PC's keyboard (QMP send-key), as a student would."""
-    for ch in text:
-        if ch in _PLAIN:
-            keys = [_PLAIN[ch]]
-        elif ch in _SHIFTED:
-            keys = ["shift", _SHIFTED[ch]]
-        elif ch.isupper():
-            keys = ["shift", ch.lower()]
-        elif ch.isalnum():
-            keys = [ch]
-        else:
-            raise LabError(f"cannot type {ch!r} on the lab PC's keyboard")
-        vm.qmp_cmd("send-key", keys=[{"type": "qcode", "data": k} for k in keys])
-        time.sleep(0.03)
-
-
 def type_login(vm, user, password):
     """What a student does at the login screen: user name, Enter, password, Enter."""
-    type_text(vm, user + "\n")
+    vm.type_text(user + "\n")
     time.sleep(0.3)
-    type_text(vm, password + "\n")
+    vm.type_text(password + "\n")
 
 
 def save_png(vm, path):

@@ -126,7 +126,7 @@ def main(build):
 
         log("alice writes a file on her data disk, typing through the viewer")
         marker = f"e2e-{os.getpid()}"
-        onelab.type_text(pc1, f"echo {marker} >/data/note.txt; sync\n")
+        pc1.type_text(f"echo {marker} >/data/note.txt; sync\n")
         poll("alice's file on her data disk", lambda: marker in data_file(lab, "alice", "/note.txt"), 60, 2)
 
         log("bob logs in at PC 2: alice shrinks by hard handoff")
@@ -159,8 +159,9 @@ def main(build):
         wait_screen(pc1, "desktop", 120)
         ev = lab.admin("GET", "/v1/admin/events?max=200", want=200)
         check(any(e["type"] == "handoff" and e["user"] == "alice" for e in ev), f"no handoff event for alice: {ev}")
-        m = re.search(r"labdesk_handoff_blackout_seconds_sum ([0-9.e+-]+)", lab.admin("GET", "/metrics", raw=True).decode())
-        c = re.search(r"labdesk_handoff_blackout_seconds_count ([0-9]+)", lab.admin("GET", "/metrics", raw=True).decode())
+        metrics = lab.admin("GET", "/metrics", raw=True).decode()
+        m = re.search(r"labdesk_handoff_blackout_seconds_sum ([0-9.e+-]+)", metrics)
+        c = re.search(r"labdesk_handoff_blackout_seconds_count ([0-9]+)", metrics)
         check(m and c and int(c.group(1)) >= 1, "the viewer did not report the handoff blackout (/metrics)")
         TIMES["handoff: blackout the broker measured (labdesk_handoff_blackout_seconds)"] = float(m.group(1)) / int(c.group(1))
 

@@ -34,6 +34,17 @@ def popen(cmd, **kw):
     return subprocess.Popen(cmd, preexec_fn=_die_with_parent, **kw)
 
 
+def stop_process(p, timeout=5):
+    """Stops a process we started, by its PID: SIGTERM, then SIGKILL after `timeout` s."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def _sigterm(signum, frame):
     raise SystemExit(f"terminated by signal {signum}")   # runs the tests' finally: cleanups
 
@@ -48,6 +59,16 @@ def check(cond, msg):
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# US keyboard: character -> QEMU qcodes (shift first where needed)
+_PLAIN = {" ": "spc", "\n": "ret", "\t": "tab", "-": "minus", "=": "equal", "[": "bracket_left",
+          "]": "bracket_right", ";": "semicolon", "'": "apostrophe", "`": "grave_accent",
+          "\\": "backslash", ",": "comma", ".": "dot", "/": "slash"}
+_SHIFTED = {"_": "minus", "+": "equal", "{": "bracket_left", "}": "bracket_right", ":": "semicolon",
+            '"': "apostrophe", "~": "grave_accent", "|": "backslash", "<": "comma", ">": "dot",
+            "?": "slash", "!": "1", "@": "2", "#": "3", "$": "4", "%": "5", "^": "6", "&": "7",
+            "*": "8", "(": "9", ")": "0"}
 
 
 class VM:
@@ -176,18 +197,19 @@ class VM:
             return reply.get("return")
 
     def type_text(self, text):
-        """Types text on the VM's keyboard (what a VNC client sends), via QMP send-key."""
-        names = {" ": "spc", "\n": "ret", "\t": "tab", ">": ("shift", "dot"), "/": "slash", ".": "dot",
-                 "-": "minus", "_": ("shift", "minus"), "=": "equal"}
+        """Types text on the VM's US keyboard (what a VNC client sends), via QMP send-key."""
         for ch in text:
-            k = names.get(ch, ch)
-            if isinstance(k, tuple):
-                keys = [{"type": "qcode", "data": q} for q in k]
+            if ch in _PLAIN:
+                keys = [_PLAIN[ch]]
+            elif ch in _SHIFTED:
+                keys = ["shift", _SHIFTED[ch]]
             elif ch.isupper():
-                keys = [{"type": "qcode", "data": "shift"}, {"type": "qcode", "data": ch.lower()}]
+                keys = ["shift", ch.lower()]
+            elif ch.isalnum():
+                keys = [ch]
             else:
-                keys = [{"type": "qcode", "data": k}]
-            self.qmp_cmd("send-key", keys=keys)
+                raise TestFailure(f"cannot type {ch!r} on the VM's keyboard")
+            self.qmp_cmd("send-key", keys=[{"type": "qcode", "data": k} for k in keys])
             time.sleep(0.02)
 
     def screendump(self, path):
@@ -294,13 +316,7 @@ class Lab:
 
     def close(self):
         for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            stop_process(p)
         # anything left in our namespace was started by this test: stop it by PID
         r = subprocess.run(["ip", "netns", "pids", self.ns], capture_output=True, text=True)
         for pid in r.stdout.split():

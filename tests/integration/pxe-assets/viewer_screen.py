@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from labvm import TestFailure, check, log, popen
+from labvm import TestFailure, check, log, popen, stop_process
 
 LOGIN_BG = (24, 38, 58)       # Ui::draw_login's background
 BOX = (255, 255, 255)         # the user name and password fields, 360x36 each
@@ -82,10 +82,5 @@ def reference(d, viewer, netns, server, client_id, w, h, timeout=60):
             time.sleep(0.5)
     finally:
         for p in (vw, xvfb):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            if p:
+                stop_process(p)
