@@ -82,12 +82,27 @@ FakeRfbServer::FakeRfbServer(int w, int h, std::string password, int port)
 }
 
 FakeRfbServer::~FakeRfbServer() {
-  // libvncserver's shutdown races a client thread still cleaning up after its viewer hung up
-  // (both run the gone hook on the same client: a crash now and then). Let those finish first;
-  // a viewer still connected (the "server gone" tests) is cut after the bounded wait.
-  for (int i = 0; i < 200 && clients_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // libvncserver's shutdown races a client thread that is still connected or still cleaning up
+  // (both free the same client: a crash now and then). So no client may be left when it runs:
+  // wait for viewers that hung up, hang up on the rest the way a viewer would (their own thread
+  // then sees end-of-file and cleans up on its usual path), and wait again.
+  wait_for_no_clients();
+  if (clients_.load() > 0) {
+    rfbClientIteratorPtr it = rfbGetClientIterator(screen_);
+    for (rfbClientPtr cl = rfbClientIteratorNext(it); cl != nullptr; cl = rfbClientIteratorNext(it)) {
+      if (cl->sock != RFB_INVALID_SOCKET) ::shutdown(cl->sock, SHUT_RDWR);
+    }
+    rfbReleaseClientIterator(it);
+    wait_for_no_clients();
+  }
+  // The gone hook runs just before the client thread frees its client and returns.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   rfbShutdownServer(screen_, TRUE);
   rfbScreenCleanup(screen_);
+}
+
+void FakeRfbServer::wait_for_no_clients() const {
+  for (int i = 0; i < 200 && clients_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 void FakeRfbServer::paint(int x, int y, int w, int h, int frame) {

@@ -39,6 +39,7 @@ class FakeRfbServer {
   static void on_cut(char* str, int len, rfbClientPtr cl);
   static enum rfbNewClientAction on_client(rfbClientPtr cl);
   static void on_gone(rfbClientPtr cl);
+  void wait_for_no_clients() const;
   void fill(std::vector<char>& fb, int w, int h, int frame) const;
 
   rfbScreenInfoPtr screen_ = nullptr;
