@@ -38,6 +38,8 @@ struct Target {
 
 struct Stats {
   std::vector<double> ms;
+  std::vector<double> first_ms;
+  std::vector<double> at;  // the first request of each connection (includes being accepted)
   std::size_t errors = 0;
   std::string last_error;
   void add(Clock::time_point t0) { ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count()); }
@@ -119,6 +121,8 @@ awaitable<void> steady(Target t, std::string target, std::string token, bhttp::v
       auto r = co_await call(s, verb, target, verb == bhttp::verb::post ? "{}" : "", token, std::chrono::seconds(30));
       if (r.result_int() != 200) { ++st.errors; continue; }
       st.add(t0);
+      st.at.push_back(std::chrono::duration<double, std::milli>(t0.time_since_epoch()).count());
+      if (k == 0) st.first_ms.push_back(st.ms.back());
     }
   } catch (const std::exception& e) {
     ++st.errors;
@@ -211,6 +215,14 @@ int main(int argc, char** argv) {
     double secs = std::chrono::duration<double>(Clock::now() - s0).count();
     json r{{"phase", name}, {"concurrency", concurrency}, {"requests", st.ms.size()}, {"errors", st.errors},
            {"req_per_s", static_cast<double>(st.ms.size()) / secs}, {"p50_ms", st.pct(0.5)}, {"p99_ms", st.pct(0.99)}};
+    if (const char* dump = std::getenv("LATENCY_DUMP")) {
+      std::ofstream f(std::string(dump) + "-" + name);
+      for (std::size_t i = 0; i < st.at.size(); ++i) f << st.at[i] << " " << st.ms[i] << "\n";
+    }
+    Stats first;
+    first.ms = st.first_ms;
+    r["first_request_p50_ms"] = first.pct(0.5);
+    r["first_request_p99_ms"] = first.pct(0.99);
     std::cout << r.dump() << std::endl;
     return r;
   };

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   broker::Authenticator auth(user_store, clock, limits);
 
   boost::asio::io_context io;
-  broker::BrokerApi api(io, brk, auth, user_store, log, {std::chrono::seconds(long_poll), 4});
+  broker::BrokerApi api(io, brk, auth, user_store, log, {.long_poll = std::chrono::seconds(long_poll)});
   http::Router router;
   api.add_routes(router);
   http::ServerOptions so;

@@ -2,6 +2,7 @@
 // their host's capacity, a forward table, a VNC probe and a clock the test moves by hand.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -30,6 +31,7 @@ class FakeAgent final : public broker::AgentPort {
     return out;
   }
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) override {
+    if (on_create) on_create(spec.user);  // outside the lock: a test may hold a create here
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
     if (committed_locked() + spec.memory_mib > capacity_) {
@@ -53,6 +55,7 @@ class FakeAgent final : public broker::AgentPort {
     return d;
   }
   Result<void> destroy(const std::string& name) override {
+    if (on_destroy) on_destroy(name);
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
     if (!desktops.erase(name)) return fail("not_found", "no desktop '" + name + "'", 404);
@@ -95,6 +98,8 @@ class FakeAgent final : public broker::AgentPort {
 
   std::map<std::string, api::agent::Desktop> desktops;
   std::vector<api::agent::Event> agent_events;
+  std::function<void(const std::string& user)> on_create;
+  std::function<void(const std::string& desktop)> on_destroy;
   bool down = false;
   double cpu_pct = 0;
   int created = 0;
@@ -111,18 +116,23 @@ class FakeAgent final : public broker::AgentPort {
   std::int64_t capacity_;
 };
 
+// The broker calls it from several threads at once (arrivals run beside each other); tests read
+// `table` only while no call is running.
 class FakeForwards final : public broker::ForwardPort {
  public:
   Result<void> upsert(const broker::Forward& f) override {
+    std::lock_guard lock(mu_);
     table[f.lab_port] = f;
     ++changes;
     return {};
   }
   Result<void> remove(int port) override {
+    std::lock_guard lock(mu_);
     table.erase(port);
     return {};
   }
   Result<void> rebuild(const std::vector<broker::Forward>& all) override {
+    std::lock_guard lock(mu_);
     table.clear();
     for (const auto& f : all) table[f.lab_port] = f;
     ++rebuilds;
@@ -131,6 +141,9 @@ class FakeForwards final : public broker::ForwardPort {
   std::map<int, broker::Forward> table;
   int changes = 0;
   int rebuilds = 0;
+
+ private:
+  std::mutex mu_;
 };
 
 class FakeProbe final : public broker::VncProbe {

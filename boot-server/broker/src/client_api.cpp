@@ -1,4 +1,7 @@
 // Client API v1 (common/api/client.hpp): login, credential, events (long-poll), logout, ack.
+#include <algorithm>
+#include <thread>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -33,9 +36,13 @@ json event_json(const SessionEvent& e) {
 BrokerApi::BrokerApi(asio::io_context& io, Broker& broker, Authenticator& auth, UserStore& users,
                      std::shared_ptr<spdlog::logger> log, ApiOptions opt)
     : io_(io), broker_(broker), auth_(auth), users_(users), log_(std::move(log)), opt_(opt),
+      hash_pool_(opt.hash_workers ? opt.hash_workers : std::max(1U, std::thread::hardware_concurrency())),
       pool_(opt.workers) {}
 
-BrokerApi::~BrokerApi() { pool_.join(); }
+BrokerApi::~BrokerApi() {
+  hash_pool_.join();
+  pool_.join();
+}
 
 void BrokerApi::add_routes(http::Router& router) {
   add_client_routes(router);
@@ -54,14 +61,16 @@ void BrokerApi::add_client_routes(http::Router& router) {
     }
     if (login.client_id.empty()) login.client_id = req.remote_address;
     // Password hashing and VM starts take time: off the network threads.
-    asio::post(pool_, [this, login, ip = req.remote_address, reply] {
+    asio::post(hash_pool_, [this, login, ip = req.remote_address, reply] {
       auto user = auth_.check(login.user, login.password, login.client_id);
       if (!user) return reply(http::Response::error(user.error()));
-      auto r = broker_.login({login.user, login.client_id, ip});
-      if (!r) return reply(http::Response::error(r.error()));
-      capi::LoginResponse out{r->session, r->token, endpoint(r->endpoint), r->vnc_password,
-                              static_cast<std::uint32_t>(r->tier_mib)};
-      reply(http::Response::json(out));
+      asio::post(pool_, [this, login, ip, reply] {
+        auto r = broker_.login({login.user, login.client_id, ip});
+        if (!r) return reply(http::Response::error(r.error()));
+        capi::LoginResponse out{r->session, r->token, endpoint(r->endpoint), r->vnc_password,
+                                static_cast<std::uint32_t>(r->tier_mib)};
+        reply(http::Response::json(out));
+      });
     });
   }, http::Auth::none);
 

@@ -138,7 +138,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                            beast::error_code ec, std::size_t) {
                          self->res_.reset();
                          if (ec || !keep) return self->close();
-                         self->read();
+                         // To the back of the queue: reading at once would serve this client's
+                         // next request before others already waiting (Asio completes a read
+                         // that finds data at once ahead of queued work), an unfair tail.
+                         asio::post(self->stream_.get_executor(), [self] { self->read(); });
                        });
   }
 
@@ -247,6 +250,9 @@ void Server::Impl::accept() {
       beast::error_code ignored;
       auto ep = sock.remote_endpoint(ignored);
       std::string remote = ignored ? "" : ep.address().to_string();
+      // Answers are small and the client waits for each: no Nagle delay behind its delayed ACK
+      // (as nginx's tcp_nodelay).
+      sock.set_option(tcp::no_delay(true), ignored);
       if (self->ssl) {
         std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
             beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(sock)), *self->ssl),

@@ -1,59 +1,10 @@
 #include <doctest/doctest.h>
 
-#include "../../fakes/broker_fakes.hpp"
-#include "labdesk/broker/broker.hpp"
-#include "labdesk/common/log.hpp"
+#include "broker_fixture.hpp"
 
 using namespace labdesk;
 using namespace labdesk::broker;
-
-namespace {
-
-struct Lab {
-  explicit Lab(alloc::Mode mode = alloc::Mode::handoff, int hosts = 2) {
-    std::vector<HostSpec> specs;
-    std::vector<std::unique_ptr<AgentPort>> ports;
-    for (int i = 0; i < hosts; ++i) {
-      auto a = std::make_unique<fakes::FakeAgent>(std::to_string(i), 4096);
-      agents.push_back(a.get());
-      ports.push_back(std::move(a));
-      specs.push_back({"host" + std::to_string(i), 4096, 0});
-    }
-    table = std::make_unique<HostTable>(specs, std::move(ports), clock);
-    opt.lab_address = "10.77.0.1";
-    opt.first_lab_port = 16000;
-    opt.port_count = 20;
-    opt.policy = alloc::Policy{{4096, 2048, 1024, 512}, mode, {}};
-    opt.grace = std::chrono::seconds(60);
-    broker = make();
-  }
-  std::unique_ptr<Broker> make() {
-    return std::make_unique<Broker>(opt, *table, forwards, probe, store, clock,
-                                    log::make_logger("broker-test", spdlog::level::off));
-  }
-  LoginResult login(const std::string& user, const std::string& pc = "") {
-    auto r = broker->login({user, pc.empty() ? "pc-" + user : pc, "10.77.0." + std::to_string(100 + ++ips)});
-    REQUIRE_MESSAGE(r.has_value(), r.error().message);
-    return *r;
-  }
-  std::int64_t committed() const {
-    std::int64_t sum = 0;
-    for (auto* a : agents) sum += a->committed();
-    return sum;
-  }
-
-  fakes::ManualClock clock;
-  fakes::FakeForwards forwards;
-  fakes::FakeProbe probe;
-  MemorySessionStore store;
-  std::vector<fakes::FakeAgent*> agents;
-  std::unique_ptr<HostTable> table;
-  BrokerOptions opt;
-  std::unique_ptr<Broker> broker;
-  int ips = 0;
-};
-
-}  // namespace
+using labdesk::test::Lab;
 
 TEST_CASE("a login places a desktop, forwards a lab port to it and returns the credential") {
   Lab lab;

@@ -17,7 +17,11 @@ namespace labdesk::broker {
 
 struct ApiOptions {
   std::chrono::seconds long_poll{25};  // below every sane proxy timeout, well below the grace
-  std::size_t workers = 4;             // threads for logins (they wait on VM starts)
+  // Threads for logins and logouts: they mostly wait on agents starting or stopping VMs, many at
+  // once on many hosts. Password checks (argon2id: 64 MiB and ~0.1 s of CPU each) have their
+  // own pool, one thread per core, so a login burst neither exhausts memory nor the CPU.
+  std::size_t workers = 16;
+  std::size_t hash_workers = 0;  // 0: one per core
 };
 
 class BrokerApi {
@@ -44,6 +48,7 @@ class BrokerApi {
   UserStore& users_;
   std::shared_ptr<spdlog::logger> log_;
   ApiOptions opt_;
+  boost::asio::thread_pool hash_pool_;
   boost::asio::thread_pool pool_;
 };
 

@@ -119,7 +119,26 @@ class Broker {
     std::size_t host;
     api::agent::Desktop desktop;
   };
+  // A newcomer whose desktop is starting without the plan lock: counted by later plans as if it
+  // were a session already (memory, users per tier, its lab port and place in the order).
+  struct Arrival {
+    std::size_t host;
+    std::int64_t mib;
+    std::int64_t max_mib;
+    std::uint64_t order;
+    int lab_port;
+  };
   alloc::Cluster cluster_locked(const std::vector<HostLoad>& loads) const;
+  Result<alloc::Plan> plan_arrival(const std::string& user);  // rejected plans included
+  Result<alloc::Plan> plan_or_reject(const std::string& user);  // no_capacity counted and noted
+  Result<LoginResult> arrive_unserialized(std::unique_lock<std::mutex> serial, const alloc::Plan& plan,
+                                          const Login& req);
+  Result<LoginResult> roam_locked(Session& s, const Login& req, std::unique_lock<std::mutex>& lock);
+  void wait_for_arrivals();  // plan_mu_ held: afterwards no arrival is in flight
+  bool wait_for_releases();  // false: no desktop was being destroyed
+  class Landing;
+  std::optional<Session> forget_session(const std::string& session, const std::string& reason);
+  void destroy_forgotten(const Session& s);
   Result<void> execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out);
   Result<void> start_step(const alloc::Step& s, const std::string& new_session,
                           std::map<std::string, Pending>& pending);
@@ -146,8 +165,18 @@ class Broker {
   std::shared_ptr<spdlog::logger> log_;
   alloc::Planner planner_;
 
-  std::mutex plan_mu_;  // one plan at a time: the allocator decides on the whole lab
-  mutable std::mutex mu_;  // sessions, events, metrics
+  // One plan at a time: the allocator decides on the whole lab. It is held across agent calls
+  // only by plans that change running desktops (handoffs, moves, resizes); a plain arrival
+  // reserves its place and starts its desktop without it, and a VM being destroyed keeps its
+  // memory reserved, so logins and logouts on many hosts proceed at once.
+  std::mutex plan_mu_;
+  std::mutex flight_mu_;  // in_flight_, in_release_; lock order: plan_mu_ → flight_mu_, never with mu_
+  std::condition_variable flight_cv_;
+  int in_flight_ = 0;   // arrivals starting their desktop without plan_mu_
+  int in_release_ = 0;  // ended sessions whose desktop is still being destroyed
+  mutable std::mutex mu_;  // sessions, arrivals, events, metrics
+  std::map<std::string, Arrival> arriving_;  // user → its reservation
+  std::map<std::size_t, std::int64_t> releasing_;  // host → MiB of desktops still being destroyed
   std::map<std::string, Session> sessions_;
   std::map<std::string, std::vector<SessionEvent>> events_;
   // Tokens a roam replaced -> (session, the "ended" event only the old PC's viewer gets).
