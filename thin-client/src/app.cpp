@@ -20,6 +20,7 @@
 #include "event_poller.hpp"
 #include "labdesk/common/log.hpp"
 #include "labdesk/viewer/keymap.hpp"
+#include "labdesk/viewer/repeat_log.hpp"
 #include "options.hpp"
 #include "png_writer.hpp"
 #include "rfb_connection.hpp"
@@ -134,6 +135,7 @@ class App final : public RfbListener {
   std::int32_t generation_ = 0;
   LoginForm form_;
   KeyTracker keys_;
+  RepeatLog connect_failures_;  // a refusing desktop is retried every 0.2-4 s: not one line each
   DirtyRegion dirty_;
   int buttons_ = 0;
   bool fresh_ = false;       // connected, first full frame not seen yet
@@ -312,10 +314,15 @@ Command App::do_connect() {
   covered_ = 0;
   auto r = RfbConnection::open(t, opt_.rfb, *this);
   if (!r) {
-    log_->warn("{}", r.error().message);
+    if (auto n = connect_failures_.failed(t.endpoint.host + ":" + std::to_string(t.endpoint.port)); n == 1U)
+      log_->warn("{}", r.error().message);
+    else if (n)
+      log_->warn("still cannot open the desktop at '{}:{}' after {} tries", t.endpoint.host, t.endpoint.port, *n);
     redraw_ = true;
     return machine_->connect_failed();
   }
+  if (auto n = connect_failures_.succeeded(); n > 0)
+    log_->info("opened the desktop at '{}:{}' after {} failed tries", t.endpoint.host, t.endpoint.port, n);
   conn_ = std::move(*r);
   fresh_ = true;
   log_->debug("handshake done {} ms after start", (clock_.now() - app_started_).count());
