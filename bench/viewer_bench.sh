@@ -48,7 +48,9 @@ blank() { poll 10 "$PROBE" 1 000000 512,600 >/dev/null; }  # screen back to the 
 
 declare -A FF CPU BYTES FRAMES
 for r in $(seq "$ROUNDS"); do
-  for who in ours tiger; do
+  # who goes first alternates per round, so neither viewer always follows the other
+  order="ours tiger"; [ $((r % 2)) -eq 0 ] && order="tiger ours"
+  for who in $order; do
     # time to first full frame (static green desktop)
     "$PROBE" 60 $GREEN $POINTS > "$W/probe" & P=$!
     if [ $who = ours ]; then ours S 5900; else tiger S 5900; fi; V=$!

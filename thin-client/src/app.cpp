@@ -1,10 +1,14 @@
 #include "app.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -16,6 +20,7 @@
 #include "event_poller.hpp"
 #include "labdesk/common/log.hpp"
 #include "labdesk/viewer/keymap.hpp"
+#include "labdesk/viewer/repeat_log.hpp"
 #include "options.hpp"
 #include "png_writer.hpp"
 #include "rfb_connection.hpp"
@@ -100,6 +105,7 @@ class App final : public RfbListener {
   void handle_login_key(const SDL_Event& e);
   void handle_desktop_input(const SDL_Event& e);
   void promote_first_frame();
+  void pump_until_display(int display_ready);
   bool pump_connection();
   void sync_pointer();
   void screenshot();
@@ -129,6 +135,7 @@ class App final : public RfbListener {
   std::int32_t generation_ = 0;
   LoginForm form_;
   KeyTracker keys_;
+  RepeatLog connect_failures_;  // a refusing desktop is retried every 0.2-4 s: not one line each
   DirtyRegion dirty_;
   int buttons_ = 0;
   bool fresh_ = false;       // connected, first full frame not seen yet
@@ -136,6 +143,7 @@ class App final : public RfbListener {
   Millis connect_started_{}, app_started_{};
   std::optional<Millis> moved_at_;  // a 'moved' event arrived: for the ack's blackout figure
   std::optional<Millis> shot_due_;  // first full frame shown, --screenshot not written yet
+  bool frame_waiting_ = false;  // first full frame decoded before the window existed: shown once it does
   bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false, warmed_ = false;
   int exit_code_ = 0;
   std::string clipboard_sent_;
@@ -149,23 +157,30 @@ class App final : public RfbListener {
 
 int App::run() {
   app_started_ = clock_.now();
-  // Log in and connect while the display opens when the flags allow: the handshake and the
-  // server's first frame travel while SDL starts (~20 ms, most of it Xlib's Compose table).
-  // Until the join only the helper touches the session; ui_ stays empty, so it draws nothing.
+  // Log in and connect while the display opens when the flags allow: the handshake, the
+  // server's first frame and its decoding happen while SDL starts (20-40 ms, most of it Xlib's
+  // Compose table). Until the join only the helper touches the session; ui_ stays empty, so it
+  // draws nothing; the eventfd tells it that the display is ready.
   std::thread early;
   std::exception_ptr early_error;
+  int display_ready = eventfd(0, EFD_CLOEXEC);
   if (opt_.vnc || !opt_.user.empty()) {
     if (!opt_.vnc) form_.user = opt_.user;
-    early = std::thread([this, &early_error] {
+    early = std::thread([this, &early_error, display_ready] {
       try {
         perform(opt_.vnc ? machine_->direct(*opt_.vnc) : machine_->submit(opt_.user, opt_.password));
+        pump_until_display(display_ready);
       } catch (...) {
         early_error = std::current_exception();
       }
     });
   }
   auto ui = Ui::open(opt_.window_w, opt_.window_h, opt_.renderer);
+  std::uint64_t one = 1;
+  if (display_ready >= 0 && write(display_ready, &one, sizeof one) < 0)
+    log_->warn("cannot wake the connect helper: '{}'", std::strerror(errno));
   if (early.joinable()) early.join();
+  if (display_ready >= 0) close(display_ready);
   if (early_error) std::rethrow_exception(early_error);
   if (!ui) {
     log_->error("{}", ui.error().message);
@@ -174,6 +189,7 @@ int App::run() {
   ui_ = std::move(*ui);
   log_->debug("display ready {} ms after start", (clock_.now() - app_started_).count());
   sync_pointer();
+  if (frame_waiting_ && conn_ && fresh_) promote_first_frame();
   SDL_StartTextInput();
   while (!quit_) {
     if (redraw_) draw();
@@ -298,10 +314,15 @@ Command App::do_connect() {
   covered_ = 0;
   auto r = RfbConnection::open(t, opt_.rfb, *this);
   if (!r) {
-    log_->warn("{}", r.error().message);
+    if (auto n = connect_failures_.failed(t.endpoint.host + ":" + std::to_string(t.endpoint.port)); n == 1U)
+      log_->warn("{}", r.error().message);
+    else if (n)
+      log_->warn("still cannot open the desktop at '{}:{}' after {} tries", t.endpoint.host, t.endpoint.port, *n);
     redraw_ = true;
     return machine_->connect_failed();
   }
+  if (auto n = connect_failures_.succeeded(); n > 0)
+    log_->info("opened the desktop at '{}:{}' after {} failed tries", t.endpoint.host, t.endpoint.port, n);
   conn_ = std::move(*r);
   fresh_ = true;
   log_->debug("handshake done {} ms after start", (clock_.now() - app_started_).count());
@@ -346,7 +367,9 @@ void App::on_update_done() {
     bool black = colour && *colour == 0;
     log_->debug("update while connecting: {} px covered, {} ms after connecting{}", covered_,
                 (clock_.now() - connect_started_).count(), black ? ", all black: QEMU's stale surface, waiting" : "");
-    if (!black) promote_first_frame();
+    if (black) return;
+    if (ui_) promote_first_frame();
+    else frame_waiting_ = true;  // decoded while SDL starts: shown as soon as the window exists
     return;
   }
   auto rects = dirty_.take();
@@ -357,9 +380,22 @@ void App::on_update_done() {
   if (shot_due_) first_screenshot();
 }
 
+// The first connection is made while SDL starts (~20-40 ms, most of it Xlib's Compose table):
+// reading and decoding the first picture meanwhile on this helper thread takes that work off the
+// path to the first frame. Stops when the display is ready (the UI thread takes over), when the
+// picture is complete, or when the connection is gone.
+void App::pump_until_display(int display_ready) {
+  while (conn_ && fresh_ && !frame_waiting_ && display_ready >= 0) {
+    pollfd fds[2] = {{conn_->fd(), POLLIN, 0}, {display_ready, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0 || (fds[1].revents & POLLIN) != 0) return;
+    if (!pump_connection()) return;
+  }
+}
+
 // The new connection's picture is complete: only now does it replace the old one on screen.
 void App::promote_first_frame() {
   fresh_ = false;
+  frame_waiting_ = false;
   long ms = (clock_.now() - connect_started_).count();
   auto lost = machine_->lost_since();
   if (!first_frame_ms_) {
@@ -417,14 +453,19 @@ bool App::pump_connection() {
   return false;
 }
 
-// Tells a new connection where the pointer is, as soon as both the connection and the window
-// exist. Besides keeping the desktop's pointer where the student's is, QEMU shortens its
-// refresh interval on input, so the first picture comes on its next 30 ms tick instead of the
-// idle one ~85 ms after connecting (TigerVNC gets the same from its clipboard reply).
+// Tells a new connection where the pointer is, right after the handshake. Besides keeping the
+// desktop's pointer where the student's is, QEMU shortens its refresh interval on input, so the
+// first picture comes on its next 30 ms tick instead of the idle one ~85 ms after connecting
+// (TigerVNC gets the same from its clipboard reply). Before the window exists (the first
+// connect, while SDL starts) the pointer is not known yet: the desktop's centre stands in for
+// it (where an X server puts the pointer at start) and the real position follows once the
+// window is open; waiting for the window made the picture wait for SDL's start-up.
 void App::sync_pointer() {
-  if (!conn_ || !ui_) return;
-  auto p = to_desktop(fit(conn_->width(), conn_->height(), ui_->output_w(), ui_->output_h()), conn_->width(),
-                      conn_->height(), ui_->mouse());
+  if (!conn_) return;
+  Point p{conn_->width() / 2, conn_->height() / 2};
+  if (ui_)
+    p = to_desktop(fit(conn_->width(), conn_->height(), ui_->output_w(), ui_->output_h()), conn_->width(),
+                   conn_->height(), ui_->mouse());
   conn_->pointer(p.x, p.y, buttons_);
 }
 
@@ -671,6 +712,12 @@ int run_viewer(int argc, char** argv) {
   // a fork and a dbus-launch per start (a new bus daemon where dbus-x11 is installed), a few ms
   // before anything can connect. A lab PC's kiosk has no session bus, so none is started.
   setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:", 0);
+  // Straight to a desktop (--vnc) there is no login form, so nothing is ever composed: keys go to
+  // the desktop as keysyms, dead keys included. Xlib would still parse the locale's Compose
+  // table when SDL opens its input method (500 KB for UTF-8 locales, read with getc, which
+  // locks per character once the connect helper exists): 12 of SDL's 22 ms of start-up CPU.
+  // An explicit XCOMPOSEFILE is kept.
+  if (opt.vnc) setenv("XCOMPOSEFILE", "/dev/null", 0);
   SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
   if (SDL_Init(SDL_INIT_EVENTS) != 0) {
     log->error("SDL: {}", SDL_GetError());

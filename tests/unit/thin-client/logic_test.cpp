@@ -10,6 +10,7 @@
 #include "labdesk/viewer/backoff.hpp"
 #include "labdesk/viewer/geometry.hpp"
 #include "labdesk/viewer/keymap.hpp"
+#include "labdesk/viewer/repeat_log.hpp"
 
 using namespace labdesk::viewer;
 
@@ -35,6 +36,27 @@ TEST_CASE("two lab PCs with different seeds do not retry in lockstep") {
   int same = 0;
   for (int i = 0; i < 6; ++i) same += a.next() == b.next() ? 1 : 0;
   CHECK(same < 6);
+}
+
+TEST_CASE("a refusing desktop is logged on the first try, then on tries 2, 4, 8 and 16 only") {
+  RepeatLog log;
+  std::vector<unsigned> logged;
+  for (int i = 0; i < 20; ++i) {
+    if (auto n = log.failed("10.0.0.5:5901")) logged.push_back(*n);
+  }
+  CHECK(logged == std::vector<unsigned>{1, 2, 4, 8, 16});
+  CHECK(log.succeeded() == 20);
+  CHECK(log.succeeded() == 0);
+  CHECK(log.failed("10.0.0.5:5901") == std::optional<unsigned>{1});  // a new run after the success
+}
+
+TEST_CASE("a failure at another desktop starts its own run") {
+  RepeatLog log;
+  CHECK(log.failed("a:5900") == std::optional<unsigned>{1});
+  CHECK(log.failed("a:5900") == std::optional<unsigned>{2});
+  CHECK(!log.failed("a:5900").has_value());
+  CHECK(log.failed("b:5900") == std::optional<unsigned>{1});
+  CHECK(log.succeeded() == 1);
 }
 
 TEST_CASE("fit keeps the aspect ratio and letterboxes") {
