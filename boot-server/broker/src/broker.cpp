@@ -132,10 +132,6 @@ std::optional<Session> Broker::forget_session(const std::string& session, const 
     switched_at_.erase(session);
     if (!s.desktop.empty()) releasing_[s.host] += s.mib;
   }
-  if (!s.desktop.empty()) {
-    std::lock_guard f(flight_mu_);
-    ++in_release_;
-  }
   (void)forwards_.remove(s.lab_port);
   log_->info("session '{}' of '{}' ended: {}", s.id, s.user, reason);
   return s;
@@ -150,11 +146,7 @@ void Broker::destroy_forgotten(const Session& s) {
     std::lock_guard lock(mu_);
     if ((releasing_[s.host] -= s.mib) <= 0) releasing_.erase(s.host);
   }
-  {
-    std::lock_guard f(flight_mu_);
-    --in_release_;
-  }
-  flight_cv_.notify_all();
+  released_cv_.notify_all();
 }
 
 Result<void> Broker::logout(const std::string& session, const std::string& token) {

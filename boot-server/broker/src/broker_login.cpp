@@ -40,9 +40,9 @@ void Broker::wait_for_arrivals() {
 }
 
 bool Broker::wait_for_releases() {
-  std::unique_lock f(flight_mu_);
-  if (in_release_ == 0) return false;
-  flight_cv_.wait(f, [this] { return in_release_ == 0; });
+  std::unique_lock lock(mu_);
+  if (releasing_.empty()) return false;
+  released_cv_.wait(lock, [this] { return releasing_.empty(); });
   return true;
 }
 
@@ -90,10 +90,14 @@ Result<LoginResult> Broker::login(const Login& req) {
   wait_for_arrivals();
   plan = plan_or_reject(req.user);
   if (!plan) return std::unexpected(plan.error());
+  return start_session(*plan, req);
+}
+
+Result<LoginResult> Broker::start_session(const alloc::Plan& plan, const Login& req) {
   LoginResult out;
   out.session = random_hex(12);
   out.token = random_hex(32);
-  if (auto r = execute(*plan, &req, &out); !r) return std::unexpected(r.error());
+  if (auto r = execute(plan, &req, &out); !r) return std::unexpected(r.error());
   std::lock_guard lock(mu_);
   ++metrics_.logins;
   note_locked("login", req.user, std::to_string(out.tier_mib) + " MiB from '" + req.client_id + "'");
@@ -163,14 +167,7 @@ Result<LoginResult> Broker::arrive_unserialized(std::unique_lock<std::mutex> ser
   }
   Landing landing(*this, req.user);
   serial.unlock();
-  LoginResult out;
-  out.session = random_hex(12);
-  out.token = random_hex(32);
-  if (auto r = execute(plan, &req, &out); !r) return std::unexpected(r.error());
-  std::lock_guard lock(mu_);
-  ++metrics_.logins;
-  note_locked("login", req.user, std::to_string(out.tier_mib) + " MiB from '" + req.client_id + "'");
-  return out;
+  return start_session(plan, req);
 }
 
 }  // namespace labdesk::broker

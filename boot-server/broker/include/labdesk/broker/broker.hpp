@@ -133,6 +133,7 @@ class Broker {
   Result<alloc::Plan> plan_or_reject(const std::string& user);  // no_capacity counted and noted
   Result<LoginResult> arrive_unserialized(std::unique_lock<std::mutex> serial, const alloc::Plan& plan,
                                           const Login& req);
+  Result<LoginResult> start_session(const alloc::Plan& plan, const Login& req);  // execute + count
   Result<LoginResult> roam_locked(Session& s, const Login& req, std::unique_lock<std::mutex>& lock);
   void wait_for_arrivals();  // plan_mu_ held: afterwards no arrival is in flight
   bool wait_for_releases();  // false: no desktop was being destroyed
@@ -170,13 +171,16 @@ class Broker {
   // reserves its place and starts its desktop without it, and a VM being destroyed keeps its
   // memory reserved, so logins and logouts on many hosts proceed at once.
   std::mutex plan_mu_;
-  std::mutex flight_mu_;  // in_flight_, in_release_; lock order: plan_mu_ → flight_mu_, never with mu_
+  // Arrivals starting their desktop without plan_mu_, counted until their whole plan (forward
+  // included) is done — longer than their entry in arriving_. Lock order: plan_mu_ → flight_mu_,
+  // never together with mu_.
+  std::mutex flight_mu_;
   std::condition_variable flight_cv_;
-  int in_flight_ = 0;   // arrivals starting their desktop without plan_mu_
-  int in_release_ = 0;  // ended sessions whose desktop is still being destroyed
+  int in_flight_ = 0;
   mutable std::mutex mu_;  // sessions, arrivals, events, metrics
   std::map<std::string, Arrival> arriving_;  // user → its reservation
   std::map<std::size_t, std::int64_t> releasing_;  // host → MiB of desktops still being destroyed
+  std::condition_variable released_cv_;  // with mu_: releasing_ became empty
   std::map<std::string, Session> sessions_;
   std::map<std::string, std::vector<SessionEvent>> events_;
   // Tokens a roam replaced -> (session, the "ended" event only the old PC's viewer gets).
