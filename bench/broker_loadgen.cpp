@@ -42,7 +42,9 @@ struct Target {
 struct Stats {
   std::vector<double> ms;
   std::vector<double> first_ms;
-  std::vector<double> at;  // the first request of each connection (includes being accepted)
+  std::vector<double> at;  // start of each request
+  std::vector<std::pair<int, int>> which;  // connection and request number of each
+  std::vector<double> sent_ms;  // from the start until the request was written (our own delay)
   std::size_t errors = 0;
   std::string last_error;
   std::mutex mu;  // the steady phase may run on several threads
@@ -51,29 +53,34 @@ struct Stats {
     std::lock_guard lock(mu);
     ms.push_back(v);
   }
-  void add_request(Clock::time_point t0, bool first) {
+  void add_request(Clock::time_point t0, Clock::time_point sent, int conn, int k) {
     double v = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     std::lock_guard lock(mu);
+    sent_ms.push_back(std::chrono::duration<double, std::milli>(sent - t0).count());
     ms.push_back(v);
     at.push_back(std::chrono::duration<double, std::milli>(t0.time_since_epoch()).count());
-    if (first) first_ms.push_back(v);
+    which.emplace_back(conn, k);
+    if (k == 0) first_ms.push_back(v);
   }
   void fail(std::string what) {
     std::lock_guard lock(mu);
     ++errors;
     if (!what.empty()) last_error = std::move(what);
   }
-  double pct(double q) {
+  // On a copy: nth_element reorders, and `ms` must stay paired with `at` and `which` for the dump.
+  double pct(double q) const {
     if (ms.empty()) return 0;
-    auto k = static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1));
-    std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(k), ms.end());
-    return ms[k];
+    auto v = ms;
+    auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k];
   }
 };
 
 awaitable<bhttp::response<bhttp::string_body>> call(beast::tcp_stream& s, bhttp::verb verb,
                                                     const std::string& target, const std::string& body,
-                                                    const std::string& token, std::chrono::seconds timeout) {
+                                                    const std::string& token, std::chrono::seconds timeout,
+                                                    Clock::time_point* sent = nullptr) {
   bhttp::request<bhttp::string_body> req{verb, target, 11};
   req.set(bhttp::field::host, "labdesk");
   if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
@@ -84,6 +91,7 @@ awaitable<bhttp::response<bhttp::string_body>> call(beast::tcp_stream& s, bhttp:
   req.prepare_payload();
   s.expires_after(timeout);
   co_await bhttp::async_write(s, req, use_awaitable);
+  if (sent) *sent = Clock::now();
   beast::flat_buffer buf;
   bhttp::response<bhttp::string_body> res;
   co_await bhttp::async_read(s, buf, res, use_awaitable);
@@ -130,20 +138,41 @@ awaitable<void> thin_client(int i, Target t, Stats& login, Stats& hold, Stats& l
   ++done;
 }
 
-// Steady phase: `requests` sequential requests on one keep-alive connection.
-awaitable<void> steady(Target t, std::string target, std::string token, bhttp::verb verb, int requests,
-                       Stats& st, std::atomic<int>& done) {
+// When each request is due in the paced steady phase: request k of connection c at
+// start + (c / concurrency + k) * interval, so the connections together send at a fixed rate.
+// Zero interval: closed loop (each request as soon as the previous answer is in).
+struct Pace {
+  Clock::time_point start;
+  Clock::duration interval{};
+  int concurrency = 1;
+  Clock::time_point due(int conn, int k) const { return start + interval * conn / concurrency + interval * k; }
+};
+
+// Steady phase: `requests` sequential requests on one keep-alive connection. Paced, a request's
+// latency counts from when it was due, so an answer that comes late and delays the next request
+// is counted in full (no coordinated omission, as wrk2).
+awaitable<void> steady(Target t, std::string target, std::string token, bhttp::verb verb, int conn,
+                       int requests, Pace pace, Stats& st, std::atomic<int>& done) {
   beast::tcp_stream s(co_await asio::this_coro::executor);
+  asio::steady_timer wait(co_await asio::this_coro::executor);
   try {
     co_await connect(s, t);
     for (int k = 0; k < requests; ++k) {
       auto t0 = Clock::now();
-      auto r = co_await call(s, verb, target, verb == bhttp::verb::post ? "{}" : "", token, std::chrono::seconds(30));
+      if (pace.interval.count() > 0) {
+        t0 = pace.due(conn, k);
+        if (t0 > Clock::now()) {
+          wait.expires_at(t0);
+          co_await wait.async_wait(use_awaitable);
+        }
+      }
+      Clock::time_point sent;
+      auto r = co_await call(s, verb, target, verb == bhttp::verb::post ? "{}" : "", token, std::chrono::seconds(30), &sent);
       if (r.result_int() != 200) {
         st.fail("");
         continue;
       }
-      st.add_request(t0, k == 0);
+      st.add_request(t0, sent, conn, k);
     }
   } catch (const std::exception& e) {
     st.fail(e.what());
@@ -180,6 +209,9 @@ int main(int argc, char** argv) {
   app.add_option("--server-pid", server_pid, "report this process's memory");
   app.add_option("--threads", threads, "load generator threads in the steady phase (one saturates near 30,000 requests/s)");
   app.add_option("--rounds", rounds, "steady phases, broker and anchor alternately; the ratio is of the medians");
+  double paced_fraction = 0;
+  app.add_option("--paced-fraction", paced_fraction,
+                 "then as many paced rounds, both at this fraction of the broker's closed-loop rate");
   CLI11_PARSE(app, argc, argv);
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);
@@ -227,51 +259,73 @@ int main(int argc, char** argv) {
     }, asio::detached);
     once.run();
   }
-  auto measure = [&](const Target& t, const std::string& target, const std::string& tok, bhttp::verb verb, const char* name) {
+  auto measure = [&](const Target& t, const std::string& target, const std::string& tok, bhttp::verb verb,
+                     const std::string& name, double rate) {
     Stats st;
     std::atomic<int> fin{0};
     auto s0 = Clock::now();
-    for (int c = 0; c < concurrency; ++c) asio::co_spawn(asio::make_strand(io), steady(t, target, tok, verb, requests, st, fin), asio::detached);  // a strand: the stream's timer and I/O never run at once
+    Pace pace;
+    pace.concurrency = concurrency;
+    if (rate > 0) {
+      // Every connection is open before the first request is due (accepting 3,000 takes a while).
+      pace.start = s0 + std::chrono::seconds(1) + std::chrono::microseconds(300) * concurrency;
+      pace.interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(concurrency / rate));
+    }
+    for (int c = 0; c < concurrency; ++c) asio::co_spawn(asio::make_strand(io), steady(t, target, tok, verb, c, requests, pace, st, fin), asio::detached);  // a strand: the stream's timer and I/O never run at once
     io.restart();
     std::vector<std::thread> helpers;
     for (int i = 1; i < threads; ++i) helpers.emplace_back([&] { run_until(io, fin, concurrency); });
     run_until(io, fin, concurrency);
     for (auto& h : helpers) h.join();
-    double secs = std::chrono::duration<double>(Clock::now() - s0).count();
+    double secs = std::chrono::duration<double>(Clock::now() - (rate > 0 ? pace.start : s0)).count();
     json r{{"phase", name}, {"concurrency", concurrency}, {"requests", st.ms.size()}, {"errors", st.errors},
            {"req_per_s", static_cast<double>(st.ms.size()) / secs}, {"p50_ms", st.pct(0.5)}, {"p99_ms", st.pct(0.99)}};
     if (const char* dump = std::getenv("LATENCY_DUMP")) {
       std::ofstream f(std::string(dump) + "-" + name);
-      for (std::size_t i = 0; i < st.at.size(); ++i) f << st.at[i] << " " << st.ms[i] << "\n";
+      for (std::size_t i = 0; i < st.at.size(); ++i) {
+        f << std::fixed << st.at[i] << " " << st.ms[i] << " " << st.which[i].first << " " << st.which[i].second
+          << " " << st.sent_ms[i] << "\n";
+      }
     }
     Stats first;
     first.ms = st.first_ms;
     r["first_request_p50_ms"] = first.pct(0.5);
     r["first_request_p99_ms"] = first.pct(0.99);
+    if (rate > 0) r["paced_rate"] = rate;
     std::cout << r.dump() << std::endl;
     return r;
   };
   // Alternate broker and anchor so drifting background load hits both alike; medians of rounds.
-  std::vector<double> ours_p99, theirs_p99, ours_rate, theirs_rate;
-  for (int r = 0; r < rounds; ++r) {
-    auto ours = measure(broker, "/v1/sessions/" + session + "/credential", token, bhttp::verb::post, "broker_credential");
-    ours_p99.push_back(ours["p99_ms"].get<double>());
-    ours_rate.push_back(ours["req_per_s"].get<double>());
-    if (anchor.port.empty()) continue;
-    auto theirs = measure(anchor, anchor_path, "", bhttp::verb::get, "nginx_static_json");
-    theirs_p99.push_back(theirs["p99_ms"].get<double>());
-    theirs_rate.push_back(theirs["req_per_s"].get<double>());
-  }
-  if (!anchor.port.empty()) {
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v[v.size() / 2];
-    };
-    json ratio{{"phase", "ratio"}, {"rounds", rounds},
-               {"broker_p99_ms_median", median(ours_p99)}, {"nginx_p99_ms_median", median(theirs_p99)},
-               {"p99_broker_over_nginx", median(ours_p99) / std::max(1e-9, median(theirs_p99))},
-               {"rate_broker_over_nginx", median(ours_rate) / std::max(1e-9, median(theirs_rate))}};
-    std::cout << ratio.dump() << std::endl;
-  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  auto compare = [&](double rate, const char* label) {
+    std::vector<double> ours_p99, theirs_p99, ours_rate, theirs_rate;
+    std::string suffix = rate > 0 ? "_paced" : "";
+    for (int r = 0; r < rounds; ++r) {
+      auto ours = measure(broker, "/v1/sessions/" + session + "/credential", token, bhttp::verb::post,
+                          "broker_credential" + suffix, rate);
+      ours_p99.push_back(ours["p99_ms"].get<double>());
+      ours_rate.push_back(ours["req_per_s"].get<double>());
+      if (anchor.port.empty()) continue;
+      auto theirs = measure(anchor, anchor_path, "", bhttp::verb::get, "nginx_static_json" + suffix, rate);
+      theirs_p99.push_back(theirs["p99_ms"].get<double>());
+      theirs_rate.push_back(theirs["req_per_s"].get<double>());
+    }
+    if (!anchor.port.empty()) {
+      json ratio{{"phase", label}, {"rounds", rounds},
+                 {"broker_p99_ms_median", median(ours_p99)}, {"nginx_p99_ms_median", median(theirs_p99)},
+                 {"p99_broker_over_nginx", median(ours_p99) / std::max(1e-9, median(theirs_p99))},
+                 {"rate_broker_over_nginx", median(ours_rate) / std::max(1e-9, median(theirs_rate))}};
+      if (rate > 0) ratio["paced_rate"] = rate;
+      std::cout << ratio.dump() << std::endl;
+    }
+    return median(ours_rate);
+  };
+  // Closed loop: as fast as each side answers (both limited by this generator's own CPU on a
+  // small machine). Paced: both at the same request rate, below what either can take.
+  double broker_rate = compare(0, "ratio");
+  if (paced_fraction > 0) compare(paced_fraction * broker_rate, "ratio_same_rate");
   return login.errors == 0 ? 0 : 1;
 }
