@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--users", users, "generated users u0..");
   app.add_option("--long-poll", long_poll, "seconds an events request is held");
   app.add_option("--threads", threads, "HTTP threads");
+  bool shared_loop = false;
+  app.add_flag("--shared-loop", shared_loop, "connections on strands of one event loop run by all threads (not the server's own loops)");
   app.add_option("--agent", agent_urls, "real agent URL (repeatable)");
   app.add_option("--agent-token", agent_token);
   CLI11_PARSE(app, argc, argv);
@@ -88,13 +90,19 @@ int main(int argc, char** argv) {
   so.port = static_cast<std::uint16_t>(port);
   so.bearer_token = "bench-admin";
   so.read_timeout = std::chrono::seconds(long_poll + 30);
+  so.io_threads = shared_loop ? 0 : static_cast<std::size_t>(threads);  // as the boot-server's lab API
   http::Server server(io, so, std::move(router), log);
   server.start();
   boost::asio::signal_set stop(io, SIGTERM, SIGINT);
-  stop.async_wait([&](auto, int) { io.stop(); });
+  stop.async_wait([&](auto, int) {
+    server.stop();
+    server.halt();
+    io.stop();
+  });
   std::cout << "ready " << server.port() << std::endl;
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  // With the server's own loops the shared io_context only accepts and times long-polls: one thread.
+  for (int i = 1; shared_loop && i < threads; ++i) pool.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
   return 0;

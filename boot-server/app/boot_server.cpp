@@ -132,6 +132,7 @@ void BootServer::start(std::size_t http_threads) {
   lab_opt.port = static_cast<std::uint16_t>(c->boot.http_port);
   lab_opt.max_body_bytes = 64 * 1024;
   lab_opt.server_name = "labdesk-boot-server";
+  lab_opt.io_threads = std::max<std::size_t>(1, http_threads);  // thin clients: thousands of connections
   http::Router lab = lab_routes();
   http::Router admin = admin_routes();
   if (ext_.routes) ext_.routes(lab, admin);
@@ -238,12 +239,14 @@ void BootServer::drain(std::chrono::milliseconds grace) {
   work_.reset();
   if (grace.count() == 0) {
     http_io_.stop();
+    if (lab_http_) lab_http_->halt();
     return;
   }
   auto timer = std::make_shared<boost::asio::steady_timer>(control_, grace);
   // After the grace the control loop ends too, whatever timers the broker still holds on it.
   timer->async_wait([this, timer](const boost::system::error_code&) {
     http_io_.stop();
+    if (lab_http_) lab_http_->halt();
     control_.stop();
   });
 }
@@ -253,6 +256,7 @@ void BootServer::join() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  if (lab_http_) lab_http_->join();
 }
 
 std::uint16_t BootServer::http_port() const { return lab_http_ ? lab_http_->port() : 0; }

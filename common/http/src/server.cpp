@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -37,7 +40,16 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::optional<asio::ssl::context> ssl;
   std::mutex token_mu;
   std::string token;
+  std::vector<asio::io_context*> loops;  // the server's own event loops (io_threads), if any
+  std::size_t next_loop = 0;              // only touched on the acceptor's strand
+  std::atomic<bool> stopped{false};
 
+  // A connection's executor: one of the server's own single-threaded loops in turn (a loop run
+  // by one thread needs no strand), else a strand of the shared io_context.
+  asio::any_io_executor connection_executor() {
+    if (loops.empty()) return asio::make_strand(io);
+    return loops[next_loop++ % loops.size()]->get_executor();
+  }
   void accept();
   void start_session(tcp::socket sock);
   Response dispatch_sync(const Route& r, const Request& req);
@@ -252,42 +264,70 @@ void Server::Impl::start_session(tcp::socket sock) {
   // Answers are small and the client waits for each: no Nagle delay behind its delayed ACK
   // (as nginx's tcp_nodelay).
   sock.set_option(tcp::no_delay(true), ignored);
+  // The connection starts on its own executor: from here on only its loop (or strand) touches it.
+  auto ex = sock.get_executor();
   if (ssl) {
-    std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+    auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
         beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(sock)), *ssl),
-        shared_from_this(), remote)
-        ->run();
+        shared_from_this(), remote);
+    asio::post(ex, [s] { s->run(); });
   } else {
-    std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(sock)),
-                                                 shared_from_this(), remote)
-        ->run();
+    auto s = std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(sock)),
+                                                          shared_from_this(), remote);
+    asio::post(ex, [s] { s->run(); });
   }
 }
 
 void Server::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
+  acceptor.async_accept(connection_executor(), [self = shared_from_this()](
                                                    beast::error_code ec, tcp::socket sock) {
-    if (ec == asio::error::operation_aborted) return;
+    if (ec == asio::error::operation_aborted || self->stopped) return;
     if (!ec) self->start_session(std::move(sock));
     // Take every connection already waiting, not one per pass of the event loop: behind
     // thousands of queued reads and writes, one accept per pass left clients that had connected
     // at once waiting a second for their first answer.
-    for (int i = 0; i < 256 && self->acceptor.is_open(); ++i) {
-      tcp::socket more(asio::make_strand(self->io));
+    for (int i = 0; i < 256 && self->acceptor.is_open() && !self->stopped; ++i) {
+      tcp::socket more(self->connection_executor());
       beast::error_code again;
       self->acceptor.accept(more, again);
       if (again) break;
       self->start_session(std::move(more));
     }
-    if (self->acceptor.is_open()) self->accept();
+    if (self->acceptor.is_open() && !self->stopped) self->accept();
   });
 }
 
+struct Server::Workers {
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::thread> threads;
+  std::mutex mu;  // stop() and halt() may come from other threads than the owner's
+};
+
 Server::Server(asio::io_context& io, ServerOptions options, Router router,
                std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(router), std::move(log))) {}
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(router), std::move(log))),
+      workers_(std::make_unique<Workers>()) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+  halt();
+  join();
+  impl_->loops.clear();
+  workers_.reset();  // destroys what the loops still hold: connections, and their refs to impl_
+}
+
+void Server::halt() {
+  std::lock_guard lock(workers_->mu);
+  for (auto& l : workers_->loops) l->stop();
+}
+
+void Server::join() {
+  for (auto& t : workers_->threads) {
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+  }
+}
+
 
 void Server::start() {
   auto& o = impl_->opt;
@@ -316,14 +356,28 @@ void Server::start() {
     throw Failure(Error{"listen_failed", "cannot listen on '" + o.address + ":" +
                                              std::to_string(o.port) + "': " + ec.message(), 500});
   }
+  {
+    std::lock_guard lock(workers_->mu);
+    for (std::size_t i = 0; i < o.io_threads; ++i) {
+      auto& loop = workers_->loops.emplace_back(std::make_unique<asio::io_context>(1));
+      workers_->guards.push_back(asio::make_work_guard(*loop));
+      impl_->loops.push_back(loop.get());
+    }
+    for (auto& loop : workers_->loops) {
+      workers_->threads.emplace_back([l = loop.get()] { l->run(); });
+    }
+  }
   impl_->accept();
 }
 
 void Server::stop() {
+  impl_->stopped = true;
   asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
     beast::error_code ec;
     impl->acceptor.close(ec);
   });
+  std::lock_guard lock(workers_->mu);
+  workers_->guards.clear();  // each loop ends when its last connection has
 }
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "labdesk/common/log.hpp"
@@ -172,6 +173,45 @@ TEST_CASE("long-poll handlers answer later, a client times out when nobody answe
   CHECK(t.error().code == "timeout");
   CHECK(t.error().status == 504);
   parked.clear();  // while the server's io_context still exists
+}
+
+TEST_CASE("the server's own event loops: clients connected at once all answered, long-polls too, a halt ends open connections") {
+  ServerOptions opt;
+  opt.io_threads = 2;
+  std::optional<TestServer> srv(std::in_place, demo_router(), opt);
+  // Connected before anything is accepted: the accept handler must take them all.
+  boost::asio::io_context io;
+  std::vector<boost::asio::ip::tcp::socket> socks;
+  for (int i = 0; i < 200; ++i) {
+    socks.emplace_back(io).connect({boost::asio::ip::make_address("127.0.0.1"), srv->port()});
+  }
+  const std::string req = "GET /v1/hello/x HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret-token\r\n\r\n";
+  for (auto& s : socks) boost::asio::write(s, boost::asio::buffer(req));
+  int ok = 0;
+  for (auto& s : socks) {
+    std::array<char, 512> buf{};
+    auto n = s.read_some(boost::asio::buffer(buf));
+    if (std::string(buf.data(), n).starts_with("HTTP/1.1 200")) ++ok;
+  }
+  CHECK(ok == 200);
+  // A reply from another thread reaches a connection on one of the server's loops.
+  Client c(srv->url(), {.bearer_token = "s3cret-token", .timeout = std::chrono::milliseconds(5000)});
+  for (int i = 0; i < 4; ++i) {  // round robin: both loops
+    auto r = c.get_json("/v1/later?ms=20");
+    REQUIRE(r.has_value());
+    CHECK((*r)["waited_ms"] == 20);
+    c = Client(srv->url(), {.bearer_token = "s3cret-token", .timeout = std::chrono::milliseconds(5000)});
+  }
+  // Idle keep-alive connections keep a stopped server's loops running; halt() ends them, and
+  // the server's end closes the connections instead of leaving them hanging.
+  srv->server().stop();
+  srv->server().halt();
+  srv->server().join();
+  srv.reset();
+  std::array<char, 16> buf{};
+  boost::system::error_code ec;
+  socks.front().read_some(boost::asio::buffer(buf), ec);
+  CHECK(ec == boost::asio::error::eof);
 }
 
 TEST_CASE("an unreachable server is an error, not an exception") {

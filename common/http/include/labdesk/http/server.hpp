@@ -28,6 +28,11 @@ struct ServerOptions {
   std::string bearer_token;  // empty: no auth on any route
   std::optional<TlsFiles> tls;
   std::string server_name = "labdesk";
+  // 0: connections run on strands of the io_context given to the server. N: the server runs its
+  // connections on N event loops of its own, one thread each (nginx's worker model): with
+  // thousands of busy connections, one event loop shared by several threads served some of them
+  // hundreds of milliseconds late while it was saturated.
+  std::size_t io_threads = 0;
 };
 
 class Server {
@@ -40,8 +45,13 @@ class Server {
 
   // Binds and starts accepting; throws labdesk::Failure if the address cannot be bound.
   void start();
-  // Stops accepting; open connections finish their current request.
+  // Stops accepting; open connections finish their current request. The server's own event
+  // loops (io_threads) end once their connections have.
   void stop();
+  // Ends the server's own event loops now, open connections with them (after a drain's grace).
+  void halt();
+  // Waits for the server's own event loops to end (after stop() or halt()).
+  void join();
   [[nodiscard]] std::uint16_t port() const;
 
   // Swaps the bearer token (config reload); takes effect for the next request.
@@ -50,7 +60,9 @@ class Server {
   struct Impl;  // public only so the connection sessions in server.cpp can name it
 
  private:
+  struct Workers;  // outside Impl: connections hold Impl, and the loops must outlive them
   std::shared_ptr<Impl> impl_;
+  std::unique_ptr<Workers> workers_;
 };
 
 // Compares secrets in time independent of where they differ.
