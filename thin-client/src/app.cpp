@@ -95,7 +95,10 @@ class App final : public RfbListener {
   void on_clipboard(const std::string& latin1) override;
 
  private:
-  void reset_machine() { machine_.emplace(clock_, api_ != nullptr, BackoffPolicy{}, static_cast<std::uint32_t>(getpid())); }
+  void reset_machine() {
+    machine_.emplace(clock_, api_ != nullptr, BackoffPolicy{}, static_cast<std::uint32_t>(getpid()));
+    moved_at_.reset();
+  }
   void perform(Command c);
   Command do_login();
   Command do_connect();
@@ -411,10 +414,9 @@ void App::promote_first_frame() {
   dirty_.take();
   ui_->upload({Rect{0, 0, conn_->width(), conn_->height()}}, conn_->pixels(), conn_->stride());
   ++frames_;
-  bool followed = machine_->phase() == Phase::following;
   perform(machine_->first_frame());
   redraw_ = true;
-  if (followed && moved_at_ && api_) {
+  if (moved_at_ && api_) {
     long frozen = (clock_.now() - *moved_at_).count();
     moved_at_.reset();
     log_->info("followed the move: picture frozen {} ms, never black", frozen);
@@ -528,8 +530,12 @@ void App::handle(const SDL_Event& e) {
     std::unique_ptr<api::EventBatch> b(static_cast<api::EventBatch*>(e.user.data1));
     for (const auto& ev : b->events) {
       log_->info("session event {} '{}'", ev.seq, ev.type);
-      if (ev.type == api::event_type::moved) moved_at_ = clock_.now();
-      perform(machine_->event(ev));
+      auto cmd = machine_->event(ev);
+      // From the first move the machine follows until a picture is back (a retry in between
+      // still counts: the picture stayed frozen).
+      if (ev.type == api::event_type::moved && machine_->phase() == Phase::following && !moved_at_)
+        moved_at_ = clock_.now();
+      perform(cmd);
     }
     return;
   }

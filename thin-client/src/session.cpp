@@ -106,7 +106,10 @@ Command SessionMachine::connect_failed() {
 Command SessionMachine::connection_lost() {
   if (phase_ == Phase::ended || phase_ == Phase::login || phase_ == Phase::logging_in)
     return Command::none;
-  if (phase_ == Phase::following) return Command::none;  // the old desktop going away is expected
+  // Following a move the old link was dropped on purpose before connecting to the new desktop,
+  // so a link lost now is the new one (QEMU can drop a client in its first milliseconds):
+  // retry as after any loss. Waiting here for a first frame that could not come left the lab
+  // PC on the old desktop's frozen picture for good.
   message_ = "Connection lost. Reconnecting...";
   return schedule_retry();
 }
