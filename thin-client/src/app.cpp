@@ -245,6 +245,7 @@ void App::perform(Command c) {
       case Command::show_login:
         drop_connection();
         poller_.reset();
+        moved_at_.reset();  // a move of the session just left must not be acked into the next
         form_.busy = false;
         form_.password.clear();
         form_.message = machine_->message();

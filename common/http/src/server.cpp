@@ -5,10 +5,10 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -327,7 +327,6 @@ void Server::join() {
     if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
   }
 }
-
 
 void Server::start() {
   auto& o = impl_->opt;
