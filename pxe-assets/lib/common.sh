@@ -113,6 +113,18 @@ elf_closure() {
   done | LC_ALL=C sort -u
 }
 
+# dlopen_libs ELF: the libraries ELF opens with dlopen by soname (the 'libNAME.so.N' strings in it
+# that are not among its DT_NEEDED), as paths from ldconfig's cache. Fails on one not installed.
+dlopen_libs() {
+  needed=$(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+  for so in $(strings -a "$1" | grep -E '^lib[A-Za-z0-9_+.-]+\.so\.[0-9]+$' | LC_ALL=C sort -u); do
+    printf '%s\n' $needed | grep -qxF "$so" && continue
+    path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ {print $NF; exit}')
+    [ -n "$path" ] || die "'$1' opens '$so' with dlopen, which is not installed (see scripts/install-deps)"
+    echo "$path"
+  done
+}
+
 # install_files DESTROOT PATH...: copies each file (symlinks followed) to the same path below
 # DESTROOT, keeping its mode.
 install_files() {

@@ -4,7 +4,8 @@
 # default OUTDIR/../thin-client/labdesk-viewer, its place in a CMake build folder) is packed,
 # stripped, with the display stack of display.list, the font the viewer draws with
 # (LABDESK_VIEWER_FONT, default: the font paths compiled into the viewer) and every shared
-# library they load. LABDESK_VIEWER=none builds a console-only thin client.
+# library they load, linked or opened with dlopen (SDL). LABDESK_VIEWER=none builds a
+# console-only thin client.
 # LABDESK_TC_OVERLAY=DIR copies DIR over the tree (lib/firmware/..., a stand-in viewer, ...).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +32,12 @@ if [ "$viewer" != none ]; then
   [ -n "$fonts" ] || die "no font path found in '$viewer': set LABDESK_VIEWER_FONT=/path/to/font.ttf"
   display=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/display.list")
   for f in $fonts $display; do [ -e "$f" ] || die "'$f' is missing: install the packages of scripts/install-deps"; done
-  libs=$(elf_closure "$viewer" $(for f in $display; do case $f in *.so|*/Xorg|*/bin/*) echo "$f" ;; esac; done))
+  # SDL2 and SDL2_ttf are opened with dlopen (thin-client/src/sdl_api.hpp), so ldd does not list
+  # them: packed by the sonames in the viewer, with everything they load.
+  opened=$(dlopen_libs "$viewer")
+  [ -n "$opened" ] || die "no dlopen'ed SDL found in '$viewer' (expected 'libSDL2-2.0.so.0' among its strings)"
+  libs=$({ elf_closure "$viewer" $opened $(for f in $display; do case $f in *.so|*/Xorg|*/bin/*) echo "$f" ;; esac; done)
+           printf '%s\n' $opened; } | LC_ALL=C sort -u)
 fi
 h=$(inputs_hash "$(command -v busybox)" $mods "$HERE" "$HERE/../lib" ${overlay:+"$overlay"} \
       $vbin $fonts $display $(for l in $libs; do readlink -f "$l"; done))

@@ -12,6 +12,7 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "options.hpp"
 #include "png_writer.hpp"
 #include "rfb_connection.hpp"
+#include "sdl_api.hpp"
 #include "socket_watch.hpp"
 #include "ui.hpp"
 
@@ -73,10 +75,66 @@ struct Events {
   Uint32 rfb = 0, api = 0, signal = 0;
 };
 
+// Where helper threads (socket watch, session events, signals) post to the UI thread. SDL opens
+// on the UI thread while the connect helper already works, so a push waits until it has (or has
+// failed to). Shared with the threads: a detached long-poll that finishes late still finds it.
+class EventSink {
+ public:
+  // UI thread, once: SDL's events are up (sdl non-null) or SDL could not be opened.
+  void opened(std::shared_ptr<const Sdl> sdl, Events ev) {
+    sdl_ = std::move(sdl);
+    ev_ = ev;
+    opened_.set_value();
+  }
+  // Any thread; false when the event cannot be queued (SDL missing or already shut down).
+  bool push(Uint32 Events::*type, Sint32 code, void* data) const {
+    ready_.wait();
+    if (!sdl_) return false;
+    SDL_Event e{};
+    e.type = ev_.*type;
+    e.user.code = code;
+    e.user.data1 = data;
+    return sdl_->SDL_PushEvent(&e) == 1;
+  }
+
+ private:
+  std::shared_ptr<const Sdl> sdl_;
+  Events ev_;
+  std::promise<void> opened_;
+  std::shared_future<void> ready_ = opened_.get_future().share();
+};
+
+// Signals become SDL events: a thread waits for them (they are blocked everywhere else).
+class SignalThread {
+ public:
+  explicit SignalThread(std::function<void(int)> deliver) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    thread_ = std::thread([set, deliver = std::move(deliver)] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGUSR2) return;  // our own stop request
+        deliver(sig);
+      }
+    });
+  }
+  ~SignalThread() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+  }
+  SignalThread(const SignalThread&) = delete;
+  SignalThread& operator=(const SignalThread&) = delete;
+
+ private:
+  std::thread thread_;
+};
+
 class App final : public RfbListener {
  public:
-  App(Options opt, std::shared_ptr<spdlog::logger> log, Events ev)
-      : opt_(std::move(opt)), log_(std::move(log)), ev_(ev) {
+  App(Options opt, std::shared_ptr<spdlog::logger> log) : opt_(std::move(opt)), log_(std::move(log)) {
     if (!opt_.server.empty()) api_ = std::shared_ptr<SessionApi>(make_http_session_api(opt_.server));
     if (opt_.client_id.empty()) {
       char host[256] = {};
@@ -85,6 +143,9 @@ class App final : public RfbListener {
     }
     reset_machine();
   }
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
 
   int run();
 
@@ -99,6 +160,8 @@ class App final : public RfbListener {
     machine_.emplace(clock_, api_ != nullptr, BackoffPolicy{}, static_cast<std::uint32_t>(getpid()));
     moved_at_.reset();
   }
+  Result<std::unique_ptr<Ui>> open_display();
+  Result<void> open_sdl();
   void perform(Command c);
   Command do_login();
   Command do_connect();
@@ -127,7 +190,12 @@ class App final : public RfbListener {
 
   Options opt_;
   std::shared_ptr<spdlog::logger> log_;
+  // Opened by the UI thread while the connect helper may already work (open_display): until the
+  // join after it, only the UI thread touches sdl_ and ev_; the helpers push through sink_.
+  std::shared_ptr<const Sdl> sdl_;
   Events ev_;
+  std::shared_ptr<EventSink> sink_ = std::make_shared<EventSink>();
+  std::optional<SignalThread> signals_;
   SteadyClock clock_;
   std::shared_ptr<SessionApi> api_;
   std::optional<SessionMachine> machine_;
@@ -150,6 +218,7 @@ class App final : public RfbListener {
   bool redraw_ = true, quit_ = false, shot_taken_ = false, first_present_logged_ = false, warmed_ = false;
   int exit_code_ = 0;
   std::string clipboard_sent_;
+  bool clipboard_waiting_ = false;
   // stats
   std::optional<long> first_frame_ms_;  // connect start -> first full frame, first connection
   std::vector<long> reframe_ms_;        // same for every later connection
@@ -158,12 +227,44 @@ class App final : public RfbListener {
   unsigned connections_ = 0;
 };
 
+App::~App() {
+  poller_.reset();
+  watch_.reset();
+  conn_.reset();
+  ui_.reset();
+  signals_.reset();
+  if (sdl_) sdl_->SDL_Quit();
+}
+
+// SDL is loaded, its events registered and the display opened on the UI thread, while the
+// connect helper may already be at work.
+Result<std::unique_ptr<Ui>> App::open_display() {
+  auto opened = open_sdl();
+  sink_->opened(opened ? sdl_ : nullptr, ev_);
+  if (!opened) return std::unexpected(opened.error());
+  signals_.emplace([sink = sink_](int sig) { sink->push(&Events::signal, sig, nullptr); });
+  return Ui::open(*sdl_, opt_.window_w, opt_.window_h, opt_.renderer);
+}
+
+Result<void> App::open_sdl() {
+  auto sdl = Sdl::open();
+  if (!sdl) return std::unexpected(sdl.error());
+  (*sdl)->SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+  if ((*sdl)->SDL_Init(SDL_INIT_EVENTS) != 0) return fail("no_sdl", std::string("SDL: ") + (*sdl)->SDL_GetError(), 500);
+  Uint32 base = (*sdl)->SDL_RegisterEvents(3);
+  ev_ = Events{base, base + 1, base + 2};
+  sdl_ = std::move(*sdl);
+  log_->debug("SDL loaded {} ms after start", (clock_.now() - app_started_).count());
+  return {};
+}
+
 int App::run() {
   app_started_ = clock_.now();
   // Log in and connect while the display opens when the flags allow: the handshake, the
-  // server's first frame and its decoding happen while SDL starts (20-40 ms, most of it Xlib's
-  // Compose table). Until the join only the helper touches the session; ui_ stays empty, so it
-  // draws nothing; the eventfd tells it that the display is ready.
+  // server's first frame and its decoding happen while SDL loads and starts (~8 ms of loading
+  // its libraries, then 20-40 ms, most of it Xlib's Compose table). Until the join only the
+  // helper touches the session; ui_ stays empty, so it draws nothing; the eventfd tells it that
+  // the display is ready.
   std::thread early;
   std::exception_ptr early_error;
   int display_ready = eventfd(0, EFD_CLOEXEC);
@@ -178,7 +279,7 @@ int App::run() {
       }
     });
   }
-  auto ui = Ui::open(opt_.window_w, opt_.window_h, opt_.renderer);
+  auto ui = open_display();
   std::uint64_t one = 1;
   if (display_ready >= 0 && write(display_ready, &one, sizeof one) < 0)
     log_->warn("cannot wake the connect helper: '{}'", std::strerror(errno));
@@ -193,13 +294,14 @@ int App::run() {
   log_->debug("display ready {} ms after start", (clock_.now() - app_started_).count());
   sync_pointer();
   if (frame_waiting_ && conn_ && fresh_) promote_first_frame();
-  SDL_StartTextInput();
+  if (clipboard_waiting_) sdl_->SDL_SetClipboardText(clipboard_sent_.c_str());
+  sdl_->SDL_StartTextInput();
   while (!quit_) {
     if (redraw_) draw();
     SDL_Event e;
-    if (SDL_WaitEventTimeout(&e, wait_ms()) != 0) {
+    if (sdl_->SDL_WaitEventTimeout(&e, wait_ms()) != 0) {
       handle(e);
-      while (!quit_ && SDL_PollEvent(&e) != 0) handle(e);
+      while (!quit_ && sdl_->SDL_PollEvent(&e) != 0) handle(e);
     }
     if (opt_.exit_after > 0 &&
         clock_.now() - app_started_ >= Millis{static_cast<long>(opt_.exit_after * 1000)}) {
@@ -286,11 +388,9 @@ Command App::do_login() {
   log_->info("logged in as '{}': session '{}', desktop at '{}:{}', tier {} MiB", machine_->user(),
              r->session, r->endpoint.host, r->endpoint.port, r->tier_mib);
   auto cmd = machine_->login_ok(*r);
-  poller_ = std::make_unique<EventPoller>(api_, r->session, r->token, 0, [ev = ev_](api::EventBatch b) {
-    SDL_Event e{};
-    e.type = ev.api;
-    e.user.data1 = new api::EventBatch(std::move(b));
-    if (SDL_PushEvent(&e) != 1) delete static_cast<api::EventBatch*>(e.user.data1);
+  poller_ = std::make_unique<EventPoller>(api_, r->session, r->token, 0, [sink = sink_](api::EventBatch b) {
+    auto* batch = new api::EventBatch(std::move(b));
+    if (!sink->push(&Events::api, 0, batch)) delete batch;
   });
   return cmd;
 }
@@ -335,12 +435,7 @@ Command App::do_connect() {
              conn_->desktop_name(), conn_->width(), conn_->height(), (clock_.now() - connect_started_).count());
   sync_pointer();
   auto gen = generation_;
-  watch_ = std::make_unique<SocketWatch>(conn_->fd(), [type = ev_.rfb, gen] {
-    SDL_Event e{};
-    e.type = type;
-    e.user.code = gen;
-    SDL_PushEvent(&e);
-  });
+  watch_ = std::make_unique<SocketWatch>(conn_->fd(), [sink = sink_, gen] { sink->push(&Events::rfb, gen, nullptr); });
   return Command::none;
 }
 
@@ -485,7 +580,8 @@ void App::screenshot() {
 void App::on_clipboard(const std::string& latin1) {
   auto utf8 = latin1_to_utf8(latin1);
   clipboard_sent_ = utf8;  // do not echo it back
-  SDL_SetClipboardText(utf8.c_str());
+  if (ui_) sdl_->SDL_SetClipboardText(utf8.c_str());
+  else clipboard_waiting_ = true;  // the connect helper, while SDL opens: set once it is open
 }
 
 std::string App::overlay() const {
@@ -506,7 +602,7 @@ void App::draw() {
   if (!(login_screen() && !opt_.vnc) && quiet_start()) {  // redraw_ stays set: drawn at its end
     // Idle until QEMU's tick: warm the drawing path up, unless the picture is already waiting.
     SDL_Event e;
-    if (!warmed_ && SDL_PeepEvents(&e, 1, SDL_PEEKEVENT, ev_.rfb, ev_.rfb) == 0) {
+    if (!warmed_ && sdl_->SDL_PeepEvents(&e, 1, SDL_PEEKEVENT, ev_.rfb, ev_.rfb) == 0) {
       warmed_ = true;
       ui_->warm_up(conn_ ? conn_->width() : 0, conn_ ? conn_->height() : 0);
     }
@@ -558,10 +654,10 @@ void App::handle(const SDL_Event& e) {
       redraw_ = true;
       return;
     case SDL_CLIPBOARDUPDATE:
-      if (conn_ && SDL_HasClipboardText()) {
-        char* t = SDL_GetClipboardText();
+      if (conn_ && sdl_->SDL_HasClipboardText()) {
+        char* t = sdl_->SDL_GetClipboardText();
         std::string text = t ? t : "";
-        SDL_free(t);
+        sdl_->SDL_free(t);
         if (text != clipboard_sent_) {
           clipboard_sent_ = text;
           conn_->clipboard(utf8_to_latin1(text));
@@ -637,7 +733,7 @@ void App::handle_desktop_input(const SDL_Event& e) {
     }
     case SDL_MOUSEWHEEL: {
       int x = 0, y = 0;
-      SDL_GetMouseState(&x, &y);
+      sdl_->SDL_GetMouseState(&x, &y);
       auto p = to_desktop(ui_->view(), conn_->width(), conn_->height(), {x, y});
       int bit = e.wheel.y > 0 ? 8 : e.wheel.y < 0 ? 16 : e.wheel.x < 0 ? 32 : 64;
       conn_->pointer(p.x, p.y, buttons_ | bit);
@@ -665,37 +761,6 @@ void App::write_stats() {
     std::ofstream(opt_.stats) << j.dump() << '\n';
   }
 }
-
-// Signals become SDL events: a thread waits for them (they are blocked everywhere else).
-class SignalThread {
- public:
-  explicit SignalThread(Uint32 type) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    thread_ = std::thread([set, type] {
-      for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGUSR2) return;  // our own stop request
-        SDL_Event e{};
-        e.type = type;
-        e.user.code = sig;
-        SDL_PushEvent(&e);
-      }
-    });
-  }
-  ~SignalThread() {
-    pthread_kill(thread_.native_handle(), SIGUSR2);
-    thread_.join();
-  }
-  SignalThread(const SignalThread&) = delete;
-  SignalThread& operator=(const SignalThread&) = delete;
-
- private:
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -725,21 +790,8 @@ int run_viewer(int argc, char** argv) {
   // locks per character once the connect helper exists): 12 of SDL's 22 ms of start-up CPU.
   // An explicit XCOMPOSEFILE is kept.
   if (opt.vnc) setenv("XCOMPOSEFILE", "/dev/null", 0);
-  SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
-  if (SDL_Init(SDL_INIT_EVENTS) != 0) {
-    log->error("SDL: {}", SDL_GetError());
-    return 1;
-  }
-  Uint32 base = SDL_RegisterEvents(3);
-  Events ev{base, base + 1, base + 2};
-  int rc = 0;
-  {
-    SignalThread signals(ev.signal);
-    App app(std::move(opt), log, ev);
-    rc = app.run();
-  }
-  SDL_Quit();
-  return rc;
+  App app(std::move(opt), log);
+  return app.run();
 }
 
 }  // namespace labdesk::viewer

@@ -1,15 +1,13 @@
 // The SDL2 + SDL2_ttf front end: the login screen, the scaled desktop, the reconnect overlay.
 #pragma once
 
-#include <SDL2/SDL.h>
-#include <SDL2/SDL_ttf.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "labdesk/common/error.hpp"
 #include "labdesk/viewer/geometry.hpp"
+#include "sdl_api.hpp"
 
 namespace labdesk::viewer {
 
@@ -23,7 +21,7 @@ struct LoginForm {
 class Ui {
  public:
   // w,h = 0: full screen (desktop resolution).
-  static Result<std::unique_ptr<Ui>> open(int w, int h, const std::string& renderer);
+  static Result<std::unique_ptr<Ui>> open(const Sdl& sdl, int w, int h, const std::string& renderer);
   ~Ui();
   Ui(const Ui&) = delete;
   Ui& operator=(const Ui&) = delete;
@@ -48,8 +46,9 @@ class Ui {
   [[nodiscard]] std::uint64_t uploaded_pixels() const { return uploaded_; }
 
  private:
-  Ui() = default;
+  explicit Ui(const Sdl& sdl) : sdl_(&sdl) {}
   void text(TTF_Font* font, const std::string& s, int x, int y, SDL_Color c, bool centre = false);
+  const Sdl* sdl_;
   SDL_Window* window_ = nullptr;
   SDL_Renderer* renderer_ = nullptr;
   SDL_Texture* texture_ = nullptr;
