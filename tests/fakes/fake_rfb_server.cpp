@@ -131,6 +131,15 @@ void FakeRfbServer::send_clipboard(const std::string& latin1) {
   rfbSendServerCutText(screen_, copy.data(), static_cast<int>(copy.size()));
 }
 
+std::optional<FakeRfbServer::ResizeEncodings> FakeRfbServer::resize_encodings() const {
+  std::optional<ResizeEncodings> r;
+  rfbClientIteratorPtr it = rfbGetClientIterator(screen_);
+  if (rfbClientPtr cl = rfbClientIteratorNext(it))
+    r = ResizeEncodings{cl->useNewFBSize != FALSE, cl->useExtDesktopSize != FALSE};
+  rfbReleaseClientIterator(it);
+  return r;
+}
+
 std::vector<std::pair<std::uint32_t, bool>> FakeRfbServer::keys() const {
   std::lock_guard lock(mu_);
   return keys_;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ class FakeRfbServer {
   [[nodiscard]] std::vector<std::pair<std::uint32_t, bool>> keys() const;
   [[nodiscard]] std::string clipboard() const;
   [[nodiscard]] int clients() const { return clients_.load(); }
+  // The size-change encodings the connected viewer asked for last (its latest SetEncodings).
+  struct ResizeEncodings {
+    bool desktop_size = false, ext_desktop_size = false;
+  };
+  [[nodiscard]] std::optional<ResizeEncodings> resize_encodings() const;
 
  private:
   static void on_key(rfbBool down, rfbKeySym key, rfbClientPtr cl);

@@ -24,7 +24,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       ->check(CLI::Range(-1, 9));
   app.add_option("--compress-level", o.rfb.compress_level, "zlib level 0..9")->check(CLI::Range(0, 9));
   app.add_option("--stats", o.stats, "write timings and counters as JSON at exit (- = stdout)");
-  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off");
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off (trace: libvncclient's own messages too, on stderr)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -48,6 +48,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
         o.window_h <= 0)
       return bad("--windowed '" + windowed + "' is not WxH (e.g. 1024x768)");
   }
+  o.rfb.library_log = o.log_level == "trace";
   if (!o.vnc && o.server.empty()) return bad("give --server URL (boot-server) or --vnc HOST:PORT");
   if (o.vnc && !o.server.empty()) return bad("--server and --vnc exclude each other: pick one");
   if (!o.user.empty() && o.password.empty()) return bad("--user needs --password");

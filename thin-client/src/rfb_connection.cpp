@@ -5,8 +5,14 @@
 #include <rfb/rfbclient.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <sstream>
+#include <vector>
 
 namespace labdesk::viewer {
 
@@ -16,6 +22,47 @@ int tag;  // address only: the key for rfbClientSetClientData
 RfbConnection* self(rfbClient* c) { return static_cast<RfbConnection*>(rfbClientGetClientData(c, &tag)); }
 
 void quiet_log(const char* /*format*/, ...) {}
+
+// libvncclient (0.9.14, Debian 12) asks for ExtendedDesktopSize by itself but ignores QEMU's: it
+// takes screen id 0 for invalid, and QEMU's one screen has id 0. So at every guest mode switch
+// (720x400 text -> 1280x800 bochs-drm) the next full-size rectangle failed as "Rect too large"
+// and the link dropped (~0.3 s of frozen picture and a reconnect). A second SetEncodings, which
+// replaces the first, asks for the same encodings with plain DesktopSize only, which libvncclient
+// follows; QEMU's extended-key ack, already received, is not asked for again (it would come as
+// one more desktop-sized rectangle without pixels).
+bool ask_for_plain_desktop_size(rfbClient* c, const std::string& names, const RfbOptions& opt) {
+  static const std::map<std::string, std::int32_t, std::less<>> codes = {
+      {"raw", rfbEncodingRaw},       {"copyrect", rfbEncodingCopyRect}, {"tight", rfbEncodingTight},
+      {"hextile", rfbEncodingHextile}, {"zlib", rfbEncodingZlib},       {"zlibhex", rfbEncodingZlibHex},
+      {"trle", rfbEncodingTRLE},     {"zrle", rfbEncodingZRLE},         {"zywrle", rfbEncodingZYWRLE},
+      {"corre", rfbEncodingCoRRE},   {"rre", rfbEncodingRRE}};
+  std::vector<std::int32_t> encs;
+  bool tight = false, zlib = false;
+  std::istringstream words(names);
+  for (std::string w; words >> w;) {
+    auto it = codes.find(w);
+    if (it == codes.end()) continue;  // libvncclient skipped it too
+    encs.push_back(it->second);
+    tight = tight || w == "tight";
+    zlib = zlib || w == "tight" || w == "zlib" || w == "zlibhex";
+  }
+  if (zlib && opt.compress_level >= 0 && opt.compress_level <= 9)
+    encs.push_back(static_cast<std::int32_t>(rfbEncodingCompressLevel0) + opt.compress_level);
+  if (tight && opt.jpeg_quality >= 0)
+    encs.push_back(static_cast<std::int32_t>(rfbEncodingQualityLevel0) + opt.jpeg_quality);
+  if (tight) encs.push_back(static_cast<std::int32_t>(rfbEncodingLastRect));
+  encs.push_back(static_cast<std::int32_t>(rfbEncodingNewFBSize));
+  std::vector<char> msg(sz_rfbSetEncodingsMsg + encs.size() * 4);
+  rfbSetEncodingsMsg head{};
+  head.type = rfbSetEncodings;
+  head.nEncodings = htons(static_cast<std::uint16_t>(encs.size()));
+  std::memcpy(msg.data(), &head, sz_rfbSetEncodingsMsg);
+  for (std::size_t i = 0; i < encs.size(); ++i) {
+    std::uint32_t be = htonl(static_cast<std::uint32_t>(encs[i]));
+    std::memcpy(msg.data() + sz_rfbSetEncodingsMsg + i * 4, &be, 4);
+  }
+  return WriteToRFBServer(c, msg.data(), static_cast<unsigned>(msg.size())) != FALSE;
+}
 
 void set_keepalive(int fd, int seconds) {
   int on = 1, idle = seconds, intvl = 1, cnt = 3;
@@ -62,8 +109,10 @@ struct RfbCallbacks {
 
 Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target, const RfbOptions& opt,
                                                            RfbListener& listener) {
-  rfbClientLog = quiet_log;
-  rfbClientErr = quiet_log;
+  if (!opt.library_log) {  // its defaults print to stderr; process-wide, like the library's state
+    rfbClientLog = quiet_log;
+    rfbClientErr = quiet_log;
+  }
   rfbClient* c = rfbGetClient(8, 3, 4);
   if (!c) return fail("rfb_failed", "libvncclient could not allocate a client", 500);
   // XRGB8888 in host order = SDL_PIXELFORMAT_RGB888: uploads are plain copies.
@@ -102,6 +151,9 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
                     std::to_string(target.endpoint.port) + "' (refused, unreachable or wrong password)",
                 502);
   }
+  if (!ask_for_plain_desktop_size(c, conn->encodings_, opt))
+    return fail("rfb_connect_failed", "the desktop at '" + target.endpoint.host + ":" +
+                                          std::to_string(target.endpoint.port) + "' closed the connection", 502);
   set_keepalive(c->sock, opt.keepalive_s);
   return conn;
 }

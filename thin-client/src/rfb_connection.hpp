@@ -33,6 +33,7 @@ struct RfbOptions {
   int connect_timeout_s = 3;
   int read_timeout_s = 10;
   int keepalive_s = 2;     // a cut link is noticed within ~keepalive_s + 3 probes
+  bool library_log = false;  // libvncclient's own messages (why it ended a connection) on stderr
 };
 
 class RfbConnection {

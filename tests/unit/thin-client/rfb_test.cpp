@@ -151,6 +151,24 @@ TEST_CASE("a desktop size change reallocates the framebuffer and is reported") {
   CHECK((*c)->height() == 300);
 }
 
+// libvncclient ignores QEMU's ExtendedDesktopSize (screen id 0) and then drops the link on the
+// next full-size rectangle: at every guest mode switch. The viewer must leave it plain DesktopSize.
+TEST_CASE("the viewer ends up asking for DesktopSize, not ExtendedDesktopSize") {
+  FakeRfbServer server(320, 200, "pw");
+  Recorder rec;
+  auto c = RfbConnection::open(target(server, "pw"), RfbOptions{}, rec);
+  REQUIRE(c.has_value());
+  REQUIRE(pump_until(**c, [&] { return covered(rec.rects) >= 320L * 200; }));
+  // the second SetEncodings went out before the first frame's request was answered
+  auto e = server.resize_encodings();
+  REQUIRE(e.has_value());
+  CHECK(e->desktop_size);
+  CHECK_FALSE(e->ext_desktop_size);
+  server.resize(640, 480);  // and a size change still arrives, as DesktopSize
+  REQUIRE(pump_until(**c, [&] { return rec.w == 640 && rec.h == 480; }));
+  CHECK((*c)->width() == 640);
+}
+
 TEST_CASE("a wrong password or a closed port is a clear error, not a crash") {
   FakeRfbServer server(320, 200, "right");
   Recorder rec;
