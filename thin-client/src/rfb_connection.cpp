@@ -1,11 +1,10 @@
 #include "rfb_connection.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <rfb/rfbclient.h>
 #include <sys/socket.h>
-
-#include <arpa/inet.h>
 
 #include <cstdint>
 #include <cstdlib>
