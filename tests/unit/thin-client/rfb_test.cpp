@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "fake_rfb_server.hpp"
@@ -159,8 +160,14 @@ TEST_CASE("the viewer ends up asking for DesktopSize, not ExtendedDesktopSize") 
   auto c = RfbConnection::open(target(server, "pw"), RfbOptions{}, rec);
   REQUIRE(c.has_value());
   REQUIRE(pump_until(**c, [&] { return covered(rec.rects) >= 320L * 200; }));
-  // the second SetEncodings went out before the first frame's request was answered
-  auto e = server.resize_encodings();
+  // The server may answer the first frame's request before it reads the second SetEncodings:
+  // wait for that one (up to 2 s), then judge what it asked for.
+  std::optional<FakeRfbServer::ResizeEncodings> e;
+  for (int i = 0; i < 200; ++i) {
+    e = server.resize_encodings();
+    if (e && !e->ext_desktop_size) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   REQUIRE(e.has_value());
   CHECK(e->desktop_size);
   CHECK_FALSE(e->ext_desktop_size);
