@@ -103,10 +103,17 @@ TEST_CASE("broker restart, test:///default agents: boot-server SIGKILLed in a lo
   }
   MESSAGE("logins answered before the kill: " << answered.size() << " of 8, desktops then: " << lab.running_desktops().size());
 
-  // Behind its back: a VM nobody owns, and bob's VM gone.
-  auto ghost = lab.agent(2).post_json("/v1/desktops", {{"user", "mallory"}, {"session", "ghost"}, {"image", "desktop"},
-                                                       {"memory_mib", 64}, {"tier", 2}});
-  REQUIRE_MESSAGE(ghost, (ghost ? "" : ghost.error().message));
+  // Behind its back: a VM nobody owns, and bob's VM gone. The ghost goes to the first host with
+  // room: the kill can catch a handoff with an old and a new 512 MiB desktop filling one host.
+  std::string full;
+  Result<json> ghost = fail("not_tried", "no agent asked");
+  for (std::size_t a : {2U, 1U, 0U}) {
+    ghost = lab.agent(a).post_json("/v1/desktops", {{"user", "mallory"}, {"session", "ghost"}, {"image", "desktop"},
+                                                    {"memory_mib", 64}, {"tier", 2}});
+    if (ghost) break;
+    full += "agent " + std::to_string(a) + ": " + ghost.error().message + "; ";
+  }
+  REQUIRE_MESSAGE(ghost, full);
   int bob_gone = 0;
   for (std::size_t a = 0; a < 3; ++a) {
     for (const auto& name : desktops_of(lab, a, "bob")) bob_gone += lab.agent(a).send_json("DELETE", "/v1/desktops/" + name, nullptr) ? 1 : 0;
