@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   fs::create_directories(dir.path + "/anchor");
   for (const char* f : {"vmlinuz", "initrd.cpio.gz", "base.qcow2"}) fs::copy_file(guest + "/" + f, dir.path + "/images/" + f);
   std::ofstream(dir.path + "/token") << kToken << "\n";
+  std::filesystem::permissions(dir.path + "/token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::ofstream(dir.path + "/agent.toml")
       << "[agent]\nport = 17400\ntoken_file = \"" << dir.path << "/token\"\n"
       << "[storage]\nimages_dir = \"" << dir.path << "/images\"\noverlay_dir = \"" << dir.path << "/overlays\"\n"

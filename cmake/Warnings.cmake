@@ -9,6 +9,12 @@ target_compile_options(labdesk_warnings INTERFACE
 if(LABDESK_WERROR)
   target_compile_options(labdesk_warnings INTERFACE -Werror)
 endif()
+if(LABDESK_FUZZ)
+  # libFuzzer's coverage on our code; the fuzz binaries link -fsanitize=fuzzer (tests/fuzz).
+  set(_fuzz -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_compile_options(labdesk_warnings INTERFACE ${_fuzz})
+  target_link_options(labdesk_warnings INTERFACE -fsanitize=address,undefined)
+endif()
 if(LABDESK_SANITIZE)
   set(_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_compile_options(labdesk_warnings INTERFACE ${_san})

@@ -6,7 +6,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include "api/announce.hpp"
+#include "app/netplane_routes.hpp"
 #include "nat/netcheck.hpp"
 
 namespace labdesk::boot {
@@ -35,15 +35,6 @@ bool write_if_changed(const fs::path& p, const std::string& text) {
 
 // The admin API's token; no file configured means no token (loopback only).
 std::string read_token(const std::string& file) { return file.empty() ? "" : read_token_file(file); }
-
-json forward_json(const Forward& f) {
-  return {{"port", f.port}, {"session", f.session}, {"client_ip", f.client_ip}, {"target_ip", f.target_ip}, {"target_port", f.target_port}};
-}
-
-json client_json(const ClientRecord& c) {
-  return {{"mac", c.mac}, {"ip", c.ip}, {"uptime_s", c.uptime_s}, {"cpu", c.cpu}, {"mem_mib", c.mem_mib},
-          {"boot_version", c.boot_version}, {"first_seen", c.first_seen}, {"last_seen", c.last_seen}, {"announces", c.announces}};
-}
 
 void set_sysctl(const std::string& path, const std::string& value) {
   std::ofstream(path) << value;
@@ -133,8 +124,12 @@ void BootServer::start(std::size_t http_threads) {
   lab_opt.max_body_bytes = 64 * 1024;
   lab_opt.server_name = "labdesk-boot-server";
   lab_opt.io_threads = std::max<std::size_t>(1, http_threads);  // thin clients: thousands of connections
-  http::Router lab = lab_routes();
-  http::Router admin = admin_routes();
+  lab_opt.max_connections = static_cast<std::size_t>(c->boot.max_connections);
+  lab_opt.max_connections_per_source = static_cast<std::size_t>(c->boot.max_connections_per_pc);
+  const NetplaneRoutes deps{[this] { return config(); }, *boot_files_, *store_, *forwards_,
+                            [this] { return dnsmasq_status(); }, log_};
+  http::Router lab = lab_routes(deps);
+  http::Router admin = admin_routes(deps);
   if (ext_.routes) ext_.routes(lab, admin);
   lab_http_ = std::make_unique<http::Server>(http_io_, lab_opt, std::move(lab), log_);
   http::ServerOptions api_opt;
@@ -164,7 +159,9 @@ void BootServer::start(std::size_t http_threads) {
     dnsmasq_ = std::make_unique<DnsmasqSupervisor>(control_, so, log_);
     dnsmasq_->start();
   } catch (...) {
-    if (forwards_ && c->nat.enabled) (void)forwards_->teardown();
+    // Forwards of running desktops stay in place: a failed restart must not cut every student
+    // off their desktop. Only a table that serves no one is removed.
+    if (forwards_ && c->nat.enabled && forwards_->list().empty()) (void)forwards_->teardown();
     drain(std::chrono::milliseconds(0));
     join();
     throw;
@@ -259,105 +256,12 @@ void BootServer::join() {
   if (lab_http_) lab_http_->join();
 }
 
+json BootServer::dnsmasq_status() const {
+  return {{"pid", dnsmasq_ ? dnsmasq_->pid() : -1}, {"healthy", dnsmasq_ && dnsmasq_->healthy()},
+          {"restarts", dnsmasq_ ? dnsmasq_->restarts() : 0}};
+}
+
 std::uint16_t BootServer::http_port() const { return lab_http_ ? lab_http_->port() : 0; }
 std::uint16_t BootServer::api_port() const { return admin_http_ ? admin_http_->port() : 0; }
-
-http::Router BootServer::lab_routes() {
-  http::Router r;
-  using http::Auth;
-  using http::Request;
-  using http::Response;
-  r.add("GET", "/boot.ipxe", [this](const Request& q) {
-    const auto c = config();
-    const std::string v = boot_files_->current();
-    log_->debug("boot.ipxe (version '{}') to '{}'", v, q.remote_address);
-    return Response::text(render_boot_script(boot_files_->script_template(), boot_script_vars(*c, v)), "text/plain");
-  }, Auth::none);
-  auto serve = [this](const std::string& version, const std::string& rel, const std::string& remote) {
-    auto p = boot_files_->resolve(version, rel);
-    log_->debug("boot file '{}' of version '{}' to '{}'", rel, version, remote);
-    if (!p) return Response::error("not_found", "boot file '" + rel + "' of version '" + version + "' does not exist", 404);
-    Response res;
-    res.content_type = "application/octet-stream";
-    res.file = p->string();
-    return res;
-  };
-  r.add("GET", "/boot/{version}/{file}", [serve](const Request& q) { return serve(q.params.at("version"), q.params.at("file"), q.remote_address); }, Auth::none);
-  r.add("GET", "/boot/{version}/{dir}/{file}", [serve](const Request& q) {
-    return serve(q.params.at("version"), q.params.at("dir") + "/" + q.params.at("file"), q.remote_address);
-  }, Auth::none);
-  r.add("POST", "/v1/announce", [this](const Request& q) {
-    const auto c = config();
-    auto parsed = parse_announce(q.body, q.remote_address, AnnounceRules{c->lab.address});
-    if (!parsed) {
-      log_->warn("announce from '{}' refused: {}", q.remote_address, parsed.error().message);
-      return Response::error(parsed.error());
-    }
-    parsed->boot_version = q.query_or("boot", "");
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    ClientRecord rec = store_->record_announce(*parsed, now);
-    log_->info("client '{}' announced from '{}' (uptime {} s, {} cpu, {} MiB)", rec.mac, rec.ip, rec.uptime_s, rec.cpu, rec.mem_mib);
-    return Response::json(announce_reply(rec, http_base(*c), boot_files_->current()));
-  }, Auth::none);
-  return r;
-}
-
-http::Router BootServer::admin_routes() {
-  http::Router r;
-  using http::Request;
-  using http::Response;
-  r.add("GET", "/v1/status", [this](const Request&) {
-    json j = {{"boot_version", boot_files_->current()},
-              {"boot_versions", boot_files_->versions()},
-              {"dnsmasq", {{"pid", dnsmasq_ ? dnsmasq_->pid() : -1}, {"healthy", dnsmasq_ && dnsmasq_->healthy()},
-                           {"restarts", dnsmasq_ ? dnsmasq_->restarts() : 0}}},
-              {"forwards", forwards_ ? forwards_->list().size() : 0}};
-    return Response::json(j);
-  });
-  r.add("GET", "/v1/clients", [this](const Request&) {
-    json a = json::array();
-    for (const auto& c : store_->clients()) a.push_back(client_json(c));
-    return Response::json({{"clients", a}});
-  });
-  r.add("GET", "/v1/clients/{mac}", [this](const Request& q) {
-    auto c = store_->client(q.params.at("mac"));
-    if (!c) return Response::error("not_found", "no client with mac '" + q.params.at("mac") + "' has announced", 404);
-    return Response::json(client_json(*c));
-  });
-  r.add("GET", "/v1/forwards", [this](const Request&) {
-    json a = json::array();
-    for (const auto& f : forwards_->list()) a.push_back(forward_json(f));
-    return Response::json({{"forwards", a}});
-  });
-  r.add("PUT", "/v1/forwards/{port}", [this](const Request& q) {
-    auto body = q.json();
-    if (!body) return Response::error(body.error());
-    Forward f;
-    try {
-      f.port = static_cast<std::uint16_t>(std::stoul(q.params.at("port")));
-      f.session = body->at("session").get<std::string>();
-      f.client_ip = body->at("client_ip").get<std::string>();
-      f.target_ip = body->at("target_ip").get<std::string>();
-      f.target_port = body->at("target_port").get<std::uint16_t>();
-    } catch (const std::exception&) {
-      return Response::error("bad_forward", "a forward needs port in the path and session, client_ip, target_ip, target_port in the body", 400);
-    }
-    if (!config()->nat.enabled) return Response::error("nat_disabled", "forwards need nat.enabled = true", 409);
-    if (auto r2 = forwards_->upsert(f); !r2) return Response::error(r2.error());
-    return Response::json(forward_json(f));
-  });
-  r.add("DELETE", "/v1/forwards/{port}", [this](const Request& q) {
-    unsigned long port = 0;
-    try {
-      port = std::stoul(q.params.at("port"));
-    } catch (const std::exception&) {
-      return Response::error("bad_forward", "port '" + q.params.at("port") + "' is not a number", 400);
-    }
-    if (port > 65535) return Response::error("bad_forward", "port '" + q.params.at("port") + "' is not a port", 400);
-    if (auto r2 = forwards_->remove(static_cast<std::uint16_t>(port)); !r2) return Response::error(r2.error());
-    return Response::json({{"removed", port}});
-  });
-  return r;
-}
 
 }  // namespace labdesk::boot

@@ -71,8 +71,7 @@ class BootServer {
   [[nodiscard]] std::shared_ptr<const config::LabConfig> config() const;
   [[nodiscard]] std::vector<std::string> loaders(const config::LabConfig& c) const;
   [[nodiscard]] DnsmasqPaths dnsmasq_paths() const;
-  http::Router lab_routes();
-  http::Router admin_routes();
+  [[nodiscard]] nlohmann::json dnsmasq_status() const;
   // Writes the rendered files; returns {config changed, hosts changed}.
   std::pair<bool, bool> write_dnsmasq_files(const config::LabConfig& c);
 

@@ -95,8 +95,18 @@ void BrokerService::schedule_sweep() {
   sweep_.expires_after(std::chrono::seconds(5));
   sweep_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
-    // Grace expiry destroys desktops (agent calls): not on the control loop's thread.
-    boost::asio::post(api_io_, [this] { broker_->sweep(); });
+    // Grace expiry destroys desktops (agent calls): neither on the control loop nor on the
+    // long-polls' thread.
+    if (!sweeping_.exchange(true)) {
+      boost::asio::post(sweep_pool_, [this] {
+        try {
+          broker_->sweep();
+        } catch (const std::exception& e) {
+          log_->error("grace sweep failed, retried in 5 s: {}", e.what());
+        }
+        sweeping_ = false;
+      });
+    }
     schedule_sweep();
   });
 }
@@ -105,6 +115,7 @@ void BrokerService::stop() {
   stopping_ = true;
   sweep_.cancel();
   if (watcher_) watcher_->stop();
+  sweep_pool_.join();
   api_work_.reset();
   api_io_.stop();
   if (api_thread_.joinable()) api_thread_.join();

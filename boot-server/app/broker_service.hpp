@@ -4,10 +4,12 @@
 // and following their events once everything runs (Extensions::started).
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <spdlog/logger.h>
 
 #include "app/boot_server.hpp"
@@ -49,6 +51,10 @@ class BrokerService {
   std::unique_ptr<broker::BrokerApi> api_;
   std::unique_ptr<agents::EventWatcher> watcher_;
   boost::asio::steady_timer sweep_;
+  // Grace expiry destroys desktops (agent calls, seconds each): on a thread of its own, so it
+  // never delays the long-poll answers on api_io_. One sweep at a time.
+  boost::asio::thread_pool sweep_pool_{1};
+  std::atomic<bool> sweeping_{false};
   bool stopping_ = false;
 };
 

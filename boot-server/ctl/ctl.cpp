@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "labdesk/common/token_file.hpp"
 #include "labdesk/http/client.hpp"
 
 namespace labdesk::ctl {
@@ -81,7 +82,7 @@ int run(int argc, const char* const* argv, Io io) {
   app.add_flag("--json", o.as_json, "print the API's JSON instead of a table");
 
   std::string id, host, name, password;
-  bool admin = false;
+  bool admin = false, replace = false;
   int max = 20;
   auto* hosts = app.add_subcommand("hosts", "hosts with load, memory and desktops");
   auto* sessions = app.add_subcommand("sessions", "running sessions");
@@ -91,11 +92,12 @@ int run(int argc, const char* const* argv, Io io) {
   move->add_option("session", id, "session id")->required();
   move->add_option("host", host, "target host name")->required();
   auto* users = app.add_subcommand("users", "list users");
-  auto* useradd = app.add_subcommand("useradd", "add a user (or set a new password)");
+  auto* useradd = app.add_subcommand("useradd", "add a user (--replace: set a new password)");
   useradd->add_option("name", name, "user name")->required();
   useradd->add_option("--password", password, "password (default: read a line from stdin)");
   useradd->add_flag("--admin", admin, "give the admin role");
-  auto* userdel = app.add_subcommand("userdel", "delete a user (their data disk stays on the hosts)");
+  useradd->add_flag("--replace", replace, "set a new password for an existing user");
+  auto* userdel = app.add_subcommand("userdel", "delete a user and end their session (their data disk stays on the hosts)");
   userdel->add_option("name", name, "user name")->required();
   auto* events = app.add_subcommand("events", "recent events");
   events->add_option("--max", max, "how many")->check(CLI::Range(1, 1000));
@@ -107,9 +109,10 @@ int run(int argc, const char* const* argv, Io io) {
     return app.exit(e, io.out, io.err) == 0 ? 0 : 2;
   }
   if (!o.token_file.empty()) {
-    std::ifstream f(o.token_file);
-    if (!f || !std::getline(f, o.token)) {
-      io.err << "labdeskctl: cannot read token file '" << o.token_file << "'\n";
+    try {
+      o.token = read_token_file(o.token_file);
+    } catch (const Failure& e) {
+      io.err << "labdeskctl: " << e.what() << '\n';
       return 2;
     }
   }
@@ -159,7 +162,7 @@ int run(int argc, const char* const* argv, Io io) {
       io.err << "labdeskctl: no password given: use --password or type it on stdin\n";
       return 2;
     }
-    return show(client->post_json("/v1/admin/users", {{"name", name}, {"password", password}, {"admin", admin}}),
+    return show(client->post_json("/v1/admin/users", {{"name", name}, {"password", password}, {"admin", admin}, {"replace", replace}}),
                 [&](const json&) { io.out << "user " << name << " saved\n"; });
   }
   if (userdel->parsed()) {

@@ -52,6 +52,8 @@ NatSpec nat_spec(const config::LabConfig& c) {
   s.port_min = static_cast<std::uint16_t>(c.nat.port_min);
   s.port_max = static_cast<std::uint16_t>(c.nat.port_max);
   s.masquerade = c.nat.enabled;
+  s.lab_tcp_ports = {53, static_cast<std::uint16_t>(c.boot.http_port), static_cast<std::uint16_t>(c.boot.files_port)};
+  s.lab_udp_ports = {53, 67, 69, 4011};
   return s;
 }
 
@@ -74,6 +76,7 @@ json render_ruleset(const NatSpec& s, const std::vector<Forward>& forwards) {
   cmds.push_back(chain(s, "prerouting", "nat", "prerouting", -100));
   cmds.push_back(chain(s, "postrouting", "nat", "postrouting", 100));
   cmds.push_back(chain(s, "input", "filter", "input", 0));
+  cmds.push_back(chain(s, "forward", "filter", "forward", 0));
   const json dports = match(payload("tcp", "dport"), port_range(s));
   cmds.push_back(rule(s, "prerouting",
                       {match(meta("iifname"), s.lab_interface), match(payload("ip", "daddr"), s.lab_address), dports,
@@ -83,6 +86,18 @@ json render_ruleset(const NatSpec& s, const std::vector<Forward>& forwards) {
   cmds.push_back(rule(s, "input",
                       {match(meta("iifname"), s.lab_interface), dports,
                        match({{"ct", {{"key", "status"}}}}, "dnat", "!="), {{"drop", nullptr}}}));
+  // The boot-server itself: only the boot services, replies, and ping.
+  const json from_lab = match(meta("iifname"), s.lab_interface);
+  cmds.push_back(rule(s, "input", {from_lab, match({{"ct", {{"key", "state"}}}}, json::array({"established", "related"}), "in"),
+                                   {{"accept", nullptr}}}));
+  cmds.push_back(rule(s, "input", {from_lab, match(payload("ip", "protocol"), "icmp"), {{"accept", nullptr}}}));
+  cmds.push_back(rule(s, "input", {from_lab, match(payload("udp", "dport"), {{"set", s.lab_udp_ports}}), {{"accept", nullptr}}}));
+  cmds.push_back(rule(s, "input", {from_lab, match(payload("tcp", "dport"), {{"set", s.lab_tcp_ports}}), {{"accept", nullptr}}}));
+  cmds.push_back(rule(s, "input", {from_lab, {{"drop", nullptr}}}));
+  // Routed from the lab: the per-PC desktop forwards (DNATed above) and nothing else; the hosts'
+  // network, their agents, libvirtd and SSH stay out of a student's reach.
+  cmds.push_back(rule(s, "forward", {from_lab, match({{"ct", {{"key", "status"}}}}, "dnat", "in"), {{"accept", nullptr}}}));
+  cmds.push_back(rule(s, "forward", {from_lab, {{"drop", nullptr}}}));
   if (s.masquerade) {
     json out = s.outbound_interface.empty() ? match(meta("oifname"), s.lab_interface, "!=")
                                             : match(meta("oifname"), s.outbound_interface);

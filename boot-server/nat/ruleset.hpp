@@ -6,6 +6,9 @@
 // port (nft 1.0.6's JSON parser cannot build a map with concatenated data); both change in
 // the same transaction, so a handoff or roam switches a forward atomically. A connection to a
 // forward port from any other address finds no map entry, is not DNATed, and is dropped.
+//
+// A lab PC is untrusted: from the lab interface only the per-PC DNAT flows are routed (forward
+// chain) and only the boot services are open on the boot-server (input chain).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +32,11 @@ struct NatSpec {
   std::uint16_t port_min = 0;
   std::uint16_t port_max = 0;
   bool masquerade = true;
+  // What a lab PC may reach on the boot-server itself (input from the lab interface): DHCP, TFTP,
+  // proxy-DHCP's PXE port, DNS, the boot/lab API and the boot files. Everything else is dropped,
+  // and nothing is routed from the lab but the per-PC desktop forwards.
+  std::vector<std::uint16_t> lab_tcp_ports;
+  std::vector<std::uint16_t> lab_udp_ports;
   bool operator==(const NatSpec&) const = default;
 };
 

@@ -116,11 +116,12 @@ std::string BootFiles::import(const fs::path& assets_dir, const std::vector<std:
   fs::last_write_time(dir, fs::file_time_type::clock::now());
 
   fs::create_directories(tftp_root());
-  // dnsmasq serves TFTP after dropping to an unprivileged user.
-  for (const auto& d : {state_dir_, tftp_root()}) {
-    fs::permissions(d, fs::perms::others_read | fs::perms::others_exec | fs::perms::group_read | fs::perms::group_exec,
-                    fs::perm_options::add);
-  }
+  // dnsmasq serves TFTP after dropping to an unprivileged user: it may pass through the state
+  // folder (0711: the store's tokens and hashes are not listed or read) into the TFTP folder.
+  fs::permissions(state_dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::replace);
+  fs::permissions(tftp_root(), fs::perms::others_read | fs::perms::others_exec | fs::perms::group_read | fs::perms::group_exec,
+                  fs::perm_options::add);
   for (const auto& l : loaders) {
     if (!l.empty()) copy_atomic(dir / "ipxe" / l, tftp_root() / l);
   }

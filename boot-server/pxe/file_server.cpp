@@ -7,6 +7,7 @@
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,6 +42,10 @@ struct BootFileServer::Impl : std::enable_shared_from_this<Impl> {
       tcp::socket sock = co_await acceptor.async_accept(asio::make_strand(io), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
+        // Out of descriptors (EMFILE) or buffers: pause instead of spinning on the same error.
+        log->warn("boot files: cannot accept a connection: {}; pausing 100 ms", ec.message());
+        asio::steady_timer pause(io, std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
       asio::co_spawn(sock.get_executor(), session(beast::tcp_stream(std::move(sock))), asio::detached);

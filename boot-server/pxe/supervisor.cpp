@@ -8,8 +8,10 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -27,18 +29,28 @@ std::string describe(int status) {
   return "status " + std::to_string(status);
 }
 
-// True if /proc/PID/net/udp lists a socket bound to local port `port`.
+// True if process PID itself holds a UDP socket bound to local port `port`. /proc/PID/net/udp
+// lists every socket of the network namespace (libvirt's own dnsmasq on port 67 among them), so
+// a socket counts only when its inode is one of PID's open files.
 bool bound_udp(pid_t pid, unsigned port) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/net/udp");
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::set<std::string> inodes;
+  std::ifstream in(proc + "/net/udp");
   std::string line;
   std::getline(in, line);
   char want[8];
   std::snprintf(want, sizeof want, ":%04X", port);
   while (std::getline(in, line)) {
     std::istringstream s(line);
-    std::string slot, local;
-    s >> slot >> local;
-    if (local.size() > 5 && local.substr(local.size() - 5) == want) return true;
+    std::string slot, local, remote, state, queues, timer, retr, uid, timeout, inode;
+    s >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
+    if (local.size() > 5 && local.substr(local.size() - 5) == want) inodes.insert("socket:[" + inode + "]");
+  }
+  if (inodes.empty()) return false;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator(proc + "/fd", ec)) {
+    std::error_code rec;
+    if (inodes.contains(std::filesystem::read_symlink(fd.path(), rec).string())) return true;
   }
   return false;
 }

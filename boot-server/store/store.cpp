@@ -1,5 +1,9 @@
 #include "store/store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 
@@ -45,8 +49,25 @@ constexpr const char* kClientColumns =
 
 std::span<const Migration> netplane_migrations() { return kMigrations; }
 
+namespace {
+
+// The store holds session tokens and password hashes: owner-only. Made so before SQLite opens it,
+// since SQLite gives the -wal and -shm files the main file's mode.
+const std::string& private_file(const std::string& path) {
+  if (path == ":memory:" || path.empty()) return path;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    (void)::fchmod(fd, 0600);
+    ::close(fd);
+  }
+  for (const char* suffix : {"-wal", "-shm"}) (void)::chmod((path + suffix).c_str(), 0600);
+  return path;
+}
+
+}  // namespace
+
 Store::Store(const std::string& path, std::span<const Migration> extra) try
-    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX) {
+    : db_(private_file(path), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX) {
   db_.setBusyTimeout(5000);
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=NORMAL");
@@ -55,6 +76,13 @@ Store::Store(const std::string& path, std::span<const Migration> extra) try
 } catch (const SQLite::Exception& e) {
   throw Failure(Error{"store", "cannot open the store '" + path + "': " + e.what() +
                                    "; check store.path / boot.state_dir and their permissions", 500});
+}
+
+// A store that cannot be written (disk full, I/O error) is a 503 for the request that needed it,
+// never the end of the daemon.
+void Store::throw_unavailable(const SQLite::Exception& e) {
+  throw Failure(Error{"store_unavailable", std::string("the boot-server's store cannot be used: ") + e.what() +
+                                                "; check the disk under boot.state_dir", 503});
 }
 
 void Store::migrate(std::span<const Migration> extra) {
@@ -82,8 +110,9 @@ int Store::schema_version() {
   return q.getColumn(0).getInt();
 }
 
-ClientRecord Store::record_announce(const ClientRecord& f, std::int64_t now) {
+ClientRecord Store::record_announce(const ClientRecord& f, std::int64_t now) try {
   std::lock_guard lock(mu_);
+  SQLite::Transaction t(db_);
   SQLite::Statement up(db_,
                        "INSERT INTO clients(mac, ip, uptime_s, cpu, mem_mib, boot_version, first_seen, last_seen, announces)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1)"
@@ -97,10 +126,24 @@ ClientRecord Store::record_announce(const ClientRecord& f, std::int64_t now) {
   up.bind(6, f.boot_version);
   up.bind(7, now);
   up.exec();
+  // Bounded whatever a lab PC claims: one row per address (the MAC that announced last from it),
+  // and at most kMaxClients rows, the least recently seen going first.
+  SQLite::Statement same_ip(db_, "DELETE FROM clients WHERE ip = ?1 AND mac != ?2");
+  same_ip.bind(1, f.ip);
+  same_ip.bind(2, f.mac);
+  same_ip.exec();
+  SQLite::Statement cap(db_, "DELETE FROM clients WHERE mac IN (SELECT mac FROM clients ORDER BY last_seen DESC, mac"
+                             " LIMIT -1 OFFSET ?1)");
+  cap.bind(1, static_cast<std::int64_t>(kMaxClients));
+  cap.exec();
   SQLite::Statement q(db_, std::string(kClientColumns) + " WHERE mac = ?");
   q.bind(1, f.mac);
   q.executeStep();
-  return read_client(q);
+  ClientRecord rec = read_client(q);
+  t.commit();
+  return rec;
+} catch (const SQLite::Exception& e) {
+  throw_unavailable(e);
 }
 
 std::optional<ClientRecord> Store::client(const std::string& mac) {

@@ -55,7 +55,10 @@ class Store {
 
   [[nodiscard]] int schema_version();
 
+  // Throws labdesk::Failure 503 'store_unavailable' when SQLite cannot write (disk full).
   ClientRecord record_announce(const ClientRecord& facts, std::int64_t now);
+  // Rows the clients table keeps at most (one per lab address, least recently seen dropped).
+  static constexpr std::size_t kMaxClients = 4096;
   std::optional<ClientRecord> client(const std::string& mac);
   std::vector<ClientRecord> clients();
 
@@ -68,8 +71,14 @@ class Store {
   template <typename Fn>
   auto with_db(Fn&& fn) {
     std::lock_guard lock(mu_);
-    return fn(db_);
+    try {
+      return fn(db_);
+    } catch (const SQLite::Exception& e) {
+      throw_unavailable(e);
+    }
   }
+  // Throws labdesk::Failure 503 'store_unavailable' for an SQLite error (disk full, I/O).
+  [[noreturn]] static void throw_unavailable(const SQLite::Exception& e);
 
  private:
   void migrate(std::span<const Migration> extra);

@@ -78,6 +78,10 @@ const std::array kBootKeys{
     KeySpec{"cmdline", Kind::string, Value{S()}, "extra kernel arguments for the thin client"},
     KeySpec{"keep_versions", Kind::integer, Value{I{3}},
             "boot versions kept besides the current one, for PCs still booting an older one"},
+    KeySpec{"max_connections", Kind::integer, Value{I{16384}},
+            "open connections the lab-facing HTTP server accepts at once, from all lab PCs"},
+    KeySpec{"max_connections_per_pc", Kind::integer, Value{I{64}},
+            "open connections one lab address may hold at once; past it a connection is closed"},
     KeySpec{"bios_loader", Kind::string, Value{S("undionly.kpxe")},
             "first stage for BIOS PCs (client arch 0), from assets_dir/ipxe"},
     KeySpec{"uefi_loader", Kind::string, Value{S("snponly.efi")},
@@ -233,6 +237,8 @@ class Builder {
     read("boot.state_dir", c.boot.state_dir);
     read("boot.cmdline", c.boot.cmdline);
     read("boot.keep_versions", c.boot.keep_versions);
+    read("boot.max_connections", c.boot.max_connections);
+    read("boot.max_connections_per_pc", c.boot.max_connections_per_pc);
     read("boot.bios_loader", c.boot.bios_loader);
     read("boot.uefi_loader", c.boot.uefi_loader);
     read("boot.uefi32_loader", c.boot.uefi32_loader);
@@ -413,6 +419,11 @@ class Validator {
       problem("api.token_file", "the admin API listens on '" + c_.api.address + "' without a token: set api.token_file or keep api.address = \"127.0.0.1\"");
     }
     if (b.http_port < 1 || b.http_port > 65535) problem("boot.http_port", "boot.http_port " + std::to_string(b.http_port) + " must be 1..65535");
+    if (b.max_connections < 16) problem("boot.max_connections", "boot.max_connections " + std::to_string(b.max_connections) + " must be at least 16");
+    if (b.max_connections_per_pc < 4 || b.max_connections_per_pc > b.max_connections) {
+      problem("boot.max_connections_per_pc", "boot.max_connections_per_pc " + std::to_string(b.max_connections_per_pc) +
+                                                 " must be 4..boot.max_connections (a viewer holds a few at once)");
+    }
     if (b.files_port < 1 || b.files_port > 65535 || b.files_port == b.http_port) {
       problem("boot.files_port", "boot.files_port " + std::to_string(b.files_port) + " must be 1..65535 and differ from boot.http_port");
     } else if (b.files_port >= c_.nat.port_min && b.files_port <= c_.nat.port_max) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "labdesk/agent/names.hpp"
+#include "labdesk/agent/storage.hpp"
 
 namespace labdesk::agent {
 namespace {
@@ -156,8 +157,13 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
   if (c.console_mode != "file" && c.console_mode != "unix") {
     problem("storage.console_mode", "unknown console_mode '" + c.console_mode + "': use \"file\" or \"unix\"");
   }
-  if (c.overlay_dir == c.data_dir || c.overlay_dir == c.images_dir) {
-    problem("storage.overlay_dir", "overlay_dir '" + c.overlay_dir + "' must differ from data_dir and images_dir: the agent deletes stale files there");
+  for (const auto& other : {c.data_dir, c.images_dir}) {
+    // Compared as the folders they are ("/d/" and "/x/../d" are "/d", symlinks followed): the
+    // agent deletes stale files in overlay_dir, and a data disk must never look like one.
+    if (!c.overlay_dir.empty() && !other.empty() && same_or_nested(c.overlay_dir, other)) {
+      problem("storage.overlay_dir", "overlay_dir '" + c.overlay_dir + "' must be apart from data_dir and images_dir ('" + other +
+                                         "'): the agent deletes stale files there");
+    }
   }
   if (c.data_disk_mib < 16) problem("storage.data_disk_mib", "data_disk_mib " + std::to_string(c.data_disk_mib) + " must be at least 16");
   if (c.capacity_mib <= 0 && t.find("desktops.capacity_mib")) {

@@ -165,8 +165,31 @@ Result<std::string> Storage::ensure_data_disk(const std::string& user) {
   return path;
 }
 
+bool same_or_nested(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  auto norm = [&](const std::string& p) {
+    auto c = fs::weakly_canonical(fs::path(p), ec).lexically_normal();
+    if (ec) c = fs::path(p).lexically_normal();
+    auto s = c.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return fs::path(s);
+  };
+  const auto x = norm(a), y = norm(b);
+  auto inside = [](const fs::path& outer, const fs::path& inner) {
+    auto [o, i] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
+    return o == outer.end();
+  };
+  return inside(x, y) || inside(y, x);
+}
+
 std::vector<std::string> Storage::sweep_overlays(const std::set<std::string>& keep) const {
   std::vector<std::string> removed;
+  if (same_or_nested(dirs_.overlay_dir, dirs_.data_dir)) {
+    // Checked at config load too; a symlink made since must still not cost anyone their data.
+    log_->error("overlay sweep skipped: overlay_dir '{}' and data_dir '{}' are the same folder or nested", dirs_.overlay_dir,
+                dirs_.data_dir);
+    return removed;
+  }
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dirs_.overlay_dir, ec)) {
     const std::string file = entry.path().filename().string();

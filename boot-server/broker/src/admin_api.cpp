@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "labdesk/broker/api.hpp"
+#include "labdesk/common/text.hpp"
+#include "labdesk/http/server.hpp"
 
 namespace labdesk::broker {
 
@@ -68,26 +70,26 @@ void BrokerApi::add_admin_routes(http::Router& router) {
     return http::Response::json(out);
   });
   router.add_async("DELETE", "/v1/admin/sessions/{id}", [this](const http::Request& req, http::Reply reply) {
-    boost::asio::post(pool_, [this, id = req.params.at("id"), reply] {
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), reply] {
       auto r = broker_.end(id, "ended by an administrator");
       reply(r ? http::Response::json({{"ended", id}}) : http::Response::error(r.error()));
-    });
+    }));
   });
   router.add_async("POST", "/v1/admin/sessions/{id}/move", [this](const http::Request& req, http::Reply reply) {
     auto body = req.json();
     if (!body || !body->is_object() || !(*body)["host"].is_string()) {
       return reply(http::Response::error("bad_request", "move needs {\"host\": \"<host name>\"}", 400));
     }
-    boost::asio::post(pool_, [this, id = req.params.at("id"), host = (*body)["host"].get<std::string>(), reply] {
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), host = (*body)["host"].get<std::string>(), reply] {
       auto r = broker_.move(id, host);
       reply(r ? http::Response::json({{"moved", id}, {"host", host}}) : http::Response::error(r.error()));
-    });
+    }));
   });
   router.add_async("POST", "/v1/admin/grow", [this](const http::Request&, http::Reply reply) {
-    boost::asio::post(pool_, [this, reply] {
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, reply] {
       auto r = broker_.grow();
       reply(r ? http::Response::json({{"ok", true}}) : http::Response::error(r.error()));
-    });
+    }));
   });
   router.add("GET", "/v1/admin/tiers", [this](const http::Request&) {
     const auto& p = broker_.policy();
@@ -128,16 +130,35 @@ void BrokerApi::add_admin_routes(http::Router& router) {
     }
     std::string pw = (*body)["password"];
     if (pw.size() < 4) return reply(http::Response::error("bad_request", "password for '" + name + "' is shorter than 4 characters", 400));
-    bool admin = body->value("admin", false);
-    boost::asio::post(pool_, [this, name, pw, admin, reply] {
+    for (const char* flag : {"admin", "replace"}) {
+      if (body->contains(flag) && !body->at(flag).is_boolean()) {
+        return reply(http::Response::error("bad_request", "\"" + std::string(flag) + "\" must be true or false", 400));
+      }
+    }
+    const bool admin = body->value("admin", false);
+    const bool replace = body->value("replace", false);
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, name, pw, admin, replace, reply] {
+      // An existing user is only overwritten when the admin says so: a typo must not take over
+      // someone's account (and with it their files).
+      if (!replace && users_.find(name)) {
+        return reply(http::Response::error("user_exists", "user '" + name + "' already exists: send \"replace\": true (labdeskctl useradd --replace) to set a new password", 409));
+      }
       users_.put({name, hash_password(pw), admin});
       reply(http::Response::json({{"name", name}, {"admin", admin}}, 201));
-    });
+    }));
   });
-  router.add("DELETE", "/v1/admin/users/{name}", [this](const http::Request& req) {
-    const auto& name = req.params.at("name");
-    if (!users_.remove(name)) return http::Response::error("not_found", "no user '" + name + "'", 404);
-    return http::Response::json({{"deleted", name}});
+  router.add_async("DELETE", "/v1/admin/users/{name}", [this](const http::Request& req, http::Reply reply) {
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, name = req.params.at("name"), reply] {
+      if (!users_.remove(name)) return reply(http::Response::error("not_found", "no user '" + printable(name) + "'", 404));
+      // A deleted user is logged out everywhere: the session and its token go with the account.
+      // Their data disks stay on the hosts; only an admin deletes those.
+      json ended = json::array();
+      for (const auto& s : broker_.sessions()) {
+        if (s.user != name) continue;
+        if (broker_.end(s.id, "user deleted by an administrator")) ended.push_back(s.id);
+      }
+      reply(http::Response::json({{"deleted", name}, {"ended_sessions", ended}}));
+    }));
   });
 }
 
@@ -160,19 +181,15 @@ std::string BrokerApi::metrics_text() {
   counter("labdesk_handoffs_total", "Hard handoffs (desktop replaced by a resized or moved one).", m.handoffs);
   counter("labdesk_roams_total", "Sessions that moved to another lab PC.", m.roams);
   counter("labdesk_grace_expired_total", "Sessions ended after their lab PC vanished.", m.grace_expired);
-  const double buckets[] = {0.25, 0.5, 1, 2, 5, 10, 30};
+  const auto& hist = m.blackout_seconds;
   o << "# HELP labdesk_handoff_blackout_seconds Blackout seen by viewers following a handoff.\n"
     << "# TYPE labdesk_handoff_blackout_seconds histogram\n";
-  double sum = 0;
-  for (double b : buckets) {
-    std::size_t n = 0;
-    for (double v : m.blackout_seconds) n += v <= b ? 1 : 0;
-    o << "labdesk_handoff_blackout_seconds_bucket{le=\"" << b << "\"} " << n << '\n';
+  for (std::size_t i = 0; i < hist.bounds.size(); ++i) {
+    o << "labdesk_handoff_blackout_seconds_bucket{le=\"" << hist.bounds[i] << "\"} " << hist.at_most[i] << '\n';
   }
-  for (double v : m.blackout_seconds) sum += v;
-  o << "labdesk_handoff_blackout_seconds_bucket{le=\"+Inf\"} " << m.blackout_seconds.size() << '\n'
-    << "labdesk_handoff_blackout_seconds_sum " << sum << '\n'
-    << "labdesk_handoff_blackout_seconds_count " << m.blackout_seconds.size() << '\n';
+  o << "labdesk_handoff_blackout_seconds_bucket{le=\"+Inf\"} " << hist.count << '\n'
+    << "labdesk_handoff_blackout_seconds_sum " << hist.sum << '\n'
+    << "labdesk_handoff_blackout_seconds_count " << hist.count << '\n';
   o << "# HELP labdesk_agent_query_seconds Duration of the last load query per host.\n"
     << "# TYPE labdesk_agent_query_seconds gauge\n";
   auto loads = broker_.hosts().loads();

@@ -66,13 +66,29 @@ long RateLimiter::blocked_for(const std::string& key) {
   return static_cast<long>(std::chrono::ceil<std::chrono::seconds>(it->second.until - now).count());
 }
 
-void RateLimiter::failure(const std::string& key) {
+void RateLimiter::make_room(Time now) {
+  std::erase_if(entries_, [&](const auto& kv) {
+    const auto& e = kv.second;
+    return e.until <= now && (e.failures.empty() || now - e.failures.back() > opt_.window);
+  });
+  while (entries_.size() >= opt_.max_entries && !entries_.empty()) {
+    auto stalest = entries_.begin();
+    auto last = [](const Entry& e) { return std::max(e.until, e.failures.empty() ? Time{} : e.failures.back()); };
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (last(it->second) < last(stalest->second)) stalest = it;
+    }
+    entries_.erase(stalest);
+  }
+}
+
+void RateLimiter::failure(const std::string& key, int allowed) {
   std::lock_guard lock(mu_);
   auto now = clock_.now();
+  if (!entries_.contains(key) && entries_.size() >= opt_.max_entries) make_room(now);
   auto& e = entries_[key];
   std::erase_if(e.failures, [&](auto t) { return now - t > opt_.window; });
   e.failures.push_back(now);
-  if (static_cast<int>(e.failures.size()) >= opt_.failures_allowed) {
+  if (static_cast<int>(e.failures.size()) >= allowed) {
     e.until = now + opt_.lockout;
     e.failures.clear();
   }
@@ -83,24 +99,31 @@ void RateLimiter::success(const std::string& key) {
   entries_.erase(key);
 }
 
+std::size_t RateLimiter::size() {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
 Authenticator::Authenticator(UserStore& users, const Clock& clock, RateLimitOptions opt)
-    : users_(users), limiter_(clock, opt), dummy_hash_(hash_password("labdesk-no-such-user")) {}
+    : users_(users), opt_(opt), limiter_(clock, opt), dummy_hash_(hash_password("labdesk-no-such-user")) {}
 
 Result<User> Authenticator::check(const std::string& user, const std::string& password,
-                                  const std::string& client) {
-  const std::string ukey = "user:" + user;
-  const std::string ckey = "client:" + client;
-  if (long wait = std::max(limiter_.blocked_for(ukey), limiter_.blocked_for(ckey)); wait > 0) {
-    return fail("rate_limited", "too many wrong passwords: try again in " + std::to_string(wait) + " s", 429);
+                                  const std::string& source) {
+  const std::string pair_key = "user:" + user + "@" + source;
+  const std::string source_key = "source:" + source;
+  if (long wait = std::max(limiter_.blocked_for(pair_key), limiter_.blocked_for(source_key)); wait > 0) {
+    // Hammering on while locked out counts against the lab PC: it soon locks for every name.
+    limiter_.failure(source_key, opt_.source_failures_allowed);
+    return fail("rate_limited", "too many wrong passwords from this lab PC: try again in " + std::to_string(wait) + " s", 429);
   }
   auto u = users_.find(user);
   bool ok = verify_password(u ? u->password_hash : dummy_hash_, password) && u.has_value();
   if (!ok) {
-    limiter_.failure(ukey);
-    limiter_.failure(ckey);
+    limiter_.failure(pair_key, opt_.failures_allowed);
+    limiter_.failure(source_key, opt_.source_failures_allowed);
     return fail("bad_credentials", "wrong user name or password", 401);
   }
-  limiter_.success(ukey);
+  limiter_.success(pair_key);
   return *u;
 }
 

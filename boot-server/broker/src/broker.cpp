@@ -206,8 +206,8 @@ void Broker::wait_events(const std::string& session, std::uint64_t after, std::f
 Result<void> Broker::ack(const std::string& session, const std::string& token, double blackout_s) {
   std::lock_guard lock(mu_);
   if (auto s = authorized_locked(session, token); !s) return std::unexpected(s.error());
-  if (blackout_s >= 0 && blackout_s < 3600) metrics_.blackout_seconds.push_back(blackout_s);
-  switched_at_.erase(session);
+  // Only the first report after a move counts: a viewer cannot skew the figures by repeating it.
+  if (switched_at_.erase(session) > 0 && blackout_s >= 0 && blackout_s < 3600) metrics_.blackout_seconds.add(blackout_s);
   return {};
 }
 

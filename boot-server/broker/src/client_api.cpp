@@ -7,6 +7,7 @@
 
 #include "labdesk/broker/api.hpp"
 #include "labdesk/common/api/client.hpp"
+#include "labdesk/http/server.hpp"
 
 namespace labdesk::broker {
 
@@ -60,18 +61,25 @@ void BrokerApi::add_client_routes(http::Router& router) {
       return reply(http::Response::error("bad_request", "login needs \"user\" and \"password\" strings", 400));
     }
     if (login.client_id.empty()) login.client_id = req.remote_address;
-    // Password hashing and VM starts take time: off the network threads.
-    asio::post(hash_pool_, [this, login, ip = req.remote_address, reply] {
-      auto user = auth_.check(login.user, login.password, login.client_id);
+    // Password hashing and VM starts take time: off the network threads, in bounded queues (a
+    // burst of logins past them is told to come back, not queued without end).
+    auto hashing = std::make_shared<Slot>(hashing_, opt_.max_queued_logins);
+    if (!hashing->held()) return reply(http::busy("the password check queue"));
+    asio::post(hash_pool_, http::guarded(reply, log_, [this, login, ip = req.remote_address, reply, hashing] {
+      // Limits are keyed by the address the request came from: client_id is the client's word.
+      auto user = auth_.check(login.user, login.password, ip);
+      hashing->release();
       if (!user) return reply(http::Response::error(user.error()));
-      asio::post(pool_, [this, login, ip, reply] {
+      auto starting = std::make_shared<Slot>(starting_, opt_.max_queued_logins);
+      if (!starting->held()) return reply(http::busy("the desktop start queue"));
+      asio::post(pool_, http::guarded(reply, log_, [this, login, ip, reply, starting] {
         auto r = broker_.login({login.user, login.client_id, ip});
         if (!r) return reply(http::Response::error(r.error()));
         capi::LoginResponse out{r->session, r->token, endpoint(r->endpoint), r->vnc_password,
                                 static_cast<std::uint32_t>(r->tier_mib)};
         reply(http::Response::json(out));
-      });
-    });
+      }));
+    }));
   }, http::Auth::none);
 
   router.add("POST", "/v1/sessions/{id}/credential", [this](const http::Request& req) {
@@ -112,19 +120,22 @@ void BrokerApi::add_client_routes(http::Router& router) {
   }, http::Auth::none);
 
   router.add_async("POST", "/v1/sessions/{id}/logout", [this](const http::Request& req, http::Reply reply) {
-    asio::post(pool_, [this, id = req.params.at("id"), token = bearer(req), reply] {
+    asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), token = bearer(req), reply] {
       auto r = broker_.logout(id, token);
       if (!r) return reply(http::Response::error(r.error()));
       http::Response ok;
       ok.status = 204;
       reply(ok);
-    });
+    }));
   }, http::Auth::none);
 
   // The viewer reports the blackout it saw after following a move (for the metrics).
   router.add("POST", "/v1/sessions/{id}/ack", [this](const http::Request& req) {
     auto body = req.json();
     if (!body) return http::Response::error(body.error());
+    if (!body->is_object() || (body->contains("blackout_ms") && !(*body)["blackout_ms"].is_number())) {
+      return http::Response::error("bad_request", "an ack needs {\"blackout_ms\": <number>}", 400);
+    }
     double blackout = body->value("blackout_ms", -1.0) / 1000.0;
     auto r = broker_.ack(req.params.at("id"), bearer(req), blackout);
     if (!r) return http::Response::error(r.error());

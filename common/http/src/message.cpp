@@ -24,7 +24,9 @@ Result<nlohmann::json> Request::json() const {
 Response Response::json(const nlohmann::json& j, int status) {
   Response r;
   r.status = status;
-  r.body = j.dump();
+  // Replace, not throw: a string that is not UTF-8 (a path a client sent, echoed in a message)
+  // must not turn an answer into an exception.
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 

@@ -1,19 +1,24 @@
 #include "labdesk/http/server.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/crypto.h>
+
+#include "labdesk/common/text.hpp"
 
 namespace labdesk::http {
 
@@ -25,6 +30,12 @@ using tcp = asio::ip::tcp;
 bool constant_time_equal(const std::string& a, const std::string& b) {
   // Length is not secret (tokens have a fixed size); the contents are.
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Response busy(const std::string& what, int retry_after_s) {
+  Response r = Response::error("busy", what + " is full: try again in " + std::to_string(retry_after_s) + " s", 429);
+  r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+  return r;
 }
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -43,6 +54,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::vector<asio::io_context*> loops;  // the server's own event loops (io_threads), if any
   std::size_t next_loop = 0;              // only touched on the acceptor's strand
   std::atomic<bool> stopped{false};
+  std::mutex conn_mu;
+  std::size_t open_connections = 0;
+  std::unordered_map<std::string, std::size_t> per_source;  // bounded: one entry per open source
+  std::optional<asio::steady_timer> backoff;                // on the acceptor's strand
+
+  bool admit(const std::string& remote);
+  void release(const std::string& remote);
 
   // A connection's executor: one of the server's own single-threaded loops in turn (a loop run
   // by one thread needs no strand), else a strand of the shared io_context.
@@ -51,6 +69,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     return loops[next_loop++ % loops.size()]->get_executor();
   }
   void accept();
+  void pause_accepting(const beast::error_code& ec);
   void start_session(tcp::socket sock);
   Response dispatch_sync(const Route& r, const Request& req);
   std::optional<Response> check(Request& req, const Route*& route);
@@ -79,7 +98,10 @@ template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Stream&& s, std::shared_ptr<Server::Impl> srv, std::string remote)
-      : stream_(std::move(s)), srv_(std::move(srv)), remote_(std::move(remote)) {}
+      : stream_(std::move(s)), srv_(std::move(srv)), remote_(std::move(remote)), deadline_(stream_.get_executor()) {}
+  ~Session() { srv_->release(remote_); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void run() {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -120,24 +142,45 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec) return close();
     keep_alive_ = parser_->get().keep_alive();
     head_ = parser_->get().method() == bhttp::verb::head;
-    Request req = to_request(parser_->release(), remote_);
+    // The request boundary: nothing a client sends may escape as an exception into the event
+    // loop, which would end the daemon (and, for the boot-server, the whole lab's DHCP).
+    try {
+      answer(to_request(parser_->release(), remote_));
+    } catch (const std::exception& e) {
+      srv_->log->error("request from '{}' failed: {}", remote_, e.what());
+      send(Response::error("internal", "internal error while handling the request", 500), false);
+    }
+  }
+
+  void answer(Request req) {
     const Route* route = nullptr;
     if (auto early = srv_->check(req, route)) return send(std::move(*early), keep_alive_);
     if (route->handler) return send(srv_->dispatch_sync(*route, req), keep_alive_);
-    // Long-poll: no read timeout while the handler holds the request.
+    // Long-poll: no read timeout while the handler holds the request, but a deadline.
     beast::get_lowest_layer(stream_).expires_never();
     auto once = std::make_shared<std::atomic<bool>>(false);
     Reply reply = [self = this->shared_from_this(), once](Response r) {
       if (once->exchange(true)) return;
-      asio::post(self->stream_.get_executor(),
-                 [self, r = std::move(r)]() mutable { self->send(std::move(r), self->keep_alive_); });
+      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+        self->deadline_.cancel();
+        try {
+          self->send(std::move(r), self->keep_alive_);
+        } catch (const std::exception& e) {
+          self->srv_->log->error("answer to '{}' failed: {}", self->remote_, e.what());
+          self->close();
+        }
+      });
     };
+    deadline_.expires_after(srv_->opt.async_deadline);
+    deadline_.async_wait([reply, secs = srv_->opt.async_deadline.count()](const beast::error_code& ec) {
+      if (!ec) reply(Response::error("timeout", "no answer within " + std::to_string(secs) + " s: try again", 504));
+    });
     try {
       route->async_handler(req, reply);
     } catch (const Failure& e) {
       reply(Response::error(e.error()));
     } catch (const std::exception& e) {
-      srv_->log->error("handler for '{}' threw: {}", req.path, e.what());
+      srv_->log->error("handler for '{}' threw: {}", printable(req.path), e.what());
       reply(Response::error("internal", "internal error while handling the request", 500));
     }
   }
@@ -213,29 +256,29 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<void> res_;
   bool keep_alive_ = true;
   bool head_ = false;
+  asio::steady_timer deadline_;  // of the async route in progress
 };
 
 }  // namespace
 
-std::optional<Response> Server::Impl::check(Request& req, const Route*& route) {
+namespace {
+
+// Routing and the token check, shared by the server and answer_in_process.
+std::optional<Response> route_request(const Router& router, Request& req, const std::string& token,
+                                      const Route*& route) {
   auto m = router.match(req);
   if (!m.route) {
     if (m.path_known) {
       return Response::error("method_not_allowed",
-                             "method '" + req.method + "' is not allowed on '" + req.path + "'", 405);
+                             "method '" + printable(req.method) + "' is not allowed on '" + printable(req.path) + "'", 405);
     }
-    return Response::error("not_found", "no such resource '" + req.path + "'", 404);
+    return Response::error("not_found", "no such resource '" + printable(req.path) + "'", 404);
   }
   route = m.route;
-  std::string expected;
-  {
-    std::lock_guard lock(token_mu);
-    expected = token;
-  }
-  if (route->auth == Auth::required && !expected.empty()) {
+  if (route->auth == Auth::required && !token.empty()) {
     std::string got = req.header("authorization");
     const std::string prefix = "Bearer ";
-    if (!got.starts_with(prefix) || !constant_time_equal(got.substr(prefix.size()), expected)) {
+    if (!got.starts_with(prefix) || !constant_time_equal(got.substr(prefix.size()), token)) {
       Response r = Response::error("unauthorized",
                                    "missing or wrong bearer token: send 'Authorization: Bearer <token>'",
                                    401);
@@ -246,21 +289,99 @@ std::optional<Response> Server::Impl::check(Request& req, const Route*& route) {
   return std::nullopt;
 }
 
-Response Server::Impl::dispatch_sync(const Route& r, const Request& req) {
+Response call_handler(const Route& r, const Request& req, spdlog::logger& log) {
   try {
     return r.handler(req);
   } catch (const Failure& e) {
     return Response::error(e.error());
   } catch (const std::exception& e) {
-    log->error("handler for '{}' threw: {}", req.path, e.what());
+    log.error("handler for '{}' threw: {}", printable(req.path), e.what());
     return Response::error("internal", "internal error while handling the request", 500);
   }
+}
+
+}  // namespace
+
+std::optional<Response> Server::Impl::check(Request& req, const Route*& route) {
+  std::string expected;
+  {
+    std::lock_guard lock(token_mu);
+    expected = token;
+  }
+  return route_request(router, req, expected, route);
+}
+
+Response Server::Impl::dispatch_sync(const Route& r, const Request& req) { return call_handler(r, req, *log); }
+
+Response answer_in_process(const Router& router, Request& req, const std::string& token, spdlog::logger& log,
+                           std::chrono::milliseconds wait) {
+  try {
+    const Route* route = nullptr;
+    if (auto early = route_request(router, req, token, route)) return *early;
+    if (route->handler) return call_handler(*route, req, log);
+    struct Slot {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<Response> answer;
+    };
+    auto slot = std::make_shared<Slot>();
+    Reply reply = [slot](Response r) {
+      std::lock_guard lock(slot->mu);
+      if (!slot->answer) slot->answer = std::move(r);
+      slot->cv.notify_all();
+    };
+    try {
+      route->async_handler(req, reply);
+    } catch (const Failure& e) {
+      reply(Response::error(e.error()));
+    }
+    std::unique_lock lock(slot->mu);
+    if (!slot->cv.wait_for(lock, wait, [&] { return slot->answer.has_value(); })) {
+      return Response::error("timeout", "no answer within " + std::to_string(wait.count()) + " ms", 504);
+    }
+    return *slot->answer;
+  } catch (const std::exception& e) {
+    log.error("request failed: {}", e.what());
+    return Response::error("internal", "internal error while handling the request", 500);
+  }
+}
+
+std::optional<Request> parse_request(std::string_view bytes, std::size_t max_body_bytes, std::string remote) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(max_body_bytes);
+  parser.eager(true);
+  beast::error_code ec;
+  std::size_t used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+  if (!ec && !parser.is_done() && used == bytes.size()) parser.put_eof(ec);
+  if (ec || !parser.is_done()) return std::nullopt;
+  return to_request(parser.release(), std::move(remote));
+}
+
+bool Server::Impl::admit(const std::string& remote) {
+  std::lock_guard lock(conn_mu);
+  if (opt.max_connections && open_connections >= opt.max_connections) return false;
+  auto& mine = per_source[remote];
+  if (opt.max_connections_per_source && mine >= opt.max_connections_per_source) return false;
+  ++mine;
+  ++open_connections;
+  return true;
+}
+
+void Server::Impl::release(const std::string& remote) {
+  std::lock_guard lock(conn_mu);
+  --open_connections;
+  if (auto it = per_source.find(remote); it != per_source.end() && --it->second == 0) per_source.erase(it);
 }
 
 void Server::Impl::start_session(tcp::socket sock) {
   beast::error_code ignored;
   auto ep = sock.remote_endpoint(ignored);
   std::string remote = ignored ? "" : ep.address().to_string();
+  if (!admit(remote)) {
+    log->debug("connection from '{}' refused: connection limit reached", remote);
+    sock.close(ignored);
+    return;
+  }
   // Answers are small and the client waits for each: no Nagle delay behind its delayed ACK
   // (as nginx's tcp_nodelay).
   sock.set_option(tcp::no_delay(true), ignored);
@@ -282,7 +403,8 @@ void Server::Impl::accept() {
   acceptor.async_accept(connection_executor(), [self = shared_from_this()](
                                                    beast::error_code ec, tcp::socket sock) {
     if (ec == asio::error::operation_aborted || self->stopped) return;
-    if (!ec) self->start_session(std::move(sock));
+    if (ec) return self->pause_accepting(ec);
+    self->start_session(std::move(sock));
     // Take every connection already waiting, not one per pass of the event loop: behind
     // thousands of queued reads and writes, one accept per pass left clients that had connected
     // at once waiting a second for their first answer.
@@ -290,10 +412,21 @@ void Server::Impl::accept() {
       tcp::socket more(self->connection_executor());
       beast::error_code again;
       self->acceptor.accept(more, again);
-      if (again) break;
+      if (again == asio::error::would_block || again == asio::error::try_again) break;
+      if (again) return self->pause_accepting(again);
       self->start_session(std::move(more));
     }
     if (self->acceptor.is_open() && !self->stopped) self->accept();
+  });
+}
+
+void Server::Impl::pause_accepting(const beast::error_code& ec) {
+  // Out of descriptors (or buffers): the pending connection stays in the backlog; try again later.
+  log->warn("cannot accept a connection: {}; pausing {} ms", ec.message(), opt.accept_backoff.count());
+  if (!backoff) backoff.emplace(acceptor.get_executor());
+  backoff->expires_after(opt.accept_backoff);
+  backoff->async_wait([self = shared_from_this()](const beast::error_code& wec) {
+    if (!wec && self->acceptor.is_open() && !self->stopped) self->accept();
   });
 }
 
@@ -374,9 +507,19 @@ void Server::stop() {
   asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    if (impl->backoff) impl->backoff->cancel();
   });
   std::lock_guard lock(workers_->mu);
   workers_->guards.clear();  // each loop ends when its last connection has
+}
+
+Response Server::answer(Request& req, std::chrono::milliseconds wait) {
+  std::string token;
+  {
+    std::lock_guard lock(impl_->token_mu);
+    token = impl_->token;
+  }
+  return answer_in_process(impl_->router, req, token, *impl_->log, wait);
 }
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }

@@ -98,10 +98,57 @@ TEST_CASE("only the assigned client reaches its forwarded desktop port, and hand
   CHECK(n.api("GET", "/v1/forwards") == R"({"forwards":[]})");
 }
 
-TEST_CASE("lab clients' outbound traffic is masqueraded") {
+TEST_CASE("a lab PC reaches its own forwarded desktop and the boot services, nothing else") {
   NatLab n;
-  // The virt host has no route to 10.77.0.0/24, so this only answers through masquerade.
-  CHECK(n.c1.out("socat -T2 - TCP:10.88.0.2:5900,connect-timeout=2 </dev/null 2>/dev/null").find("RFB-desktop-A") != std::string::npos);
+  // A service on the boot-server that is not for lab PCs (as SSH would be), on every address.
+  Child ssh({"ip", "netns", "exec", n.lab.name(), "socat", "TCP-LISTEN:2222,fork,reuseaddr", "SYSTEM:echo SSH-2.0"},
+            n.dir / "ssh.log");
+  REQUIRE(poll([&] { return n.lab.out("socat -T1 - TCP:10.77.0.1:2222 </dev/null 2>/dev/null").find("SSH") != std::string::npos; }, 5s));
+  REQUIRE(n.api("PUT", "/v1/forwards/15900",
+                R"({"session":"s1","client_ip":"10.77.0.101","target_ip":"10.88.0.2","target_port":5900})")
+              .find("15900") != std::string::npos);
+  // Its own desktop, through the forward (masqueraded: the virt host has no route to the lab).
+  CHECK(NatLab::reach(n.c1, 15900).find("RFB-desktop-A") != std::string::npos);
+  // Nothing routed: not the desktop's real address, not another desktop, not the hosts' network.
+  for (const auto* pc : {&n.c1, &n.c2}) {
+    CHECK(pc->out("socat -T2 - TCP:10.88.0.2:5900,connect-timeout=2 </dev/null 2>/dev/null").empty());
+    CHECK(pc->out("socat -T2 - TCP:10.88.0.2:5901,connect-timeout=2 </dev/null 2>/dev/null").empty());
+  }
+  // On the boot-server: the boot and lab API port answers, the rest is closed to the lab.
+  CHECK(n.c2.out("curl -s --max-time 5 http://10.77.0.1:8080/boot.ipxe").find("#!ipxe") != std::string::npos);
+  CHECK(NatLab::reach(n.c2, 2222).empty());
+  CHECK(NatLab::reach(n.c2, 7080).empty());
+}
+
+TEST_CASE("a hostile lab PC: bad paths, forged ids, a flood of connections and guesses leave the boot-server up") {
+  NatLab n;
+  const std::string lab = "http://10.77.0.1:8080";
+  auto code = [&](const std::string& args) {
+    return n.c2.out("curl -s -o /dev/null -w '%{http_code}' --max-time 5 " + args);
+  };
+  // Paths and ids that are not UTF-8 or carry control characters: a 4xx each, never a crash.
+  CHECK(code(lab + "/%ff") == "404");
+  CHECK(code("-X POST " + lab + "/v1/sessions/%ff/logout") == "404");
+  CHECK(code("-X POST " + lab + "/v1/sessions/%ff%0a/credential -d '{}'") == "404");
+  CHECK(code("-X POST " + lab + "/v1/announce -d '{\"mac\":\"52:54:00:00:00:01\\n\"}'") == "400");
+  // Someone else's address in an announce is refused.
+  CHECK(code("-X POST " + lab + "/v1/announce -d '{\"mac\":\"52:54:00:00:00:02\",\"ip\":\"10.77.0.101\",\"uptime_s\":1,\"cpu\":1,\"mem_mib\":512}'") == "403");
+  // Many connections held open from one PC: past the per-PC limit they are closed, and another
+  // PC is still served.
+  Child flood({"ip", "netns", "exec", n.c2.name(), "sh", "-c",
+               "for i in $(seq 1 200); do socat -T30 - TCP:10.77.0.1:8080 </dev/zero >/dev/null 2>&1 & done; wait"},
+              n.dir / "flood.log");
+  std::this_thread::sleep_for(2s);
+  CHECK(n.c1.out("curl -s --max-time 5 " + lab + "/boot.ipxe").find("#!ipxe") != std::string::npos);
+  flood.stop();
+  // Wrong passwords from the stranger's PC under any client_id it likes.
+  for (int i = 0; i < 8; ++i) {
+    (void)code("-X POST " + lab + "/v1/login -d '{\"user\":\"alice\",\"password\":\"guess\",\"client_id\":\"pc-" + std::to_string(i) + "\"}'");
+  }
+  CHECK(code("-X POST " + lab + "/v1/login -d '{\"user\":\"alice\",\"password\":\"guess\"}'") == "429");
+  // The boot-server and its dnsmasq are still up.
+  CHECK(n.api("GET", "/v1/status").find("\"healthy\":true") != std::string::npos);
+  CHECK(n.server.exited() < 0);
 }
 
 }  // namespace

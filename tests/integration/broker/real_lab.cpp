@@ -67,6 +67,7 @@ BrokerLab::BrokerLab(LabOptions opt) : opt_(std::move(opt)) {
     fs::copy_file(assets + "/" + f, path() + "/images/" + fs::path(f).filename().string());
   }
   std::ofstream(path() + "/agent.token") << kAgentToken << "\n";
+  std::filesystem::permissions(path() + "/agent.token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   for (int i = 0; i < opt_.agents; ++i) write_agent(static_cast<std::size_t>(i));
   write_server_config();
   admin_ = std::make_unique<http::Client>("http://127.0.0.1:7080", http::ClientOptions{.timeout = 30s});

@@ -35,6 +35,7 @@ struct AgentUnderTest {
       fs::copy_file(guest + "/" + f, dir.path + "/images/" + f);
     }
     std::ofstream(dir.path + "/token") << kToken << "\n";
+    std::filesystem::permissions(dir.path + "/token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     std::ofstream(dir.path + "/agent.toml")
         << "[agent]\nhost = \"itest\"\nport = 17400\ntoken_file = \"" << dir.path << "/token\"\n"
         << "[libvirt]\nuri = \"qemu:///system\"\n"

@@ -45,6 +45,12 @@ TEST_CASE("client API: login, events long-poll through a handoff, credential, lo
   CHECK(cred->get<api::client::Credential>().vnc_password == *batch.events[0].vnc_password);
   auto ack = viewer.post_json(api::client::session_path(a.session, "ack"), {{"blackout_ms", 800}});
   CHECK(ack.has_value());
+  // A repeated ack is answered but not counted again: one report per move.
+  for (int i = 0; i < 3; ++i) CHECK(viewer.post_json(api::client::session_path(a.session, "ack"), {{"blackout_ms", 90000}}).has_value());
+  CHECK(viewer.post_json(api::client::session_path(a.session, "ack"), {{"blackout_ms", "x"}}).error().status == 400);
+  auto m = alice.request("GET", "/metrics");
+  CHECK(m->body.find("labdesk_handoff_blackout_seconds_count 1\n") != std::string::npos);
+  CHECK(m->body.find("labdesk_handoff_blackout_seconds_sum 0.8\n") != std::string::npos);
 
   auto out = viewer.request("POST", api::client::session_path(a.session, "logout"));
   REQUIRE(out.has_value());
@@ -109,4 +115,51 @@ TEST_CASE("admin API: hosts, sessions, end, users, tiers, events, metrics, dashb
   auto page = c.request("GET", "/");
   CHECK(page->content_type.find("text/html") == 0);
   CHECK(page->body.find("/v1/admin/hosts") != std::string::npos);
+}
+
+TEST_CASE("admin API: an existing user is replaced only when asked, deleting a user ends their session") {
+  test::ServedLab lab;
+  http::Client admin(lab.url(), {.bearer_token = "admin-token"});
+  http::Client pc(lab.url());
+  auto again = admin.post_json("/v1/admin/users", {{"name", "alice"}, {"password", "typo-pw"}});
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().status == 409);
+  CHECK(again.error().code == "user_exists");
+  CHECK(pc.post_json("/v1/login", {{"user", "alice"}, {"password", "alice-pw"}}).has_value());
+  CHECK(admin.post_json("/v1/admin/users", {{"name", "bob"}, {"password", "new-bob"}, {"replace", "yes"}}).error().status == 400);
+  CHECK(admin.post_json("/v1/admin/users", {{"name", "bob"}, {"password", "new-bob"}, {"replace", true}}).has_value());
+  CHECK(pc.post_json("/v1/login", {{"user", "bob"}, {"password", "new-bob"}}).has_value());
+
+  auto login = pc.post_json("/v1/login", {{"user", "carol"}, {"password", "carol-pw"}});
+  REQUIRE(login.has_value());
+  auto carol = login->get<api::client::LoginResponse>();
+  auto del = admin.send_json("DELETE", "/v1/admin/users/carol", nullptr);
+  REQUIRE_MESSAGE(del.has_value(), del.error().message);
+  CHECK((*del)["ended_sessions"].size() == 1);
+  http::Client viewer(lab.url(), {.bearer_token = carol.token});
+  CHECK(viewer.post_json(api::client::session_path(carol.session, "credential"), json::object()).error().code == "session_gone");
+  CHECK(pc.post_json("/v1/login", {{"user", "carol"}, {"password", "carol-pw"}}).error().status == 401);
+  CHECK(admin.send_json("DELETE", "/v1/admin/users/carol", nullptr).error().status == 404);
+  auto left = admin.get_json("/v1/admin/sessions");
+  REQUIRE(left.has_value());
+  for (const auto& s : *left) CHECK(s["user"] != "carol");
+}
+
+TEST_CASE("client API: a session id that is not UTF-8 is a 4xx, and the server lives on") {
+  test::ServedLab lab;
+  http::Client c(lab.url());
+  for (const char* path : {"/v1/sessions/%ff/logout", "/v1/sessions/%ff/credential", "/v1/sessions/%ff%0a/ack"}) {
+    auto r = c.request("POST", path, "{}");
+    REQUIRE(r.has_value());
+    INFO(path);
+    CHECK(r->status >= 400);
+    CHECK(r->status < 500);
+    CHECK(json::parse(r->body)["error"]["code"].is_string());
+  }
+  auto ev = c.request("GET", "/v1/sessions/%ff/events?after=0");
+  CHECK(ev->status == 404);
+  http::Client admin(lab.url(), {.bearer_token = "admin-token"});
+  CHECK(admin.send_json("DELETE", "/v1/admin/sessions/%ff", nullptr).error().status == 404);
+  CHECK(admin.send_json("DELETE", "/v1/admin/users/%ff", nullptr).error().status == 404);
+  CHECK(c.post_json("/v1/login", {{"user", "alice"}, {"password", "alice-pw"}}).has_value());
 }

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -81,9 +83,9 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket s(io);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  boost::asio::write(s, boost::asio::buffer(bytes));
-  std::string out;
   boost::system::error_code ec;
+  boost::asio::write(s, boost::asio::buffer(bytes), ec);  // a refused connection may be reset first
+  std::string out;
   std::array<char, 4096> buf{};
   for (;;) {
     auto n = s.read_some(boost::asio::buffer(buf), ec);
@@ -269,4 +271,80 @@ TEST_CASE("TLS: the same API over https with a self-signed certificate") {
   Client plain(srv.url(false), {.bearer_token = "s3cret-token", .timeout = std::chrono::milliseconds(1000)});
   CHECK_FALSE(plain.get_json("/v1/hello/tls").has_value());
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a path or method that is not UTF-8 or holds control characters is answered, not fatal") {
+  TestServer srv(demo_router());
+  for (const char* path : {"/%ff", "/v1/hello/%ff%fe", "/%c0%af", "/%0a%0dSet-Cookie:x", "/%ed%a0%80"}) {
+    auto raw = raw_exchange(srv.port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    INFO(path);
+    CHECK(raw.find("HTTP/1.1 40") == 0);
+    auto body = json::parse(raw.substr(raw.find("\r\n\r\n") + 4));
+    CHECK(body["error"]["code"].is_string());
+  }
+  auto nf = raw_exchange(srv.port(), "GET /%ff%0a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(nf.find(R"(no such resource '/\\xff\\n')") != std::string::npos);
+  // The handler echoes a name that is not UTF-8: the answer replaces the bytes instead of throwing.
+  auto echoed = raw_exchange(srv.port(), "GET /v1/hello/%ff HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\n"
+                                          "Connection: close\r\n\r\n");
+  CHECK(echoed.find("HTTP/1.1 200") == 0);
+  CHECK(echoed.find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD
+  Client c(srv.url(), {.bearer_token = "s3cret-token"});
+  CHECK(c.get_json("/v1/hello/still-alive").has_value());
+}
+
+TEST_CASE("a pool task that throws answers with the error shape and the pool lives on") {
+  boost::asio::thread_pool pool(1);
+  Router r;
+  auto log = log::make_logger("pool-test", spdlog::level::off);
+  r.add_async("GET", "/v1/task/{kind}", [&pool, log](const Request& req, Reply reply) {
+    boost::asio::post(pool, guarded(reply, log, [kind = req.params.at("kind"), reply] {
+      if (kind == "fail") throw Failure(Error{"store_unavailable", "the store cannot be written: disk full", 503});
+      if (kind == "bug") throw std::logic_error("bug");
+      reply(Response::json({{"ok", kind}}));
+    }));
+  });
+  TestServer srv(std::move(r));
+  Client c(srv.url(), {.bearer_token = "s3cret-token"});
+  CHECK(c.get_json("/v1/task/fail").error().status == 503);
+  CHECK(c.get_json("/v1/task/bug").error().code == "internal");
+  CHECK((*c.get_json("/v1/task/fine"))["ok"] == "fine");
+  CHECK(busy("the queue").status == 429);
+  CHECK(busy("the queue", 3).headers.at(0) == std::pair<std::string, std::string>{"Retry-After", "3"});
+  pool.join();
+}
+
+TEST_CASE("connection limits: per source and in all, a closed connection frees its place") {
+  ServerOptions opt;
+  opt.max_connections_per_source = 3;
+  TestServer srv(demo_router(), opt);
+  boost::asio::io_context io;
+  std::vector<boost::asio::ip::tcp::socket> held;
+  for (int i = 0; i < 3; ++i) {
+    held.emplace_back(io).connect({boost::asio::ip::make_address("127.0.0.1"), srv.port()});
+  }
+  // The fourth from the same address is closed without an answer.
+  auto refused = raw_exchange(srv.port(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(refused.empty());
+  held.pop_back();  // closed: the server notices at its next read
+  bool answered = false;
+  for (int i = 0; i < 50 && !answered; ++i) {
+    answered = raw_exchange(srv.port(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").find("200") != std::string::npos;
+    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(answered);
+}
+
+TEST_CASE("an async route that never answers gets a 504 at its deadline, and the connection lives on") {
+  ServerOptions opt;
+  opt.async_deadline = std::chrono::seconds(1);
+  TestServer srv(demo_router(), opt);
+  Client c(srv.url(), {.bearer_token = "s3cret-token", .timeout = std::chrono::milliseconds(5000)});
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c.get_json("/v1/later?ms=-1");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().status == 504);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+  CHECK((*c.get_json("/v1/later?ms=10"))["waited_ms"] == 10);
+  parked.clear();  // the reply held by the handler goes before the server does
 }

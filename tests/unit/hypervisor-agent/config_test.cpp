@@ -6,6 +6,7 @@
 #include "fixture.hpp"
 #include "labdesk/agent/config.hpp"
 #include "labdesk/agent/names.hpp"
+#include "labdesk/agent/storage.hpp"
 
 using namespace labdesk;
 
@@ -85,4 +86,19 @@ TEST_CASE("paths: inside() resolves .. and symlinks, join_inside refuses escapes
 TEST_CASE("agent config reference in docs/api/agent-config.md is generated from the schema") {
   CHECK(test::golden("docs/api/agent-config.md", "# labdesk-agent config reference\n\n" +
                                                        config::reference_markdown(agent::agent_schema())) == "");
+}
+
+TEST_CASE("agent config: overlay_dir is compared with data_dir as a folder, not as a string") {
+  test::TempDir d;
+  for (const char* overlay : {"/data/", "/data", "/images/../data", "/data/overlays"}) {
+    std::string text = test::agent_toml(d.path);
+    const std::string from = "overlay_dir = \"" + d.path + "/overlays\"";
+    text.replace(text.find(from), from.size(), "overlay_dir = \"" + d.path + overlay + "\"");
+    INFO(overlay);
+    CHECK(problems_of(text).find("must be apart from data_dir") != std::string::npos);
+  }
+  CHECK(agent::same_or_nested("/a/b/", "/a/b"));
+  CHECK(agent::same_or_nested("/a", "/a/b/c"));
+  CHECK_FALSE(agent::same_or_nested("/a/b", "/a/bc"));
+  CHECK_FALSE(agent::same_or_nested("/a/overlays", "/a/data"));
 }

@@ -60,6 +60,8 @@ struct BootConfig {
   std::string state_dir;   // versions, dnsmasq runtime files, the store by default
   std::string cmdline;     // extra kernel arguments
   std::int64_t keep_versions = 0;
+  std::int64_t max_connections = 0;         // lab-facing HTTP server, all lab PCs
+  std::int64_t max_connections_per_pc = 0;  // one lab address
   std::string bios_loader;
   std::string uefi_loader;
   std::string uefi32_loader;

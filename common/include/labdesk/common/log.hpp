@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include <spdlog/formatter.h>
 #include <spdlog/logger.h>
 
 namespace labdesk::log {
@@ -15,6 +16,10 @@ enum class Format { text, json };
 std::shared_ptr<spdlog::logger> make_logger(const std::string& component,
                                             spdlog::level::level_enum level = spdlog::level::info,
                                             Format format = Format::text);
+
+// The formatter make_logger uses: the message's control characters and broken UTF-8 escaped (and,
+// for JSON lines, its quotes), so text a lab PC sent cannot forge a line.
+std::unique_ptr<spdlog::formatter> make_formatter(Format format);
 
 // Parses "trace|debug|info|warn|error|off"; throws labdesk::Failure naming the bad value.
 spdlog::level::level_enum parse_level(const std::string& text);

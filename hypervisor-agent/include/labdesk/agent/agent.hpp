@@ -42,6 +42,8 @@ class Agent {
   Libvirt& libvirt() { return libvirt_; }
   LoadSampler& load() { return load_; }
   EventLog& events() { return events_; }
+  // The API server (its router answers in-process requests too: the fuzz target uses that).
+  http::Server& server() { return server_; }
 
  private:
   std::shared_ptr<const AgentConfig> cfg_;

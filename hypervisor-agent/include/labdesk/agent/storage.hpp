@@ -19,6 +19,10 @@ namespace labdesk::agent {
 // Runs argv (no shell); the error names the command and carries its output.
 Result<void> run_command(const std::vector<std::string>& argv);
 
+// True when folders a and b are the same or one holds the other, compared as the folders they are
+// (trailing '/', '..' and symlinks resolved), not as strings.
+bool same_or_nested(const std::string& a, const std::string& b);
+
 struct StorageDirs {
   std::string images_dir;
   std::string overlay_dir;

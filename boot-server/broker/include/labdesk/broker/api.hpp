@@ -2,8 +2,10 @@
 // session tokens), the admin REST API (the admin token), Prometheus metrics and the dashboard.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <utility>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -22,6 +24,30 @@ struct ApiOptions {
   // own pool, one thread per core, so a login burst neither exhausts memory nor the CPU.
   std::size_t workers = 16;
   std::size_t hash_workers = 0;  // 0: one per core
+  // Logins waiting for a password check, and checked logins waiting for a desktop start, each at
+  // most this many; past it a login answers 429 with Retry-After.
+  std::size_t max_queued_logins = 1024;
+};
+
+// A place in a bounded queue: held from construction (if there was room) until release() or
+// destruction.
+class Slot {
+ public:
+  Slot(std::atomic<std::size_t>& count, std::size_t limit) : count_(count) {
+    held_ = count_.fetch_add(1) < limit;
+    if (!held_) count_.fetch_sub(1);
+  }
+  ~Slot() { release(); }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  [[nodiscard]] bool held() const { return held_; }
+  void release() {
+    if (std::exchange(held_, false)) count_.fetch_sub(1);
+  }
+
+ private:
+  std::atomic<std::size_t>& count_;
+  bool held_ = false;
 };
 
 class BrokerApi {
@@ -48,6 +74,8 @@ class BrokerApi {
   UserStore& users_;
   std::shared_ptr<spdlog::logger> log_;
   ApiOptions opt_;
+  std::atomic<std::size_t> hashing_{0};
+  std::atomic<std::size_t> starting_{0};
   boost::asio::thread_pool hash_pool_;
   boost::asio::thread_pool pool_;
 };

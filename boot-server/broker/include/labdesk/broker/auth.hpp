@@ -1,5 +1,5 @@
 // Users and passwords (argon2id through libsodium), and a rate limit on wrong passwords per user
-// and per lab PC so guessing is slow.
+// and lab PC and per lab PC, so guessing is slow.
 #pragma once
 
 #include <chrono>
@@ -53,25 +53,31 @@ class MemoryUserStore final : public UserStore {
 bool valid_user_name(const std::string& name);
 
 struct RateLimitOptions {
-  int failures_allowed = 5;                // within the window, per user and per client
+  int failures_allowed = 5;                // within the window, per user on one lab PC
   std::chrono::seconds window{60};
   std::chrono::seconds lockout{60};
+  int source_failures_allowed = 20;        // within the window, per lab PC (address), any users
+  std::size_t max_entries = 16384;         // keys tracked at once; the stalest go first
 };
 
-// Counts wrong passwords per key; a key over the limit is refused until its lockout ends.
+// Counts wrong passwords per key; a key over its limit is refused until its lockout ends. The map
+// is bounded: keys whose failures have aged out go first, then the least recently failed.
 class RateLimiter {
  public:
   RateLimiter(const Clock& clock, RateLimitOptions opt = {});
   // Seconds until `key` may try again, or 0.
   [[nodiscard]] long blocked_for(const std::string& key);
-  void failure(const std::string& key);
+  void failure(const std::string& key, int allowed);
   void success(const std::string& key);
+  [[nodiscard]] std::size_t size();
 
  private:
+  using Time = std::chrono::steady_clock::time_point;
   struct Entry {
-    std::vector<std::chrono::steady_clock::time_point> failures;
-    std::chrono::steady_clock::time_point until{};
+    std::vector<Time> failures;
+    Time until{};
   };
+  void make_room(Time now);
   const Clock& clock_;
   RateLimitOptions opt_;
   std::mutex mu_;
@@ -79,14 +85,19 @@ class RateLimiter {
 };
 
 // Checks a user's password under the rate limits; errors are 401 bad_credentials (the same
-// answer for an unknown user and a wrong password) or 429 rate_limited.
+// answer for an unknown user and a wrong password) or 429 rate_limited. Limits are keyed by the
+// source address the request came from (never by what the client says it is), per user on that
+// address and per address: a student guessing at one PC locks out that PC, never the user at
+// their own.
 class Authenticator {
  public:
   Authenticator(UserStore& users, const Clock& clock, RateLimitOptions opt = {});
-  Result<User> check(const std::string& user, const std::string& password, const std::string& client);
+  Result<User> check(const std::string& user, const std::string& password, const std::string& source);
+  [[nodiscard]] std::size_t tracked_keys() { return limiter_.size(); }
 
  private:
   UserStore& users_;
+  RateLimitOptions opt_;
   RateLimiter limiter_;
   std::string dummy_hash_;  // verified against for unknown users, so timing does not tell
 };

@@ -65,7 +65,19 @@ struct Metrics {
   std::uint64_t handoffs = 0;
   std::uint64_t roams = 0;
   std::uint64_t grace_expired = 0;
-  std::vector<double> blackout_seconds;  // reported by viewers after following a move
+  // Blackouts reported by viewers after following a move: one report per move counts, kept as
+  // fixed buckets (Prometheus' histogram), so no client can grow it.
+  struct Histogram {
+    static constexpr std::array<double, 7> bounds{0.25, 0.5, 1, 2, 5, 10, 30};
+    std::array<std::uint64_t, bounds.size()> at_most{};  // cumulative: count of values <= bounds[i]
+    std::uint64_t count = 0;
+    double sum = 0;
+    void add(double v) {
+      for (std::size_t i = 0; i < bounds.size(); ++i) at_most[i] += v <= bounds[i] ? 1U : 0U;
+      ++count;
+      sum += v;
+    }
+  } blackout_seconds;
 };
 
 // A user's data disk is in one VM at a time on a host (the agent refuses a second desktop of the
