@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "../fakes/broker_fakes.hpp"
+#include "../unit/broker/broker_lab.hpp"
 #include "../unit/boot-server/fixtures.hpp"
 #include "app/netplane_routes.hpp"
 #include "labdesk/broker/api.hpp"
@@ -26,8 +26,10 @@ struct RecordingNft final : boot::NftRunner {
 
 inline constexpr const char* kAdminToken = "admin-token-0123456789";
 
-struct NetplaneLab {
-  NetplaneLab() : root(std::filesystem::temp_directory_path() / ("labdesk-fuzz-" + std::to_string(::getpid()))) {
+struct NetplaneLab : test::BrokerParts {
+  NetplaneLab()
+      : BrokerParts({std::chrono::seconds(1), 2}, broker::HashCost::minimal),
+        root(std::filesystem::temp_directory_path() / ("labdesk-fuzz-" + std::to_string(::getpid()))) {
     namespace fs = std::filesystem;
     fs::remove_all(root);
     for (const char* f : {"vmlinuz", "thin-client/initrd.cpio.gz", "ipxe/undionly.kpxe", "ipxe/snponly.efi"}) {
@@ -36,27 +38,12 @@ struct NetplaneLab {
     }
     std::ofstream(root / "assets/ipxe/boot.ipxe") << "#!ipxe\nkernel ${base}/vmlinuz\n";
     config = std::make_shared<const config::LabConfig>(test::lab());
-    store = std::make_unique<boot::Store>((root / "labdesk.sqlite").string(), boot::broker_migrations());
+    db = std::make_unique<boot::Store>((root / "labdesk.sqlite").string(), boot::broker_migrations());
     files = std::make_unique<boot::BootFiles>(root / "state", 1, log);
     files->import(root / "assets", {"undionly.kpxe", "snponly.efi", ""});
-    forwards = std::make_unique<boot::ForwardTable>(boot::nat_spec(*config), *store, nft, log);
+    forwards_table = std::make_unique<boot::ForwardTable>(boot::nat_spec(*config), *db, nft, log);
 
-    std::vector<broker::HostSpec> specs;
-    std::vector<std::unique_ptr<broker::AgentPort>> ports;
-    for (int i = 0; i < 2; ++i) {
-      ports.push_back(std::make_unique<fakes::FakeAgent>(std::to_string(i), 4096));
-      specs.push_back({"host" + std::to_string(i), 4096, 0});
-    }
-    hosts = std::make_unique<broker::HostTable>(specs, std::move(ports), clock);
-    broker::BrokerOptions opt;
-    opt.lab_address = "10.77.0.1";
-    opt.policy = alloc::Policy{{4096, 2048, 1024, 512}, alloc::Mode::handoff, {}};
-    brk = std::make_unique<broker::Broker>(opt, *hosts, bforwards, probe, sessions, clock, log);
-    users.put({"alice", broker::hash_password("alice-pw", broker::HashCost::minimal), false});
-    auth = std::make_unique<broker::Authenticator>(users, clock);
-    api = std::make_unique<broker::BrokerApi>(io, *brk, *auth, users, log, broker::ApiOptions{std::chrono::seconds(1), 2});
-
-    const boot::NetplaneRoutes deps{[this] { return config; }, *files, *store, *forwards,
+    const boot::NetplaneRoutes deps{[this] { return config; }, *files, *db, *forwards_table,
                                     [] { return nlohmann::json{{"pid", 1}, {"healthy", true}, {"restarts", 0}}; }, log};
     http::Router lab_router = boot::lab_routes(deps);
     api->add_client_routes(lab_router);
@@ -79,23 +66,12 @@ struct NetplaneLab {
   NetplaneLab& operator=(const NetplaneLab&) = delete;
 
   std::filesystem::path root;
-  std::shared_ptr<spdlog::logger> log = log::make_logger("fuzz", spdlog::level::off);
   std::shared_ptr<const config::LabConfig> config;
-  std::unique_ptr<boot::Store> store;
+  std::unique_ptr<boot::Store> db;  // the boot-server's SQLite store (BrokerParts::store is the broker's)
   std::unique_ptr<boot::BootFiles> files;
   RecordingNft nft;
-  std::unique_ptr<boot::ForwardTable> forwards;
-  broker::SteadyClock clock;
-  fakes::FakeForwards bforwards;
-  fakes::FakeProbe probe;
-  broker::MemorySessionStore sessions;
-  broker::MemoryUserStore users;
-  std::unique_ptr<broker::HostTable> hosts;
-  std::unique_ptr<broker::Broker> brk;
-  std::unique_ptr<broker::Authenticator> auth;
-  boost::asio::io_context io;
+  std::unique_ptr<boot::ForwardTable> forwards_table;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{io.get_executor()};
-  std::unique_ptr<broker::BrokerApi> api;
   std::unique_ptr<http::Server> lab;
   std::unique_ptr<http::Server> admin;
   std::thread thread;

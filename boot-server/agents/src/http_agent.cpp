@@ -11,15 +11,38 @@
 namespace labdesk::agents {
 
 HttpAgent::HttpAgent(const std::string& base_url, http::ClientOptions options)
-    : client_(base_url, options), events_client_(base_url, options), default_timeout_(options.timeout) {}
+    : base_url_(base_url), options_(options), events_client_(base_url, options), default_timeout_(options.timeout) {
+  idle_.push_back(std::make_unique<http::Client>(base_url_, options_));  // a bad URL fails here, at start
+  made_ = 1;
+}
+
+std::unique_ptr<http::Client> HttpAgent::take() {
+  std::unique_lock lock(pool_mu_);
+  pool_cv_.wait(lock, [&] { return !idle_.empty() || made_ < kMaxConnections; });
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  ++made_;
+  lock.unlock();
+  return std::make_unique<http::Client>(base_url_, options_);
+}
+
+void HttpAgent::give_back(std::unique_ptr<http::Client> c) {
+  std::lock_guard lock(pool_mu_);
+  idle_.push_back(std::move(c));
+  pool_cv_.notify_one();
+}
 
 template <typename T>
 Result<T> HttpAgent::call(const std::string& method, const std::string& target,
                           const nlohmann::json& body, std::chrono::milliseconds timeout) {
-  std::lock_guard lock(mu_);
-  client_.set_timeout(timeout);
-  auto r = client_.send_json(method, target, body);
-  client_.set_timeout(default_timeout_);
+  auto client = take();
+  client->set_timeout(timeout);
+  auto r = client->send_json(method, target, body);
+  client->set_timeout(default_timeout_);
+  give_back(std::move(client));
   if (!r) return std::unexpected(r.error());
   try {
     return r->template get<T>();

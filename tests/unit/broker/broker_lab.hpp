@@ -11,8 +11,11 @@
 
 namespace labdesk::test {
 
-struct ServedLab {
-  ServedLab() {
+// A broker with two fake 4 GiB agents and users alice, bob, carol ("<name>-pw"), and its API on
+// `io` (run by whoever serves it).
+struct BrokerParts {
+  explicit BrokerParts(broker::ApiOptions api_opt = {std::chrono::seconds(5), 2},
+                       broker::HashCost cost = broker::HashCost::interactive) {
     std::vector<broker::HostSpec> specs;
     std::vector<std::unique_ptr<broker::AgentPort>> ports;
     for (int i = 0; i < 2; ++i) {
@@ -23,13 +26,30 @@ struct ServedLab {
     broker::BrokerOptions opt;
     opt.lab_address = "10.77.0.1";
     opt.policy = alloc::Policy{{4096, 2048, 1024, 512}, alloc::Mode::handoff, {}};
-    auto log = log::make_logger("broker-api-test", spdlog::level::off);
     brk = std::make_unique<broker::Broker>(opt, *hosts, forwards, probe, store, clock, log);
     for (const char* u : {"alice", "bob", "carol"}) {
-      users.put({u, broker::hash_password(std::string(u) + "-pw"), false});
+      users.put({u, broker::hash_password(std::string(u) + "-pw", cost), false});
     }
     auth = std::make_unique<broker::Authenticator>(users, clock);
-    api = std::make_unique<broker::BrokerApi>(io, *brk, *auth, users, log, broker::ApiOptions{std::chrono::seconds(5), 2});
+    api = std::make_unique<broker::BrokerApi>(io, *brk, *auth, users, log, api_opt);
+  }
+
+  std::shared_ptr<spdlog::logger> log = log::make_logger("broker-api-test", spdlog::level::off);
+  broker::SteadyClock clock;
+  fakes::FakeForwards forwards;
+  fakes::FakeProbe probe;
+  broker::MemorySessionStore store;
+  broker::MemoryUserStore users;
+  std::unique_ptr<broker::HostTable> hosts;
+  std::unique_ptr<broker::Broker> brk;
+  std::unique_ptr<broker::Authenticator> auth;
+  boost::asio::io_context io;
+  std::unique_ptr<broker::BrokerApi> api;
+};
+
+// BrokerParts served over loopback by the real HTTP server (admin token "admin-token").
+struct ServedLab : BrokerParts {
+  ServedLab() {
     http::Router r;
     api->add_routes(r);
     http::ServerOptions so;
@@ -43,18 +63,10 @@ struct ServedLab {
     io.stop();
     thread.join();
   }
+  ServedLab(const ServedLab&) = delete;
+  ServedLab& operator=(const ServedLab&) = delete;
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
 
-  broker::SteadyClock clock;
-  fakes::FakeForwards forwards;
-  fakes::FakeProbe probe;
-  broker::MemorySessionStore store;
-  broker::MemoryUserStore users;
-  std::unique_ptr<broker::HostTable> hosts;
-  std::unique_ptr<broker::Broker> brk;
-  std::unique_ptr<broker::Authenticator> auth;
-  boost::asio::io_context io;
-  std::unique_ptr<broker::BrokerApi> api;
   std::unique_ptr<http::Server> server;
   std::thread thread;
 };

@@ -3,6 +3,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <future>
 #include <thread>
 
 #include "labdesk/agents/http_agent.hpp"
@@ -25,16 +26,24 @@ struct StandInAgent {
       return http::Response::json(l);
     });
     r.add("GET", "/v1/desktops", [this](const http::Request&) { return http::Response::json(desktops); });
-    r.add("POST", "/v1/desktops", [this](const http::Request& req) {
+    r.add_async("POST", "/v1/desktops", [this](const http::Request& req, http::Reply reply) {
       auto spec = api::parse_strict<api::agent::CreateDesktop>(json::parse(req.body));
-      if (!spec) return http::Response::error(spec.error());
+      if (!spec) return reply(http::Response::error(spec.error()));
+      if (spec->user == "slow") {
+        // A host that takes its time starting a desktop (answered from another thread).
+        std::thread([reply] {
+          std::this_thread::sleep_for(std::chrono::seconds(3));
+          reply(http::Response::json(api::agent::Desktop{}, 201));
+        }).detach();
+        return;
+      }
       api::agent::Desktop d;
       d.name = "ld-" + spec->user + "-1";
       d.user = spec->user;
       d.memory_mib = spec->memory_mib;
       d.vnc = {"127.0.0.1", 5901, "pw"};
       desktops.push_back(d);
-      return http::Response::json(d, 201);
+      reply(http::Response::json(d, 201));
     });
     r.add("DELETE", "/v1/desktops/{name}", [this](const http::Request& req) {
       auto n = req.params.at("name");
@@ -85,6 +94,18 @@ TEST_CASE("HttpAgent speaks the agent API") {
   CHECK(again.error().code == "not_found");
   agents::HttpAgent wrong(stand_in.url(), {.bearer_token = "nope"});
   CHECK(wrong.load().error().status == 401);
+}
+
+TEST_CASE("a slow desktop start on a host does not hold up that host's load query") {
+  StandInAgent stand_in;
+  agents::HttpAgent agent(stand_in.url(), {.bearer_token = "agent-token"});
+  auto creating = std::async(std::launch::async, [&] { return agent.create({"slow", "s9", "desktop", 512, 512, 1}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto t0 = std::chrono::steady_clock::now();
+  auto load = agent.load();
+  CHECK(load.has_value());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+  CHECK(creating.get().has_value());
 }
 
 TEST_CASE("an agent that is not there is an error within the timeout") {

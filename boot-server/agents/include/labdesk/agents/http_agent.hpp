@@ -2,8 +2,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "labdesk/broker/ports.hpp"
 #include "labdesk/http/client.hpp"
@@ -25,9 +28,18 @@ class HttpAgent final : public broker::AgentPort {
   template <typename T>
   Result<T> call(const std::string& method, const std::string& target, const nlohmann::json& body,
                  std::chrono::milliseconds timeout);
+  std::unique_ptr<http::Client> take();
+  void give_back(std::unique_ptr<http::Client> c);
 
-  std::mutex mu_;  // one request at a time per agent connection
-  http::Client client_;
+  std::string base_url_;
+  http::ClientOptions options_;
+  // Keep-alive connections, one per request in flight (at most kMaxConnections): a desktop start
+  // that takes two minutes never holds up the load query the next login's placement needs.
+  static constexpr std::size_t kMaxConnections = 8;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<http::Client>> idle_;
+  std::size_t made_ = 0;
   std::mutex events_mu_;  // the events long-poll has its own connection
   http::Client events_client_;
   std::chrono::milliseconds default_timeout_;

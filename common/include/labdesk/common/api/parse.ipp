@@ -25,6 +25,9 @@ Result<T> parse_strict(const nlohmann::json& body) {
     return body.get<T>();
   } catch (const nlohmann::json::exception& e) {
     return fail("bad_request", std::string("request has a value of the wrong type: ") + e.what());
+  } catch (const std::exception& e) {
+    // A type's own check (an endpoint port outside 1..65535, say): found by the json_bodies fuzzer.
+    return fail("bad_request", std::string("request has a value out of range: ") + e.what());
   }
 }
 
