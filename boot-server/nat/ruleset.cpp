@@ -86,11 +86,13 @@ json render_ruleset(const NatSpec& s, const std::vector<Forward>& forwards) {
   cmds.push_back(rule(s, "input",
                       {match(meta("iifname"), s.lab_interface), dports,
                        match({{"ct", {{"key", "status"}}}}, "dnat", "!="), {{"drop", nullptr}}}));
-  // The boot-server itself: only the boot services, replies, and ping.
+  // The boot-server itself: only the boot services, replies, ping and DNATed desktop flows.
   const json from_lab = match(meta("iifname"), s.lab_interface);
   cmds.push_back(rule(s, "input", {from_lab, match({{"ct", {{"key", "state"}}}}, json::array({"established", "related"}), "in"),
                                    {{"accept", nullptr}}}));
   cmds.push_back(rule(s, "input", {from_lab, match(payload("ip", "protocol"), "icmp"), {{"accept", nullptr}}}));
+  // A desktop forward whose VNC target is this machine itself (a one-machine lab) arrives here.
+  cmds.push_back(rule(s, "input", {from_lab, match({{"ct", {{"key", "status"}}}}, "dnat", "in"), {{"accept", nullptr}}}));
   cmds.push_back(rule(s, "input", {from_lab, match(payload("udp", "dport"), {{"set", s.lab_udp_ports}}), {{"accept", nullptr}}}));
   cmds.push_back(rule(s, "input", {from_lab, match(payload("tcp", "dport"), {{"set", s.lab_tcp_ports}}), {{"accept", nullptr}}}));
   cmds.push_back(rule(s, "input", {from_lab, {{"drop", nullptr}}}));

@@ -43,6 +43,8 @@ const std::array kDesktopKeys{
     KeySpec{"capacity_mib", Kind::integer, std::nullopt, "memory this host gives to desktops, in MiB"},
     KeySpec{"vnc_listen", Kind::string, Value{S("127.0.0.1")}, "the host's internal address VNC servers listen on"},
     KeySpec{"vcpus", Kind::integer, Value{I{1}}, "virtual CPUs per desktop"},
+    KeySpec{"console_password_seconds", Kind::integer, Value{I{60}},
+            "a console (VNC) password opens new connections for this long after it is set; the boot-server asks for a fresh one whenever a viewer needs it (0: no expiry)"},
     KeySpec{"restart_policy", Kind::string, Value{S("on-crash")}, "\"on-crash\" restarts a crashed desktop with the same data disk; \"never\""},
     KeySpec{"max_restarts", Kind::integer, Value{I{3}}, "crashes a desktop may have before it stays down"},
     KeySpec{"shutdown_seconds", Kind::integer, Value{I{10}},
@@ -114,6 +116,7 @@ AgentConfig build(const config::Tree& t) {
   r("desktops.capacity_mib", c.capacity_mib);
   r("desktops.vnc_listen", c.vnc_listen);
   r("desktops.vcpus", c.vcpus);
+  r("desktops.console_password_seconds", c.console_password_seconds);
   r("desktops.restart_policy", c.restart_policy);
   r("desktops.max_restarts", c.max_restarts);
   r("desktops.shutdown_seconds", c.shutdown_seconds);
@@ -168,6 +171,9 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
   if (c.data_disk_mib < 16) problem("storage.data_disk_mib", "data_disk_mib " + std::to_string(c.data_disk_mib) + " must be at least 16");
   if (c.capacity_mib <= 0 && t.find("desktops.capacity_mib")) {
     problem("desktops.capacity_mib", "capacity_mib " + std::to_string(c.capacity_mib) + " must be above 0");
+  }
+  if (c.console_password_seconds < 0 || c.console_password_seconds > 86400) {
+    problem("desktops.console_password_seconds", "console_password_seconds " + std::to_string(c.console_password_seconds) + " must be 0..86400");
   }
   if (c.vcpus < 1 || c.vcpus > 64) problem("desktops.vcpus", "vcpus " + std::to_string(c.vcpus) + " must be 1..64");
   if (c.restart_policy != "on-crash" && c.restart_policy != "never") {

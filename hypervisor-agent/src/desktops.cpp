@@ -17,7 +17,7 @@ constexpr std::int64_t kMinMemoryMib = 64;
 
 DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std::string& name,
                      const DesktopMeta& meta, std::int64_t memory_mib, const std::string& password,
-                     const Storage& storage) {
+                     const std::string& valid_to, const Storage& storage) {
   DomainSpec s;
   s.name = name;
   s.meta = meta;
@@ -34,6 +34,7 @@ DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std
   }
   s.vnc_listen = cfg.vnc_listen;
   s.vnc_password = password;
+  s.vnc_password_valid_to = valid_to;
   s.console_socket = storage.console_socket(name);
   s.console_log = storage.console_log(name);
   return s;
@@ -103,7 +104,7 @@ Result<int> Desktops::start_domain(const std::string& name, const DesktopMeta& m
   }
   auto overlay = storage_.create_overlay(name, image->base);
   if (!overlay) return std::unexpected(overlay.error());
-  DomainSpec spec = make_spec(*cfg, *image, name, meta, memory_mib, password, storage_);
+  DomainSpec spec = make_spec(*cfg, *image, name, meta, memory_mib, password, password_valid_to(*cfg), storage_);
   if (auto r = libvirt_.create(render_domain_xml(spec)); !r) {
     storage_.remove_overlay(name);
     return std::unexpected(r.error());
@@ -315,6 +316,27 @@ Result<aa::MemoryReport> Desktops::resize(const std::string& name, std::int64_t 
   auto actual = libvirt_.balloon_actual_kib(name);
   events_.push(event("resized", name, meta, "memory_mib=" + std::to_string(mib)));
   return aa::MemoryReport{mib, actual ? *actual / 1024 : 0};
+}
+
+std::string Desktops::password_valid_to(const AgentConfig& cfg) {
+  if (cfg.console_password_seconds == 0) return "";
+  return utc_timestamp(std::chrono::system_clock::now() + std::chrono::seconds(cfg.console_password_seconds));
+}
+
+Result<aa::Vnc> Desktops::console_password(const std::string& name, std::int64_t valid_seconds) {
+  auto d = get(name);
+  if (!d) return std::unexpected(d.error());
+  if (valid_seconds < 1 || valid_seconds > 86400) {
+    return fail("bad_request", "valid_seconds " + std::to_string(valid_seconds) + " must be 1..86400", 400);
+  }
+  auto cfg = config();
+  const std::string password = random_password();
+  const auto valid_to = utc_timestamp(std::chrono::system_clock::now() + std::chrono::seconds(valid_seconds));
+  if (auto r = libvirt_.update_graphics(name, render_graphics(cfg->vnc_listen, password, valid_to)); !r) {
+    return std::unexpected(r.error());
+  }
+  log_->info("new console password for '{}', valid for new connections until '{}' UTC", name, valid_to);
+  return aa::Vnc{d->vnc.host, d->vnc.port, password};
 }
 
 Result<std::vector<unsigned char>> Desktops::screenshot_png(const std::string& name) {

@@ -1,6 +1,7 @@
 #include "labdesk/agent/domain_xml.hpp"
 
 #include <charconv>
+#include <ctime>
 #include <sstream>
 
 namespace labdesk::agent {
@@ -57,6 +58,26 @@ T number(const std::optional<std::string>& s) {
 }
 
 }  // namespace
+
+std::string render_graphics(const std::string& listen, const std::string& password, const std::string& valid_to) {
+  const auto e = [](const std::string& v) { return xml_escape(v); };
+  std::ostringstream o;
+  o << "    <graphics type='vnc' autoport='yes' listen='" << e(listen) << "' passwd='" << e(password) << "'";
+  if (!valid_to.empty()) o << " passwdValidTo='" << e(valid_to) << "'";
+  o << ">\n"
+    << "      <listen type='address' address='" << e(listen) << "'/>\n"
+    << "    </graphics>\n";
+  return o.str();
+}
+
+std::string utc_timestamp(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
 
 std::string xml_escape(std::string_view s) {
   std::string out;
@@ -167,10 +188,7 @@ std::string render_domain_xml(const DomainSpec& s) {
       << "      <target port='0'/>\n"
       << "    </serial>\n";
   }
-  o << "    <graphics type='vnc' autoport='yes' listen='" << e(s.vnc_listen) << "' passwd='"
-    << e(s.vnc_password) << "'>\n"
-    << "      <listen type='address' address='" << e(s.vnc_listen) << "'/>\n"
-    << "    </graphics>\n"
+  o << render_graphics(s.vnc_listen, s.vnc_password, s.vnc_password_valid_to)
     << "    <video><model type='vga' vram='16384' heads='1'/></video>\n"
     << "    <memballoon model='virtio'>\n"
     << "      <stats period='2'/>\n"

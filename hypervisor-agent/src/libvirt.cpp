@@ -355,6 +355,18 @@ Result<void> Libvirt::set_memory(const std::string& name, std::int64_t kib) {
   });
 }
 
+Result<void> Libvirt::update_graphics(const std::string& name, const std::string& graphics_xml) {
+  return impl_->with([&](virConnectPtr c) -> Result<void> {
+    auto d = Impl::lookup(c, name);
+    if (!d) return std::unexpected(d.error());
+    DomainRef ref(*d);
+    if (virDomainUpdateDeviceFlags(ref.d, graphics_xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+      return fail("libvirt", "cannot change the console password of '" + name + "': '" + last_error() + "'", 502);
+    }
+    return {};
+  });
+}
+
 Result<void> Libvirt::set_metadata(const std::string& name, const std::string& element_xml) {
   return impl_->with([&](virConnectPtr c) -> Result<void> {
     auto d = Impl::lookup(c, name);

@@ -71,6 +71,17 @@ class FakeAgent final : public broker::AgentPort {
     return api::agent::MemoryReport{mib, mib};
   }
 
+  Result<api::agent::Vnc> console_password(const std::string& name, std::chrono::seconds valid_for) override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    auto it = desktops.find(name);
+    if (it == desktops.end()) return fail("not_found", "no desktop '" + name + "'", 404);
+    // As the real agent: a new password each time (the old one opens nothing new).
+    it->second.vnc.password = "cp" + std::to_string(++console_passwords);
+    last_valid_for = valid_for;
+    return it->second.vnc;
+  }
+
   Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds) override {
     std::lock_guard lock(mu_);
     api::agent::EventBatch b;
@@ -104,6 +115,8 @@ class FakeAgent final : public broker::AgentPort {
   double cpu_pct = 0;
   int created = 0;
   int destroyed = 0;
+  int console_passwords = 0;
+  std::chrono::seconds last_valid_for{0};
 
  private:
   std::int64_t committed_locked() const {

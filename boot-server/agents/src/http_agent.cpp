@@ -75,6 +75,11 @@ Result<api::agent::MemoryReport> HttpAgent::resize(const std::string& desktop, s
                                         api::agent::ResizeMemory{mib}, std::chrono::seconds(30));
 }
 
+Result<api::agent::Vnc> HttpAgent::console_password(const std::string& desktop, std::chrono::seconds valid_for) {
+  return call<api::agent::Vnc>("POST", "/v1/desktops/" + desktop + "/console",
+                               api::agent::ConsolePassword{valid_for.count()}, default_timeout_);
+}
+
 Result<api::agent::EventBatch> HttpAgent::events(std::uint64_t after, std::chrono::seconds wait) {
   std::lock_guard lock(events_mu_);
   events_client_.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(wait) + default_timeout_);

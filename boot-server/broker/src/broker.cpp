@@ -88,12 +88,40 @@ void Broker::retire_token_locked(Session& s, SessionEvent e) {
   for (auto& [after, ready] : waiting) ready();
 }
 
-Result<LoginResult> Broker::credential(const std::string& session, const std::string& token) {
+Result<LoginResult> Broker::credential(const std::string& session, const std::string& token, const std::string& source) {
+  LoginResult out;
+  std::size_t host = 0;
+  std::string desktop;
+  {
+    std::lock_guard lock(mu_);
+    auto s = authorized_locked(session, token);
+    if (!s) return std::unexpected(s.error());
+    const Session& x = **s;
+    if (!source.empty() && source != x.client_ip) {
+      return fail("not_your_pc", "session '" + session + "' is on lab PC '" + x.client_ip + "', not on '" + source +
+                                     "': log in from this PC to move the session here", 403);
+    }
+    out = LoginResult{x.id, x.token, {opt_.lab_address, x.lab_port}, x.vnc_password, x.mib, false};
+    host = x.host;
+    desktop = x.desktop;
+  }
+  out.vnc_password = fresh_console_password(session, host, desktop, out.vnc_password);
+  return out;
+}
+
+std::string Broker::fresh_console_password(const std::string& session, std::size_t host, const std::string& desktop,
+                                           const std::string& fallback) {
+  if (opt_.console_password_valid.count() == 0 || desktop.empty()) return fallback;
+  auto vnc = hosts_.agent(host).console_password(desktop, opt_.console_password_valid);
+  if (!vnc) {
+    log_->warn("no fresh console password for desktop '{}': {} (handing out the current one)", desktop, vnc.error().message);
+    return fallback;
+  }
   std::lock_guard lock(mu_);
-  auto s = authorized_locked(session, token);
-  if (!s) return std::unexpected(s.error());
-  const Session& x = **s;
-  return LoginResult{x.id, x.token, {opt_.lab_address, x.lab_port}, x.vnc_password, x.mib, false};
+  if (auto it = sessions_.find(session); it != sessions_.end() && it->second.desktop == desktop) {
+    it->second.vnc_password = vnc->password;
+  }
+  return vnc->password;
 }
 
 void Broker::end_locked(Session& s, const std::string& reason) {

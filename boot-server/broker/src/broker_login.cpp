@@ -72,7 +72,14 @@ Result<LoginResult> Broker::login(const Login& req) {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      if (Session* s = by_user_locked(req.user)) return roam_locked(*s, req, lock);
+      if (Session* s = by_user_locked(req.user)) {
+        const std::string id = s->id, desktop = s->desktop;
+        const std::size_t host = s->host;
+        auto out = roam_locked(*s, req, lock);  // unlocks
+        // The old PC's viewer knows the password: the new PC gets a fresh one.
+        if (out) out->vnc_password = fresh_console_password(id, host, desktop, out->vnc_password);
+        return out;
+      }
       if (!arriving_.contains(req.user)) {
         if (std::none_of(ports_used_.begin(), ports_used_.end(), [](bool b) { return !b; })) {
           ++metrics_.rejections;

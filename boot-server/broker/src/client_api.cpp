@@ -83,7 +83,7 @@ void BrokerApi::add_client_routes(http::Router& router) {
   }, http::Auth::none);
 
   router.add("POST", "/v1/sessions/{id}/credential", [this](const http::Request& req) {
-    auto c = broker_.credential(req.params.at("id"), bearer(req));
+    auto c = broker_.credential(req.params.at("id"), bearer(req), req.remote_address);
     if (!c) return http::Response::error(c.error());
     return http::Response::json(capi::Credential{endpoint(c->endpoint), c->vnc_password});
   }, http::Auth::none);

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include "../lib/helpers.hpp"
@@ -127,6 +128,20 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   // VNC answers with the password and refuses a wrong one
   CHECK(itest::vnc_login("127.0.0.1", port, password));
   CHECK_FALSE(itest::vnc_login("127.0.0.1", port, "wrong123"));
+
+  // a fresh console password replaces the old one and opens new connections only while valid
+  auto fresh = a.client->post_json("/v1/desktops/" + name + "/console", {{"valid_seconds", 4}});
+  REQUIRE_MESSAGE(fresh, (fresh ? "" : fresh.error().message));
+  const std::string rotated = (*fresh)["password"];
+  CHECK((*fresh)["port"] == port);
+  CHECK(rotated != password);
+  CHECK(itest::vnc_login("127.0.0.1", port, rotated));
+  CHECK_FALSE(itest::vnc_login("127.0.0.1", port, password));
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  CHECK_FALSE(itest::vnc_login("127.0.0.1", port, rotated));  // expired
+  auto renewed = a.client->post_json("/v1/desktops/" + name + "/console", json::object());
+  REQUIRE(renewed);
+  CHECK(itest::vnc_login("127.0.0.1", port, (*renewed)["password"].get<std::string>()));
 
   // a balloon resize shows in the memory statistics (and in the guest)
   auto resized = a.client->post_json("/v1/desktops/" + name + "/memory", {{"memory_mib", 256}});

@@ -65,9 +65,11 @@ TEST_CASE("roaming: the same user at another PC gets the running desktop, the fi
   auto second = lab.login("alice", "pc-2");
   CHECK(second.roamed);
   CHECK(second.session == first.session);
-  CHECK(second.vnc_password == first.vnc_password);
+  // The first PC's viewer knew the console password: the new PC gets a fresh one.
+  CHECK(second.vnc_password != first.vnc_password);
+  CHECK(lab.agents[lab.broker->sessions()[0].host]->console_passwords == 1);
   CHECK(lab.forwards.table[first.endpoint.port].client_ip == "10.77.0.102");
-  CHECK(lab.broker->credential(first.session, first.token).error().status == 401);
+  CHECK(lab.broker->credential(first.session, first.token, "10.77.0.101").error().status == 401);
   // The first PC's viewer, still polling with its old token, is told; the new PC's viewer does
   // not get events that were not for it.
   auto ev = lab.broker->events(first.session, first.token, 0);
@@ -87,12 +89,38 @@ TEST_CASE("roaming: the same user at another PC gets the running desktop, the fi
   CHECK(lab.committed() == 4096);
 }
 
+TEST_CASE("console credentials: fresh on every request, good for 60 s, only for the session's own lab PC") {
+  Lab lab;
+  auto a = lab.login("alice");
+  const auto s = lab.broker->sessions()[0];
+  auto* agent = lab.agents[s.host];
+  auto c1 = lab.broker->credential(a.session, a.token, s.client_ip);
+  REQUIRE(c1.has_value());
+  auto c2 = lab.broker->credential(a.session, a.token, s.client_ip);
+  REQUIRE(c2.has_value());
+  CHECK(c1->vnc_password != a.vnc_password);
+  CHECK(c2->vnc_password != c1->vnc_password);
+  CHECK(c2->vnc_password == agent->desktops.at(s.desktop).vnc.password);
+  CHECK(agent->last_valid_for == std::chrono::seconds(60));
+  // Another lab PC with the session's token (copied, sniffed) gets nothing.
+  auto other = lab.broker->credential(a.session, a.token, "10.77.0.250");
+  REQUIRE_FALSE(other.has_value());
+  CHECK(other.error().status == 403);
+  CHECK(other.error().code == "not_your_pc");
+  CHECK(agent->console_passwords == 2);
+  // An agent that cannot rotate: the current password, not a failed reconnect.
+  agent->down = true;
+  auto c3 = lab.broker->credential(a.session, a.token, s.client_ip);
+  REQUIRE(c3.has_value());
+  CHECK(c3->vnc_password == c2->vnc_password);
+}
+
 TEST_CASE("disconnect grace: the desktop survives a short absence and goes after the grace period") {
   Lab lab;
   auto a = lab.login("alice");
   lab.clock.advance(std::chrono::seconds(50));
   lab.broker->sweep();
-  REQUIRE(lab.broker->credential(a.session, a.token).has_value());  // seen again
+  REQUIRE(lab.broker->credential(a.session, a.token, lab.broker->sessions()[0].client_ip).has_value());  // seen again
   lab.clock.advance(std::chrono::seconds(50));
   lab.broker->sweep();
   CHECK(lab.broker->sessions().size() == 1);

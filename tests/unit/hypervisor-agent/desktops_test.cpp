@@ -274,3 +274,15 @@ TEST_CASE("config reload swaps the token and the catalog") {
   REQUIRE(images);
   CHECK(images->size() == 1);
 }
+
+TEST_CASE("console password: bad requests are 4xx with the problem named") {
+  Running r;
+  auto d = r.create("alice");
+  const std::string name = d["name"];
+  CHECK(r.status("POST", "/v1/desktops/" + name + "/console", R"({"valid_seconds": 0})") == 400);
+  CHECK(r.status("POST", "/v1/desktops/" + name + "/console", R"({"valid_secs": 5})") == 400);
+  std::string other = name;
+  other.replace(other.find("alice"), 5, "bob");
+  CHECK(r.status("POST", "/v1/desktops/" + other + "/console", "{}") == 404);
+  CHECK(r.status("POST", "/v1/desktops/" + name + "/console", "[1]") == 400);
+}

@@ -82,3 +82,13 @@ TEST_CASE("vnc port is read from the live XML") {
   CHECK(agent::vnc_port_from_xml("<graphics type='vnc' port='-1' autoport='yes'>") == 0);
   CHECK(agent::vnc_port_from_xml("<domain/>") == 0);
 }
+
+TEST_CASE("graphics: a console password with its expiry, the element libvirt updates in place") {
+  const auto g = agent::render_graphics("10.0.0.5", "pa'ss", "2026-12-02T10:00:00");
+  CHECK(g.find("passwd='pa&apos;ss'") != std::string::npos);
+  CHECK(g.find("passwdValidTo='2026-12-02T10:00:00'") != std::string::npos);
+  CHECK(g.find("autoport='yes' listen='10.0.0.5'") != std::string::npos);
+  CHECK(agent::render_graphics("10.0.0.5", "x", "").find("passwdValidTo") == std::string::npos);
+  CHECK(agent::utc_timestamp(std::chrono::system_clock::from_time_t(0)) == "1970-01-01T00:00:00");
+  CHECK(agent::utc_timestamp(std::chrono::system_clock::from_time_t(1764669600)) == "2025-12-02T10:00:00");
+}

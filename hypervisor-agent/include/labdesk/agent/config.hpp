@@ -43,6 +43,7 @@ struct AgentConfig {
   std::int64_t capacity_mib = 0;
   std::string vnc_listen;
   std::int64_t vcpus = 1;
+  std::int64_t console_password_seconds = 60;  // 0: console passwords never expire
   std::string restart_policy;  // "on-crash" | "never"
   std::int64_t max_restarts = 0;
   std::int64_t shutdown_seconds = 10;

@@ -32,7 +32,7 @@ namespace labdesk::agent {
 // Builds the complete spec of one start (pure: everything random comes in as arguments).
 DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std::string& name,
                      const DesktopMeta& meta, std::int64_t memory_mib, const std::string& password,
-                     const Storage& storage);
+                     const std::string& valid_to, const Storage& storage);
 
 class Desktops {
  public:
@@ -50,6 +50,8 @@ class Desktops {
   Result<api::agent::MemoryReport> resize(const std::string& name, std::int64_t memory_mib);
   Result<api::agent::MemoryReport> memory(const std::string& name);
   Result<std::vector<unsigned char>> screenshot_png(const std::string& name);
+  // A fresh console password that opens new connections for `valid_seconds` (open ones stay).
+  Result<api::agent::Vnc> console_password(const std::string& name, std::int64_t valid_seconds);
 
   // From libvirt's event thread: queued for the worker, never blocks.
   void on_lifecycle(const LifecycleEvent& e);
@@ -81,6 +83,7 @@ class Desktops {
   Result<int> start_domain(const std::string& name, const DesktopMeta& meta, std::int64_t memory_mib,
                            const std::string& password);
   std::string random_password();
+  static std::string password_valid_to(const AgentConfig& cfg);
   std::string random_id();
   api::agent::Event event(std::string type, const std::string& name, const DesktopMeta& m, std::string detail);
   Result<api::agent::Desktop> to_desktop(const DomainInfo& info) const;

@@ -2,6 +2,7 @@
 // libvirt <metadata> read back: the whole agent state lives in libvirt.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,11 +38,18 @@ struct DomainSpec {
   std::string cmdline;  // complete, including labdesk.user=… labdesk.session=…
   std::string vnc_listen;
   std::string vnc_password;  // ≤ 8 characters (the RFB limit)
+  // UTC "YYYY-MM-DDTHH:MM:SS" after which the password opens no new connection; "" → never.
+  std::string vnc_password_valid_to;
   std::string console_socket;  // serial on this unix socket (logged to console_log)
   std::string console_log;     // without a socket: serial written to this file; both "" → none
 };
 
 std::string render_domain_xml(const DomainSpec& spec);
+// The <graphics> element: in the domain XML, and alone for virDomainUpdateDeviceFlags, which
+// changes a running domain's console password (same listen and autoport, new passwd/validTo).
+std::string render_graphics(const std::string& listen, const std::string& password, const std::string& valid_to);
+// libvirt's passwdValidTo form: UTC "YYYY-MM-DDTHH:MM:SS".
+std::string utc_timestamp(std::chrono::system_clock::time_point t);
 // The <labdesk:desktop> element alone; unprefixed (no namespace declaration) is the form
 // virDomainSetMetadata takes, the namespace then coming from its own arguments.
 std::string render_metadata(const DesktopMeta& meta, bool prefixed = true);

@@ -88,6 +88,9 @@ class Libvirt {
   Result<std::vector<DomainInfo>> list(bool with_xml = true);
   Result<DomainInfo> get(const std::string& name);
   Result<void> set_memory(const std::string& name, std::int64_t kib);
+  // Replaces a running domain's <graphics> element (render_graphics): a new console password and
+  // its expiry; open connections stay.
+  Result<void> update_graphics(const std::string& name, const std::string& graphics_xml);
   // Replaces the agent's metadata element of a running domain.
   Result<void> set_metadata(const std::string& name, const std::string& element_xml);
   // The balloon's "actual" from the memory statistics, in KiB.

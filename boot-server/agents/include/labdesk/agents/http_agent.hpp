@@ -22,6 +22,7 @@ class HttpAgent final : public broker::AgentPort {
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) override;
   Result<void> destroy(const std::string& desktop) override;
   Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) override;
+  Result<api::agent::Vnc> console_password(const std::string& desktop, std::chrono::seconds valid_for) override;
   Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) override;
 
  private:

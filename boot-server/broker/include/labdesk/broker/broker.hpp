@@ -34,6 +34,9 @@ struct BrokerOptions {
   // they saw, so numbers must keep growing across a boot-server restart: 0 = microseconds since
   // the epoch at construction (above every number issued by an earlier run).
   std::uint64_t first_event_seq = 0;
+  // A console password handed out again (credential, roam) is a fresh one from the agent, good
+  // for new connections this long; 0: the stored one is handed out.
+  std::chrono::seconds console_password_valid{60};
 };
 
 struct Login {
@@ -94,8 +97,9 @@ class Broker {
   // the user's running desktop over to this lab PC (roaming). Errors: no_capacity (503),
   // agent failures (502).
   Result<LoginResult> login(const Login& req);
-  // A fresh credential for reconnecting; also proves the client is alive.
-  Result<LoginResult> credential(const std::string& session, const std::string& token);
+  // A fresh credential for reconnecting, for the lab PC the session is on (`source`: the
+  // request's address; another address is 403 not_your_pc); also proves the client is alive.
+  Result<LoginResult> credential(const std::string& session, const std::string& token, const std::string& source);
   Result<void> logout(const std::string& session, const std::string& token);
   // Events after `after`; empty when none yet (the HTTP layer long-polls via wait_events).
   Result<std::vector<SessionEvent>> events(const std::string& session, const std::string& token,
@@ -168,6 +172,10 @@ class Broker {
   std::optional<int> take_port_locked();
   std::string random_hex(std::size_t bytes);
   void note_locked(std::string type, std::string user, std::string detail);
+  // A new console password from the desktop's agent (stored in the session); `fallback` if the
+  // agent cannot give one (logged).
+  std::string fresh_console_password(const std::string& session, std::size_t host, const std::string& desktop,
+                                     const std::string& fallback);
 
   BrokerOptions opt_;
   HostTable& hosts_;

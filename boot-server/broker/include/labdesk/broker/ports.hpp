@@ -20,6 +20,8 @@ class AgentPort {
   virtual Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) = 0;
   virtual Result<void> destroy(const std::string& desktop) = 0;
   virtual Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) = 0;
+  // A fresh console password for new connections during `valid_for` (open connections stay).
+  virtual Result<api::agent::Vnc> console_password(const std::string& desktop, std::chrono::seconds valid_for) = 0;
   // Lifecycle events after `after`, waiting up to `wait` for one (long-poll).
   virtual Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) = 0;
 };

@@ -72,6 +72,12 @@ struct ResizeMemory {
   std::int64_t memory_mib = 0;
 };
 
+// POST /v1/desktops/{name}/console: a fresh console password, good for new connections for
+// valid_seconds; answered with the desktop's Vnc (host, port, the new password).
+struct ConsolePassword {
+  std::int64_t valid_seconds = 60;
+};
+
 struct MemoryReport {
   std::int64_t requested_mib = 0;
   std::int64_t actual_mib = 0;  // balloon "actual" from the memory stats
@@ -123,6 +129,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreateDesktop, user, session, im
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Vnc, host, port, password)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desktop, name, user, session, image, tier, state, memory_mib, max_memory_mib, vnc, restarts)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResizeMemory, memory_mib)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ConsolePassword, valid_seconds)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MemoryReport, requested_mib, actual_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NicLoad, name, rx_bytes_per_s, tx_bytes_per_s, speed_mbps, utilization)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DesktopLoad, name, cpu_pct, memory_mib)
