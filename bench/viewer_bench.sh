@@ -7,6 +7,8 @@
 #   bytes        bytes over the link per second of that
 #   reconnect    ours: connect→first frame after a link cut vs the first connect
 # Usage (root): bench/viewer_bench.sh BUILD_DIR [ROUNDS=3] [SECONDS=20]   (OURS_ARGS: extra viewer flags)
+#   TLS=1: both consoles are VeNCrypt x509 (certificates from labdesk-boot-server's lab CA), ours
+#   runs with --ca and TigerVNC with -SecurityTypes X509Vnc -X509CA, as a lab runs them.
 set -euo pipefail
 B=$(cd "$1" && pwd)
 ROUNDS=${2:-3} SECS=${3:-20}
@@ -16,6 +18,14 @@ trap cleanup EXIT
 VIEWER=$B/thin-client/labdesk-viewer PROBE=$B/bench/viewer_xprobe
 
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
+OURS_TLS=() TIGER_TLS=()
+if [ -n "${TLS:-}" ]; then
+  printf '[lab]\ninterface = "br0"\naddress = "%s/24"\ndhcp = "proxy"\n[boot]\nassets_dir = "%s"\nstate_dir = "%s/lab"\n[[hosts]]\nname = "h"\ncapacity_mib = 8192\n' \
+    "$DESK_IP" "$W" "$W" > "$W/lab.toml"
+  "$B/boot-server/labdesk-boot-server" -c "$W/lab.toml" --issue-console-certificate "$W/console-tls" >/dev/null
+  export VM_TLS_DIR=$W/console-tls
+  OURS_TLS=(--ca "$W/lab/tls/ca.crt") TIGER_TLS=(-SecurityTypes X509Vnc -X509CA "$W/lab/tls/ca.crt")
+fi
 "$HERE/mkinitrd.sh" "$W/initrd.gz"
 net_up
 vm S 0 2 static
@@ -35,10 +45,10 @@ POINTS="2,765 1021,2 1021,765 512,600 300,700 900,400"
 ours() {  # ours VM PORT EXTRA...
   local vm=$1 port=$2; shift 2
   ip netns exec "$NSC" env DISPLAY="$DISPLAY" SDL_VIDEODRIVER=x11 "$VIEWER" --vnc "$DESK_IP:$port" \
-    --vnc-password "pw$vm" --renderer software --log-level error ${OURS_ARGS:-} "$@" &
+    --vnc-password "pw$vm" --renderer software --log-level error "${OURS_TLS[@]}" ${OURS_ARGS:-} "$@" &
 }
 tiger() {  # tiger VM PORT
-  ip netns exec "$NSC" env DISPLAY="$DISPLAY" xtigervncviewer -FullScreen -passwd "$W/passwd-$1" \
+  ip netns exec "$NSC" env DISPLAY="$DISPLAY" xtigervncviewer -FullScreen -passwd "$W/passwd-$1" "${TIGER_TLS[@]}" \
     -Log '*:stderr:0' "$DESK_IP:$2" 2>/dev/null &
 }
 cpu_ms() { awk '{print ($14+$15)*1000/'"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
@@ -91,7 +101,9 @@ ff_o, ff_t, cpu_o, cpu_t, by_o, by_t, fr_o = map(nums, sys.argv[4:11])
 m = st.median
 rec = json.load(open(w + "/stats-reconnect"))
 fps = m(fr_o) / (secs + 3) if fr_o else 0  # stats count from the start: 3 s settle + SECS
-print("\nlabdesk-viewer vs xtigervncviewer, %s rounds, medians (anchor: TigerVNC, same run)" % rounds)
+import os
+print("\nlabdesk-viewer vs xtigervncviewer%s, %s rounds, medians (anchor: TigerVNC, same run)"
+      % (" (consoles over VeNCrypt x509 TLS)" if os.environ.get("TLS") else "", rounds))
 print("| metric | labdesk-viewer | TigerVNC | ratio |")
 print("|---|---|---|---|")
 print("| time to first full frame (ms, launch to screen) | %.0f | %.0f | %.2f |" % (m(ff_o), m(ff_t), m(ff_o) / m(ff_t)))

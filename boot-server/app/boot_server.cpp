@@ -8,6 +8,7 @@
 
 #include "app/netplane_routes.hpp"
 #include "nat/netcheck.hpp"
+#include "tls/lab_ca.hpp"
 
 namespace labdesk::boot {
 namespace fs = std::filesystem;
@@ -31,6 +32,14 @@ bool write_if_changed(const fs::path& p, const std::string& text) {
   std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text;
   fs::rename(tmp, p);
   return true;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    throw Failure(Error{"tls_setup", "cannot read '" + path + "': check [tls] in the lab config", 500});
+  }
+  return read_text(path);
 }
 
 // The admin API's token; no file configured means no token (loopback only).
@@ -86,6 +95,16 @@ void BootServer::preflight() const {
   } catch (const Failure& e) {
     problems.add("api.token_file", {}, e.what());
   }
+  if (c->tls.enabled && !c->tls.cert.empty()) {
+    const std::string ip = c->lab.address.substr(0, c->lab.address.find('/'));
+    std::error_code ec;
+    if (!fs::is_regular_file(c->tls.cert, ec) || !fs::is_regular_file(c->tls.key, ec) || !fs::is_regular_file(c->tls.ca, ec)) {
+      problems.add("tls.cert", {}, "tls.cert '" + c->tls.cert + "', tls.key '" + c->tls.key + "' or tls.ca '" + c->tls.ca + "' is not a readable file");
+    } else if (!certificate_valid_for(read_text(c->tls.cert), read_text(c->tls.ca), ip)) {
+      problems.add("tls.cert", {}, "tls.cert '" + c->tls.cert + "' does not name the lab address '" + ip +
+                                       "', is not issued by tls.ca '" + c->tls.ca + "' or ends within 30 days: lab PCs would refuse it");
+    }
+  }
   // dnsmasq's own opinion of what we would run, from a scratch copy.
   const fs::path scratch = fs::temp_directory_path() / ("labdesk-dnsmasq-test-" + std::to_string(::getpid()) + ".conf");
   std::ofstream(scratch) << render_dnsmasq_conf(*c, dnsmasq_paths());
@@ -126,11 +145,25 @@ void BootServer::start(std::size_t http_threads) {
   lab_opt.io_threads = std::max<std::size_t>(1, http_threads);  // thin clients: thousands of connections
   lab_opt.max_connections = static_cast<std::size_t>(c->boot.max_connections);
   lab_opt.max_connections_per_source = static_cast<std::size_t>(c->boot.max_connections_per_pc);
+  std::string lab_ca_pem;
+  http::ServerOptions https_opt = lab_opt;
+  if (c->tls.enabled) {
+    const LabTlsFiles f = c->tls.cert.empty() ? ensure_own_lab_tls(state_ / "tls", {lab_opt.address}, *log_)
+                                              : LabTlsFiles{c->tls.ca, c->tls.cert, c->tls.key};
+    https_opt.port = static_cast<std::uint16_t>(c->tls.port);
+    https_opt.tls = http::TlsFiles{f.cert, f.key};
+    lab_ca_pem = read_text_file(f.ca);
+  }
   const NetplaneRoutes deps{[this] { return config(); }, *boot_files_, *store_, *forwards_,
-                            [this] { return dnsmasq_status(); }, log_};
+                            [this] { return dnsmasq_status(); }, log_, lab_ca_pem};
   http::Router lab = lab_routes(deps);
+  http::Router lab_api;  // logins and console credentials: over HTTPS only when tls.enabled
   http::Router admin = admin_routes(deps);
-  if (ext_.routes) ext_.routes(lab, admin);
+  if (ext_.routes) ext_.routes(c->tls.enabled ? lab_api : lab, admin);
+  if (c->tls.enabled) {
+    add_https_required(lab, lab_api_url(*c));
+    lab_https_ = std::make_unique<http::Server>(http_io_, https_opt, std::move(lab_api), log_);
+  }
   lab_http_ = std::make_unique<http::Server>(http_io_, lab_opt, std::move(lab), log_);
   http::ServerOptions api_opt;
   api_opt.address = c->api.address;
@@ -151,6 +184,7 @@ void BootServer::start(std::size_t http_threads) {
     // The broker reconciles before the APIs accept anything: nothing races its forward rebuild.
     if (ext_.started) ext_.started();
     lab_http_->start();
+    if (lab_https_) lab_https_->start();
     admin_http_->start();
     SupervisorOptions so;
     so.binary = c->boot.dnsmasq;
@@ -166,8 +200,9 @@ void BootServer::start(std::size_t http_threads) {
     join();
     throw;
   }
-  log_->info("boot-server up on '{}' (http '{}', admin api '{}:{}', boot version '{}', dhcp '{}')", c->lab.interface,
-             http_base(*c), c->api.address, admin_http_->port(), boot_files_->current(), c->lab.dhcp);
+  log_->info("boot-server up on '{}' (boot files '{}', lab api '{}', admin api '{}:{}', boot version '{}', dhcp '{}')",
+             c->lab.interface, http_base(*c), lab_api_url(*c), c->api.address, admin_http_->port(), boot_files_->current(),
+             c->lab.dhcp);
 }
 
 void BootServer::reload() {
@@ -191,6 +226,8 @@ void BootServer::reload() {
   restart_needed("boot.state_dir", next.boot.state_dir != old->boot.state_dir);
   restart_needed("store.path", next.store.path != old->store.path);
   restart_needed("api", next.api.address != old->api.address || next.api.port != old->api.port);
+  restart_needed("tls", next.tls.enabled != old->tls.enabled || next.tls.port != old->tls.port ||
+                            next.tls.cert != old->tls.cert || next.tls.key != old->tls.key || next.tls.ca != old->tls.ca);
   next.lab.interface = old->lab.interface;
   next.lab.address = old->lab.address;
   next.boot.http_port = old->boot.http_port;
@@ -198,6 +235,7 @@ void BootServer::reload() {
   next.boot.state_dir = old->boot.state_dir;
   next.store.path = old->store.path;
   next.api = old->api;
+  next.tls = old->tls;
   try {
     boot_files_->import(next.boot.assets_dir, loaders(next));
   } catch (const std::exception& e) {
@@ -229,6 +267,7 @@ void BootServer::reload() {
 
 void BootServer::drain(std::chrono::milliseconds grace) {
   if (lab_http_) lab_http_->stop();
+  if (lab_https_) lab_https_->stop();
   if (admin_http_) admin_http_->stop();
   if (file_server_) file_server_->stop();
   if (dnsmasq_) dnsmasq_->stop();
@@ -237,6 +276,7 @@ void BootServer::drain(std::chrono::milliseconds grace) {
   if (grace.count() == 0) {
     http_io_.stop();
     if (lab_http_) lab_http_->halt();
+    if (lab_https_) lab_https_->halt();
     return;
   }
   auto timer = std::make_shared<boost::asio::steady_timer>(control_, grace);
@@ -244,6 +284,7 @@ void BootServer::drain(std::chrono::milliseconds grace) {
   timer->async_wait([this, timer](const boost::system::error_code&) {
     http_io_.stop();
     if (lab_http_) lab_http_->halt();
+    if (lab_https_) lab_https_->halt();
     control_.stop();
   });
 }
@@ -254,6 +295,7 @@ void BootServer::join() {
   }
   threads_.clear();
   if (lab_http_) lab_http_->join();
+  if (lab_https_) lab_https_->join();
 }
 
 json BootServer::dnsmasq_status() const {
@@ -262,6 +304,7 @@ json BootServer::dnsmasq_status() const {
 }
 
 std::uint16_t BootServer::http_port() const { return lab_http_ ? lab_http_->port() : 0; }
+std::uint16_t BootServer::https_port() const { return lab_https_ ? lab_https_->port() : 0; }
 std::uint16_t BootServer::api_port() const { return admin_http_ ? admin_http_->port() : 0; }
 
 }  // namespace labdesk::boot

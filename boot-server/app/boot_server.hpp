@@ -65,6 +65,7 @@ class BootServer {
   [[nodiscard]] BootFiles& boot_files() { return *boot_files_; }
   [[nodiscard]] std::uint16_t http_port() const;
   [[nodiscard]] std::uint16_t api_port() const;
+  [[nodiscard]] std::uint16_t https_port() const;  // 0: tls.enabled is false
 
  private:
   struct Paths;
@@ -91,6 +92,7 @@ class BootServer {
   std::unique_ptr<BrokerForwards> broker_forwards_;
   std::unique_ptr<DnsmasqSupervisor> dnsmasq_;
   std::unique_ptr<http::Server> lab_http_;
+  std::unique_ptr<http::Server> lab_https_;  // the lab API over TLS
   std::unique_ptr<http::Server> admin_http_;
   std::unique_ptr<BootFileServer> file_server_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

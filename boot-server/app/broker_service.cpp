@@ -17,6 +17,9 @@ class NoAgent final : public broker::AgentPort {
   Result<void> destroy(const std::string&) override { return missing(); }
   Result<api::agent::MemoryReport> resize(const std::string&, std::int64_t) override { return missing(); }
   Result<api::agent::Vnc> console_password(const std::string&, std::chrono::seconds) override { return missing(); }
+  Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) override {
+    return api::agent::RetiredData{user, mode, false, ""};  // no agent: no data disk here
+  }
   Result<api::agent::EventBatch> events(std::uint64_t, std::chrono::seconds) override { return missing(); }
 
  private:
@@ -77,7 +80,9 @@ void BrokerService::attach(Store& store, broker::ForwardPort& forwards) {
   bo.vnc_ready_timeout = std::chrono::seconds(config_.desktops.vnc_ready_seconds);
   broker_ = std::make_unique<broker::Broker>(bo, *hosts_, forwards, probe_, *sessions_, clock_, log_);
   auth_ = std::make_unique<broker::Authenticator>(*users_, clock_);
-  api_ = std::make_unique<broker::BrokerApi>(api_io_, *broker_, *auth_, *users_, log_);
+  broker::ApiOptions ao;
+  ao.console_tls = config_.desktops.console_tls;
+  api_ = std::make_unique<broker::BrokerApi>(api_io_, *broker_, *auth_, *users_, log_, ao);
   api_work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(api_io_.get_executor());
   api_thread_ = std::thread([this] { api_io_.run(); });
 }

@@ -5,6 +5,7 @@
 
 #include "api/announce.hpp"
 #include "labdesk/common/text.hpp"
+#include "pxe/cpio.hpp"
 #include "pxe/render.hpp"
 
 namespace labdesk::boot {
@@ -48,6 +49,9 @@ http::Router lab_routes(const NetplaneRoutes& d) {
   r.add("GET", "/boot/{version}/{dir}/{file}", [serve](const Request& q) {
     return serve(q.params.at("version"), q.params.at("dir") + "/" + q.params.at("file"), q.remote_address);
   }, Auth::none);
+  r.add("GET", "/lab-ca.cpio.gz", [archive = render_lab_ca_archive(d.lab_ca_pem)](const Request&) {
+    return Response::text(archive, "application/octet-stream");
+  }, Auth::none);
   r.add("POST", "/v1/announce", [d](const Request& q) {
     const auto c = d.config();
     auto parsed = parse_announce(q.body, q.remote_address, AnnounceRules{c->lab.address});
@@ -64,9 +68,19 @@ http::Router lab_routes(const NetplaneRoutes& d) {
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     ClientRecord rec = d.store.record_announce(*parsed, now);
     d.log->info("client '{}' announced from '{}' (uptime {} s, {} cpu, {} MiB)", rec.mac, rec.ip, rec.uptime_s, rec.cpu, rec.mem_mib);
-    return Response::json(announce_reply(rec, http_base(*c), d.boot_files.current()));
+    return Response::json(announce_reply(rec, lab_api_url(*c), d.boot_files.current()));
   }, Auth::none);
   return r;
+}
+
+void add_https_required(http::Router& lab, const std::string& https_url) {
+  auto refuse = [https_url](const http::Request& q) {
+    return http::Response::error("https_required", "the lab API answers over HTTPS only: send '" + printable(q.path) +
+                                                      "' to '" + https_url + "' (the lab CA is in lab-ca.cpio.gz)", 403);
+  };
+  lab.add("POST", "/v1/login", refuse, http::Auth::none);
+  lab.add("POST", "/v1/sessions/{id}/{action}", refuse, http::Auth::none);
+  lab.add("GET", "/v1/sessions/{id}/events", refuse, http::Auth::none);
 }
 
 http::Router admin_routes(const NetplaneRoutes& d) {

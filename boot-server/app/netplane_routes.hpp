@@ -24,10 +24,14 @@ struct NetplaneRoutes {
   ForwardTable& forwards;
   std::function<nlohmann::json()> dnsmasq_status;
   std::shared_ptr<spdlog::logger> log;
+  std::string lab_ca_pem;  // the CA lab PCs trust ("" with tls.enabled false)
 };
 
-// GET /boot.ipxe, GET /boot/{version}/..., POST /v1/announce: open to every lab PC.
+// GET /boot.ipxe, GET /boot/{version}/..., GET /lab-ca.cpio.gz, POST /v1/announce: open to every lab PC.
 http::Router lab_routes(const NetplaneRoutes& d);
+// The lab API's routes on plain HTTP when it is served over HTTPS: a 403 naming `https_url`, so
+// that nothing is sent there twice in clear.
+void add_https_required(http::Router& lab, const std::string& https_url);
 // GET /v1/status, /v1/clients, /v1/forwards; PUT/DELETE /v1/forwards/{port}: the admin token.
 http::Router admin_routes(const NetplaneRoutes& d);
 

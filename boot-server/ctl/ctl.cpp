@@ -97,8 +97,13 @@ int run(int argc, const char* const* argv, Io io) {
   useradd->add_option("--password", password, "password (default: read a line from stdin)");
   useradd->add_flag("--admin", admin, "give the admin role");
   useradd->add_flag("--replace", replace, "set a new password for an existing user");
-  auto* userdel = app.add_subcommand("userdel", "delete a user and end their session (their data disk stays on the hosts)");
+  auto* userdel = app.add_subcommand("userdel", "delete a user and end their session; say what happens to their data");
   userdel->add_option("name", name, "user name")->required();
+  bool keep_data = false, delete_data = false;
+  auto* keep_flag = userdel->add_flag("--keep-data", keep_data,
+                                      "archive their data disk on every host (data_dir/retired/); a new user of the name starts empty");
+  auto* delete_flag = userdel->add_flag("--delete-data", delete_data, "delete their data disk on every host");
+  keep_flag->excludes(delete_flag);
   auto* events = app.add_subcommand("events", "recent events");
   events->add_option("--max", max, "how many")->check(CLI::Range(1, 1000));
   auto* tiers = app.add_subcommand("tiers", "memory tiers and where the lab is now");
@@ -166,8 +171,18 @@ int run(int argc, const char* const* argv, Io io) {
                 [&](const json&) { io.out << "user " << name << " saved\n"; });
   }
   if (userdel->parsed()) {
-    return show(client->send_json("DELETE", "/v1/admin/users/" + name, nullptr),
-                [&](const json&) { io.out << "user " << name << " deleted\n"; });
+    if (!keep_data && !delete_data) {
+      io.err << "labdeskctl: say what happens to " << name << "'s data: --keep-data (archived) or --delete-data\n";
+      return 2;
+    }
+    return show(client->send_json("DELETE", "/v1/admin/users/" + name + (delete_data ? "?data=delete" : "?data=keep"), nullptr),
+                [&](const json& r) {
+                  io.out << "user " << name << " deleted; data " << (delete_data ? "deleted" : "archived");
+                  for (const auto& h : r.value("data", json::array())) {
+                    if (h.value("found", false)) io.out << (h.value("archived_to", "").empty() ? "" : " to '" + h["archived_to"].get<std::string>() + "'") << " on " << h["host"].get<std::string>();
+                  }
+                  io.out << "\n";
+                });
   }
   if (events->parsed()) {
     return show(client->get_json("/v1/admin/events?max=" + std::to_string(max)), [&](const json& rows) {

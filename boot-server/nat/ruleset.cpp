@@ -53,6 +53,7 @@ NatSpec nat_spec(const config::LabConfig& c) {
   s.port_max = static_cast<std::uint16_t>(c.nat.port_max);
   s.masquerade = c.nat.enabled;
   s.lab_tcp_ports = {53, static_cast<std::uint16_t>(c.boot.http_port), static_cast<std::uint16_t>(c.boot.files_port)};
+  if (c.tls.enabled) s.lab_tcp_ports.push_back(static_cast<std::uint16_t>(c.tls.port));
   s.lab_udp_ports = {53, 67, 69, 4011};
   return s;
 }

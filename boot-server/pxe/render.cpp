@@ -28,8 +28,9 @@ Subnet subnet_of(const std::string& cidr) {
 constexpr const char* kBuiltinScript = R"(#!ipxe
 echo labdesk: loading the thin client from @HTTP_BASE@
 :retry
-kernel @HTTP_BASE@/vmlinuz initrd=initrd.cpio.gz console=tty0 console=ttyS0 labdesk.announce=@ANNOUNCE_URL@ labdesk.server=@SERVER_URL@ @EXTRA_ARGS@ || goto failed
+kernel @HTTP_BASE@/vmlinuz initrd=initrd.cpio.gz initrd=lab-ca.cpio.gz console=tty0 console=ttyS0 labdesk.announce=@ANNOUNCE_URL@ labdesk.server=@SERVER_URL@ @EXTRA_ARGS@ || goto failed
 initrd @HTTP_BASE@/thin-client/initrd.cpio.gz || goto failed
+initrd @LAB_CA_URL@ || goto failed
 boot || goto failed
 :failed
 echo labdesk: boot files not reachable at @HTTP_BASE@; retrying in 10 s
@@ -41,6 +42,11 @@ goto retry
 
 std::string http_base(const config::LabConfig& c) {
   return "http://" + ip_of(c.lab.address) + ":" + std::to_string(c.boot.http_port);
+}
+
+std::string lab_api_url(const config::LabConfig& c) {
+  if (!c.tls.enabled) return http_base(c);
+  return "https://" + ip_of(c.lab.address) + ":" + std::to_string(c.tls.port);
 }
 
 std::string render_dnsmasq_conf(const config::LabConfig& c, const DnsmasqPaths& paths) {
@@ -163,7 +169,8 @@ std::map<std::string, std::string> boot_script_vars(const config::LabConfig& c, 
   const std::string files = "http://" + ip_of(c.lab.address) + ":" + std::to_string(c.boot.files_port);
   return {{"HTTP_BASE", files + "/boot/" + version},
           {"ANNOUNCE_URL", base + "/v1/announce"},
-          {"SERVER_URL", base},
+          {"SERVER_URL", lab_api_url(c)},
+          {"LAB_CA_URL", base + "/lab-ca.cpio.gz"},
           {"EXTRA_ARGS", (c.boot.cmdline.empty() ? "" : c.boot.cmdline + " ") + "labdesk.boot=" + version}};
 }
 

@@ -20,6 +20,9 @@ struct DnsmasqPaths {
 // "http://10.77.0.1:8080" from lab.address and boot.http_port.
 std::string http_base(const config::LabConfig& c);
 
+// Where lab PCs log in: "https://10.77.0.1:8443" (tls.enabled), else http_base.
+std::string lab_api_url(const config::LabConfig& c);
+
 std::string render_dnsmasq_conf(const config::LabConfig& c, const DnsmasqPaths& paths);
 
 // One "MAC,IP[,NAME]" line per reservation (dnsmasq's dhcp-hostsfile format).

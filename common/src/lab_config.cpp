@@ -114,9 +114,26 @@ const std::array kApiKeys{
             "file holding the admin API's bearer token; empty: no token (loopback only)"},
 };
 
+const std::array kTlsKeys{
+    KeySpec{"enabled", Kind::boolean, Value{true},
+            "serve the lab API (logins, console credentials) over HTTPS only; false sends students' "
+            "passwords in clear (a lab without students, a test bench)"},
+    KeySpec{"port", Kind::integer, Value{I{8443}}, "TCP port of the lab API over HTTPS on the lab address"},
+    KeySpec{"cert", Kind::string, Value{S()},
+            "PEM certificate chain for the lab address; empty: labdesk's own lab CA in STATE_DIR/tls, "
+            "made at first start, issues it"},
+    KeySpec{"key", Kind::string, Value{S()}, "PEM private key for cert"},
+    KeySpec{"ca", Kind::string, Value{S()},
+            "PEM CA certificate that lab PCs trust (handed to them at boot, as lab-ca.cpio.gz); needed with cert"},
+};
+
 const std::array kDesktopKeys{
     KeySpec{"image", Kind::string, Value{S("desktop")},
             "catalog name of the image a login's desktop starts from (an [[images]] entry of the agents)"},
+    KeySpec{"console_tls", Kind::boolean, Value{true},
+            "desktops' consoles speak VeNCrypt x509 (libvirt's vnc_tls = 1 on every host, certificates "
+            "from labdesk-boot-server --issue-console-certificate): viewers refuse a console without TLS; "
+            "false sends console passwords, pixels and keys in clear"},
     KeySpec{"vnc_ready_seconds", Kind::integer, Value{I{120}},
             "how long a new desktop may take until its VNC server answers; 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"},
 };
@@ -142,6 +159,8 @@ const std::array kSchema{
     SectionSpec{"nat", false, false, kNatKeys, "",
                 "NAT for lab PCs and per-session forwards from the lab address to desktops' VNC ports."},
     SectionSpec{"api", false, false, kApiKeys, "", "The boot-server's admin API."},
+    SectionSpec{"tls", false, false, kTlsKeys, "",
+                "TLS on the lab network: the lab API that lab PCs log in through."},
     SectionSpec{"desktops", false, false, kDesktopKeys, "", "What a login starts on a virtualization host."},
 };
 
@@ -252,8 +271,14 @@ class Builder {
     read("api.address", c.api.address);
     read("api.port", c.api.port);
     read("api.token_file", c.api.token_file);
+    read("tls.enabled", c.tls.enabled);
+    read("tls.port", c.tls.port);
+    read("tls.cert", c.tls.cert);
+    read("tls.key", c.tls.key);
+    read("tls.ca", c.tls.ca);
     read("desktops.image", c.desktops.image);
     read("desktops.vnc_ready_seconds", c.desktops.vnc_ready_seconds);
+    read("desktops.console_tls", c.desktops.console_tls);
     return c;
   }
 
@@ -277,6 +302,7 @@ class Validator {
     network();
     boot();
     nat();
+    tls();
   }
 
  private:
@@ -437,6 +463,23 @@ class Validator {
       }
     }
     if (b.cmdline.find_first_of("\n\r") != std::string::npos) problem("boot.cmdline", "boot.cmdline must be one line");
+  }
+
+  void tls() {
+    const auto& t = c_.tls;
+    const auto& b = c_.boot;
+    if (t.port < 1 || t.port > 65535 || t.port == b.http_port || t.port == b.files_port) {
+      problem("tls.port", "tls.port " + std::to_string(t.port) + " must be 1..65535 and differ from boot.http_port and boot.files_port");
+    } else if (t.port >= c_.nat.port_min && t.port <= c_.nat.port_max) {
+      problem("tls.port", "tls.port " + std::to_string(t.port) + " lies in the forward ports: move it");
+    }
+    if (t.cert.empty() != t.key.empty()) {
+      problem("tls.cert", "tls.cert and tls.key go together: give both (and tls.ca), or neither for labdesk's own lab CA");
+    } else if (!t.cert.empty() && t.ca.empty()) {
+      problem("tls.ca", "tls.cert is set but tls.ca is empty: give the CA certificate that lab PCs should trust");
+    } else if (t.cert.empty() && !t.ca.empty()) {
+      problem("tls.ca", "tls.ca is set without tls.cert and tls.key: give all three, or none for labdesk's own lab CA");
+    }
   }
 
   void nat() {

@@ -75,6 +75,13 @@ http::Router make_router(ApiDeps d) {
     if (!ask) return Response::error(ask.error());
     return answer(d.desktops.console_password(req.params.at("name"), ask->valid_seconds));
   });
+  r.add("POST", "/v1/users/{user}/data/retire", [d](const Request& req) {
+    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object()) : req.json();
+    if (!body) return Response::error(body.error());
+    auto ask = api::parse_strict<aa::RetireData>(*body);
+    if (!ask) return Response::error(ask.error());
+    return answer(d.desktops.retire_data(req.params.at("user"), ask->mode));
+  });
   r.add("GET", "/v1/desktops/{name}/memory", [d](const Request& req) { return answer(d.desktops.memory(req.params.at("name"))); });
   r.add("GET", "/v1/desktops/{name}/screenshot", [d](const Request& req) {
     auto png = d.desktops.screenshot_png(req.params.at("name"));

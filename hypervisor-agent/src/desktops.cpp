@@ -339,6 +339,21 @@ Result<aa::Vnc> Desktops::console_password(const std::string& name, std::int64_t
   return aa::Vnc{d->vnc.host, d->vnc.port, password};
 }
 
+Result<aa::RetiredData> Desktops::retire_data(const std::string& user, const std::string& mode) {
+  if (auto ok = check_user(user); !ok) return std::unexpected(ok.error());
+  if (mode != "archive" && mode != "delete") {
+    return fail("bad_request", "mode '" + mode + "' must be \"archive\" or \"delete\"", 400);
+  }
+  auto all = list();
+  if (!all) return std::unexpected(all.error());
+  for (const auto& d : *all) {
+    if (d.user == user) {
+      return fail("in_use", "user '" + user + "' still has desktop '" + d.name + "' here: end it first", 409);
+    }
+  }
+  return storage_.retire_data_disk(user, mode == "delete");
+}
+
 Result<std::vector<unsigned char>> Desktops::screenshot_png(const std::string& name) {
   if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
   auto shot = libvirt_.screenshot(name);

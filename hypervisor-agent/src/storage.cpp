@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <filesystem>
 
@@ -163,6 +164,34 @@ Result<std::string> Storage::ensure_data_disk(const std::string& user) {
   if (ec) return fail("io", "cannot create data disk '" + path + "': " + ec.message(), 500);
   log_->info("created data disk '{}' of {} MiB for user '{}'", path, dirs_.data_disk_mib, user);
   return path;
+}
+
+Result<api::agent::RetiredData> Storage::retire_data_disk(const std::string& user, bool remove) {
+  const std::string path = data_disk_path(user);
+  std::lock_guard l(data_mutex_);
+  std::error_code ec;
+  api::agent::RetiredData out{user, remove ? "delete" : "archive", false, ""};
+  if (!fs::exists(path, ec)) return out;
+  out.found = true;
+  if (remove) {
+    if (!fs::remove(path, ec) || ec) return fail("io", "cannot delete data disk '" + path + "': " + ec.message(), 500);
+    log_->warn("deleted the data disk '{}' of user '{}' as an administrator asked", path, user);
+    return out;
+  }
+  const fs::path dir = fs::path(dirs_.data_dir) / "retired";
+  fs::create_directories(dir, ec);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const fs::path to = dir / (user + "-" + stamp + ".qcow2");
+  fs::rename(path, to, ec);
+  if (ec) return fail("io", "cannot archive data disk '" + path + "' to '" + to.string() + "': " + ec.message(), 500);
+  out.archived_to = to.string();
+  log_->info("archived the data disk of user '{}' to '{}'", user, out.archived_to);
+  return out;
 }
 
 bool same_or_nested(const std::string& a, const std::string& b) {

@@ -70,6 +70,8 @@ class OneLab:
     def start(self):
         try:
             self._network()
+            self._lab_config()
+            self._console_certificates()
             self._host()
             self._boot_server()
         except BaseException:
@@ -137,16 +139,28 @@ cmdline = "console=ttyS0"
         sandbox = os.path.join(ROOT, "tests", "integration", "lib", "sandbox.sh")
         # libvirtd gets its own mount namespace (private /etc/libvirt, /run/libvirt...) inside the
         # host's network namespace; sandbox.sh starts libvirtd + virtlogd, then the agent.
-        self._spawn("host", ["ip", "netns", "exec", self.ns_host, "unshare", "--mount",
-                             "--propagation", "private", sandbox, "inner", agent, "-c", conf])
+        self._spawn("host", ["ip", "netns", "exec", self.ns_host, "env", f"SANDBOX_VNC_TLS_DIR={self.console_tls}",
+                             "unshare", "--mount", "--propagation", "private", sandbox, "inner", agent,
+                             "-c", conf])
         self._wait(lambda: self._http(f"http://{HOST_IP}:{AGENT_PORT}/v1/health", ns=self.ns_host),
                    120, "labdesk-agent on the host answering /v1/health", "host.log")
 
-    def _boot_server(self):
+    def _console_certificates(self):
+        """The host's console certificate from the lab CA (what an admin copies to each host's
+        /etc/pki/libvirt-vnc): the boot-server makes the CA in its state folder if need be."""
+        self.console_tls = os.path.join(self.dir, "host", "console-tls")
+        server = os.path.join(self.build, "boot-server", "labdesk-boot-server")
+        r = subprocess.run([server, "-c", self.config, "--issue-console-certificate", self.console_tls],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise LabError(f"labdesk-boot-server --issue-console-certificate: {r.stderr.strip()}")
+
+    def _lab_config(self):
         token = self._write("admin.token", self.admin_token + "\n")
         agent_token = os.path.join(self.dir, "agent.token")
         state = os.path.join(self.dir, "state")
         os.makedirs(state, exist_ok=True)
+        self.lab_ca = os.path.join(state, "tls", "ca.crt")  # made by the boot-server at first start
         self.config = self._write("lab.toml", f"""# The one-machine lab (scripts/lab/onelab.py)
 [tiers]
 mib = {json.dumps(self.tiers)}
@@ -180,6 +194,8 @@ token_file = "{token}"
 image = "desktop"
 vnc_ready_seconds = 240
 """, 0o644)
+
+    def _boot_server(self):
         server = os.path.join(self.build, "boot-server", "labdesk-boot-server")
         self.boot_proc = self._spawn("boot-server", ["ip", "netns", "exec", self.ns_boot, server,
                                                      "-c", self.config])
@@ -201,10 +217,12 @@ vnc_ready_seconds = 240
                 raise LabError(f"no {what} within {timeout} s; {logname} ends:\n{tail}")
             time.sleep(0.2)
 
-    def _http(self, url, ns, method="GET", body=None, headers=None, timeout=30):
+    def _http(self, url, ns, method="GET", body=None, headers=None, timeout=30, cacert=None):
         """curl inside a namespace; returns (status, body bytes) or None when unreachable."""
         cmd = ["ip", "netns", "exec", ns, "curl", "-s", "-m", str(timeout), "-X", method,
                "-o", "-", "-w", "\n%{http_code}", url]
+        if cacert:
+            cmd += ["--cacert", cacert]
         for k, v in (headers or {}).items():
             cmd += ["-H", f"{k}: {v}"]
         if body is not None:
@@ -227,9 +245,10 @@ vnc_ready_seconds = 240
         return json.loads(r[1]) if r[1] else None
 
     def client(self, method, path, body=None, token=None):
-        """The lab-facing client API, as a lab PC sees it."""
+        """The lab-facing client API, as a lab PC sees it: HTTPS, checked against the lab CA."""
         h = {"Authorization": f"Bearer {token}"} if token else {}
-        r = self._http(f"http://{LAB_GW}:8080{path}", self.ns_boot, method, body, h)
+        r = self._http(f"https://{LAB_GW}:8443{path}", self.ns_boot, method, body, h,
+                       cacert=self.lab_ca)
         if r is None:
             raise LabError(f"client API {method} {path}: boot-server unreachable")
         return r[0], (json.loads(r[1]) if r[1] else None)

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "labdesk/broker/ports.hpp"
 
@@ -41,6 +42,7 @@ class FakeAgent final : public broker::AgentPort {
     for (const auto& [name, other] : desktops) {
       if (other.user == spec.user) return fail("user_busy", "user '" + spec.user + "' already has desktop '" + name + "'", 409);
     }
+    data_users.insert(spec.user);  // the real agent makes the data disk on first use
     api::agent::Desktop d;
     d.name = "ld-" + spec.user + "-" + std::to_string(++created);
     d.user = spec.user;
@@ -82,6 +84,19 @@ class FakeAgent final : public broker::AgentPort {
     return it->second.vnc;
   }
 
+  // As the real agent: refused while a desktop of the user is here; a disk "exists" once the
+  // user had a desktop here (data_users), and retiring takes it away.
+  Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    for (const auto& [n, d] : desktops) {
+      if (d.user == user) return fail("in_use", "user '" + user + "' still has desktop '" + n + "' here", 409);
+    }
+    const bool found = data_users.erase(user) > 0;
+    retired.push_back(user + ":" + mode);
+    return api::agent::RetiredData{user, mode, found, found && mode == "archive" ? "retired/" + user + ".qcow2" : ""};
+  }
+
   Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds) override {
     std::lock_guard lock(mu_);
     api::agent::EventBatch b;
@@ -116,6 +131,8 @@ class FakeAgent final : public broker::AgentPort {
   int created = 0;
   int destroyed = 0;
   int console_passwords = 0;
+  std::set<std::string> data_users;   // users with a data disk on this fake host
+  std::vector<std::string> retired;   // "user:mode" per retire_data call
   std::chrono::seconds last_valid_for{0};
 
  private:

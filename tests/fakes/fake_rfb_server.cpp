@@ -72,7 +72,7 @@ FakeRfbServer::FakeRfbServer(int w, int h, std::string password, int port)
   screen_->desktopName = "labdesk-fake";
   passwords_[0] = password_.data();
   screen_->authPasswdData = static_cast<void*>(passwords_);
-  screen_->passwordCheck = rfbCheckPasswordByList;
+  screen_->passwordCheck = check_password;
   screen_->kbdAddEvent = on_key;
   screen_->setXCutText = on_cut;
   screen_->newClientHook = on_client;
@@ -169,5 +169,10 @@ enum rfbNewClientAction FakeRfbServer::on_client(rfbClientPtr cl) {
 }
 
 void FakeRfbServer::on_gone(rfbClientPtr cl) { --self(cl)->clients_; }
+
+rfbBool FakeRfbServer::check_password(rfbClientPtr cl, const char* response, int len) {
+  ++self(cl)->password_answers_;
+  return rfbCheckPasswordByList(cl, response, len);
+}
 
 }  // namespace labdesk::fakes

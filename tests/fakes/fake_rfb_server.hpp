@@ -34,6 +34,8 @@ class FakeRfbServer {
   [[nodiscard]] std::vector<std::pair<std::uint32_t, bool>> keys() const;
   [[nodiscard]] std::string clipboard() const;
   [[nodiscard]] int clients() const { return clients_.load(); }
+  // VNC password answers received (right or wrong): a viewer that must not send one sends none.
+  [[nodiscard]] int password_answers() const { return password_answers_.load(); }
   // The size-change encodings the connected viewer asked for last (its latest SetEncodings).
   struct ResizeEncodings {
     bool desktop_size = false, ext_desktop_size = false;
@@ -45,6 +47,7 @@ class FakeRfbServer {
   static void on_cut(char* str, int len, rfbClientPtr cl);
   static enum rfbNewClientAction on_client(rfbClientPtr cl);
   static void on_gone(rfbClientPtr cl);
+  static rfbBool check_password(rfbClientPtr cl, const char* response, int len);
   void wait_for_no_clients() const;
   void fill(std::vector<char>& fb, int w, int h, int frame) const;
 
@@ -57,6 +60,7 @@ class FakeRfbServer {
   std::vector<std::pair<std::uint32_t, bool>> keys_;
   std::string clipboard_;
   std::atomic<int> clients_{0};
+  std::atomic<int> password_answers_{0};
 };
 
 }  // namespace labdesk::fakes

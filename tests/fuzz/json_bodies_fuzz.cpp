@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (j.is_discarded()) return 0;
   namespace aa = labdesk::api::agent;
   namespace ca = labdesk::api::client;
-  switch (data[0] % 12) {
+  switch (data[0] % 15) {
     case 0: read<aa::CreateDesktop>(j); break;
     case 1: read<aa::ResizeMemory>(j); break;
     case 2: read<aa::Desktop>(j); break;
@@ -36,6 +36,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 8: read<ca::Credential>(j); break;
     case 9: read<ca::EventBatch>(j); break;
     case 10: read<aa::MemoryReport>(j); break;
+    case 11: read<aa::ConsolePassword>(j); break;
+    case 12: read<aa::RetireData>(j); break;
+    case 13: read<aa::RetiredData>(j); break;
     default: read<aa::ImageInfo>(j); break;
   }
   return 0;

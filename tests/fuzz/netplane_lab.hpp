@@ -44,7 +44,8 @@ struct NetplaneLab : test::BrokerParts {
     forwards_table = std::make_unique<boot::ForwardTable>(boot::nat_spec(*config), *db, nft, log);
 
     const boot::NetplaneRoutes deps{[this] { return config; }, *files, *db, *forwards_table,
-                                    [] { return nlohmann::json{{"pid", 1}, {"healthy", true}, {"restarts", 0}}; }, log};
+                                    [] { return nlohmann::json{{"pid", 1}, {"healthy", true}, {"restarts", 0}}; }, log,
+                                    "-----BEGIN CERTIFICATE-----\nfuzz\n-----END CERTIFICATE-----\n"};
     http::Router lab_router = boot::lab_routes(deps);
     api->add_client_routes(lab_router);
     http::Router admin_router = boot::admin_routes(deps);

@@ -135,7 +135,7 @@ class SignalThread {
 class App final : public RfbListener {
  public:
   App(Options opt, std::shared_ptr<spdlog::logger> log) : opt_(std::move(opt)), log_(std::move(log)) {
-    if (!opt_.server.empty()) api_ = std::shared_ptr<SessionApi>(make_http_session_api(opt_.server));
+    if (!opt_.server.empty()) api_ = std::shared_ptr<SessionApi>(make_http_session_api(opt_.server, opt_.ca_file));
     if (opt_.client_id.empty()) {
       char host[256] = {};
       gethostname(host, sizeof host - 1);

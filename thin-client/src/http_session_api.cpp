@@ -14,7 +14,7 @@ struct Reply {
 
 class HttpSessionApi final : public SessionApi {
  public:
-  explicit HttpSessionApi(std::string base) : base_(std::move(base)) {}
+  HttpSessionApi(std::string base, std::string ca_file) : base_(std::move(base)), ca_file_(std::move(ca_file)) {}
 
   LoginResult login(const api::LoginRequest& req) override {
     auto r = call("POST", "/v1/login", "", nlohmann::json(req), std::chrono::seconds(10));
@@ -84,7 +84,7 @@ class HttpSessionApi final : public SessionApi {
                      const nlohmann::json& body, std::chrono::seconds timeout) {
     // One client per call: calls come from the UI thread and the event poller thread, and a
     // labdesk::http::Client belongs to one thread.
-    http::Client client(base_, http::ClientOptions{token, timeout, true, {}});
+    http::Client client(base_, http::ClientOptions{token, timeout, true, ca_file_});
     auto r = client.request(method, target, body.is_null() ? std::string() : body.dump());
     if (!r) {
       return fail(std::string(kUnreachable),
@@ -96,12 +96,13 @@ class HttpSessionApi final : public SessionApi {
   }
 
   std::string base_;
+  std::string ca_file_;  // the lab CA an https base is checked against
 };
 
 }  // namespace
 
-std::unique_ptr<SessionApi> make_http_session_api(const std::string& base_url) {
-  return std::make_unique<HttpSessionApi>(base_url);
+std::unique_ptr<SessionApi> make_http_session_api(const std::string& base_url, const std::string& ca_file) {
+  return std::make_unique<HttpSessionApi>(base_url, ca_file);
 }
 
 }  // namespace labdesk::viewer

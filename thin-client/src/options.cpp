@@ -3,13 +3,16 @@
 #include <CLI/CLI.hpp>
 
 #include <charconv>
+#include <cstdio>
 
 namespace labdesk::viewer {
 
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
   CLI::App app{"labdesk-viewer: the lab PC's desktop viewer"};
   std::string vnc, vnc_password, windowed;
-  app.add_option("--server", o.server, "boot-server URL, e.g. http://10.77.0.1:8080");
+  app.add_option("--server", o.server, "the lab API's URL, e.g. https://10.77.0.1:8443");
+  app.add_option("--ca", o.ca_file, "the lab CA (PEM) the lab API's and the consoles' certificates must chain to "
+                                     "(thin clients: /etc/tc/lab-ca.pem); with --vnc the console must speak VeNCrypt x509");
   app.add_option("--client-id", o.client_id, "this lab PC's id (default: host name)");
   app.add_option("--user", o.user, "log in as USER without the login screen (tests, kiosks)");
   app.add_option("--password", o.password, "password for --user");
@@ -52,6 +55,13 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   if (!o.vnc && o.server.empty()) return bad("give --server URL (boot-server) or --vnc HOST:PORT");
   if (o.vnc && !o.server.empty()) return bad("--server and --vnc exclude each other: pick one");
   if (!o.user.empty() && o.password.empty()) return bad("--user needs --password");
+  if (!o.ca_file.empty()) {
+    std::FILE* f = std::fopen(o.ca_file.c_str(), "r");
+    if (!f) return bad("--ca '" + o.ca_file + "' cannot be read: give the lab CA's PEM file");
+    std::fclose(f);
+    o.rfb.ca_file = o.ca_file;
+    if (o.vnc) o.vnc->endpoint.tls = true;  // --vnc with --ca: the console must be VeNCrypt x509
+  }
   return std::nullopt;
 }
 

@@ -10,7 +10,8 @@
 namespace labdesk::viewer {
 
 struct Options {
-  std::string server;      // boot-server base URL
+  std::string server;      // the lab API's base URL
+  std::string ca_file;     // the lab CA (PEM): the lab API's and consoles' certificates chain to it
   std::string client_id;   // this lab PC
   std::string user, password;
   std::optional<Target> vnc;  // --vnc HOST:PORT: straight to a desktop, no boot-server

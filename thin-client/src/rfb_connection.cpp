@@ -77,7 +77,23 @@ void set_keepalive(int fd, int seconds) {
 }  // namespace
 
 struct RfbCallbacks {
-  static char* password(rfbClient* c) { return strdup(self(c)->password_.c_str()); }
+  static char* password(rfbClient* c) {
+    auto* s = self(c);
+    // A server (or someone in between) that offers plain VNC authentication or anonymous TLS
+    // gets no password to crack or relay: only X509VNC has checked whom we talk to.
+    if (s->tls_ && !(c->authScheme == rfbVeNCrypt && c->subAuthScheme == rfbVeNCryptX509VNC)) {
+      s->refused_ = "the console offered security type " + std::to_string(c->authScheme) + "/" +
+                    std::to_string(c->subAuthScheme) + ", not VeNCrypt x509 (19/261): check vnc_tls = 1 on the host";
+      return nullptr;
+    }
+    return strdup(s->password_.c_str());
+  }
+  static rfbCredential* credential(rfbClient* c, int type) {
+    if (type != rfbCredentialTypeX509) return nullptr;
+    auto* cred = static_cast<rfbCredential*>(calloc(1, sizeof(rfbCredential)));  // libvncclient frees it
+    if (cred) cred->x509Credential.x509CACertFile = strdup(self(c)->ca_file_.c_str());
+    return cred;
+  }
   static rfbBool resize(rfbClient* c) {
     // libvncclient's own allocator mallocs, which may hand back an earlier connection's picture;
     // calloc'd memory is zero (fresh pages need no clearing, so no cost on the first frame's path).
@@ -120,8 +136,18 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   c->format.blueShift = 0;
   auto conn = std::unique_ptr<RfbConnection>(new RfbConnection(c, listener));
   conn->password_ = target.vnc_password;
+  conn->ca_file_ = opt.ca_file;
+  conn->tls_ = target.endpoint.tls;
   rfbClientSetClientData(c, &tag, conn.get());
   c->GetPassword = &RfbCallbacks::password;
+  if (!opt.ca_file.empty()) c->GetCredential = &RfbCallbacks::credential;
+  if (conn->tls_) {
+    if (opt.ca_file.empty()) {
+      return fail("rfb_tls", "the desktop's console needs TLS but this viewer has no lab CA: start it with --ca FILE", 502);
+    }
+    static const std::uint32_t only_vencrypt[] = {rfbVeNCrypt, 0};
+    SetClientAuthSchemes(c, only_vencrypt, -1);
+  }
   c->MallocFrameBuffer = &RfbCallbacks::resize;
   c->GotFrameBufferUpdate = &RfbCallbacks::got;
   c->FinishedFrameBufferUpdate = &RfbCallbacks::done;
@@ -145,9 +171,13 @@ Result<std::unique_ptr<RfbConnection>> RfbConnection::open(const Target& target,
   c->serverPort = target.endpoint.port;
   if (!rfbInitClient(c, nullptr, nullptr)) {
     conn->client_ = nullptr;  // rfbInitClient frees the client on failure
+    const std::string where = target.endpoint.host + ":" + std::to_string(target.endpoint.port);
+    if (!conn->refused_.empty()) return fail("rfb_tls", "desktop at '" + where + "' refused: " + conn->refused_, 502);
     return fail("rfb_connect_failed",
-                "cannot open the desktop at '" + target.endpoint.host + ":" +
-                    std::to_string(target.endpoint.port) + "' (refused, unreachable or wrong password)",
+                "cannot open the desktop at '" + where +
+                    (conn->tls_ ? "' over TLS (refused, unreachable, wrong password, no VeNCrypt, or a certificate that "
+                                  "does not chain to the lab CA or name '" + target.endpoint.host + "')"
+                                : "' (refused, unreachable or wrong password)"),
                 502);
   }
   if (!ask_for_plain_desktop_size(c, conn->encodings_, opt))

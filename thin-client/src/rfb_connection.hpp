@@ -34,6 +34,9 @@ struct RfbOptions {
   int read_timeout_s = 10;
   int keepalive_s = 2;     // a cut link is noticed within ~keepalive_s + 3 probes
   bool library_log = false;  // libvncclient's own messages (why it ended a connection) on stderr
+  // The lab CA (PEM). A target whose endpoint says tls is reached only by VeNCrypt x509 + VNC
+  // password, the server's certificate chaining to it and naming the host dialled.
+  std::string ca_file;
 };
 
 class RfbConnection {
@@ -65,6 +68,9 @@ class RfbConnection {
   _rfbClient* client_;
   RfbListener& listener_;
   std::string password_;
+  std::string ca_file_;
+  bool tls_ = false;        // the password goes out only inside a checked TLS session
+  std::string refused_;     // why the handshake was given up, for the error
   std::string encodings_;      // libvncclient keeps a pointer to it
   bool qemu_key_seen_ = false;  // QEMU's extended-key pseudo-rectangle passed (see got())
 };

@@ -80,6 +80,11 @@ Result<api::agent::Vnc> HttpAgent::console_password(const std::string& desktop, 
                                api::agent::ConsolePassword{valid_for.count()}, default_timeout_);
 }
 
+Result<api::agent::RetiredData> HttpAgent::retire_data(const std::string& user, const std::string& mode) {
+  return call<api::agent::RetiredData>("POST", "/v1/users/" + user + "/data/retire", api::agent::RetireData{mode},
+                                       default_timeout_);
+}
+
 Result<api::agent::EventBatch> HttpAgent::events(std::uint64_t after, std::chrono::seconds wait) {
   std::lock_guard lock(events_mu_);
   events_client_.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(wait) + default_timeout_);

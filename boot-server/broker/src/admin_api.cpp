@@ -148,18 +148,45 @@ void BrokerApi::add_admin_routes(http::Router& router) {
     }));
   });
   router.add_async("DELETE", "/v1/admin/users/{name}", [this](const http::Request& req, http::Reply reply) {
-    boost::asio::post(pool_, http::guarded(reply, log_, [this, name = req.params.at("name"), reply] {
-      if (!users_.remove(name)) return reply(http::Response::error("not_found", "no user '" + printable(name) + "'", 404));
-      // A deleted user is logged out everywhere: the session and its token go with the account.
-      // Their data disks stay on the hosts; only an admin deletes those.
-      json ended = json::array();
-      for (const auto& s : broker_.sessions()) {
-        if (s.user != name) continue;
-        if (broker_.end(s.id, "user deleted by an administrator")) ended.push_back(s.id);
-      }
-      reply(http::Response::json({{"deleted", name}, {"ended_sessions", ended}}));
+    const std::string data = req.query_or("data", "");
+    if (data != "keep" && data != "delete") {
+      return reply(http::Response::error(
+          "data_choice", "say what happens to the data of user '" + printable(req.params.at("name")) +
+                             "': ?data=keep (archived on every host; a new user of that name starts empty) or ?data=delete "
+                             "(labdeskctl userdel NAME --keep-data | --delete-data)", 400));
+    }
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, name = req.params.at("name"), data, reply] {
+      reply(delete_user(name, data == "delete"));
     }));
   });
+}
+
+http::Response BrokerApi::delete_user(const std::string& name, bool delete_data) {
+  auto user = users_.find(name);
+  if (!user || !users_.remove(name)) return http::Response::error("not_found", "no user '" + printable(name) + "'", 404);
+  // A deleted user is logged out everywhere: the session and its token go with the account.
+  json ended = json::array();
+  for (const auto& s : broker_.sessions()) {
+    if (s.user != name) continue;
+    if (broker_.end(s.id, "user deleted by an administrator")) ended.push_back(s.id);
+  }
+  // Their data disk leaves its place on every host (archived or deleted, as the admin said), so
+  // a new user of the same name never finds it. A host that cannot do it keeps the account: the
+  // admin tries again rather than leave a disk behind for a namesake.
+  json done = json::array();
+  auto& hosts = broker_.hosts();
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    auto r = hosts.agent(i).retire_data(name, delete_data ? "delete" : "archive");
+    if (!r) {
+      users_.put(*user);
+      log_->error("user '{}' not deleted: host '{}' did not retire their data: {}", name, hosts.spec(i).name, r.error().message);
+      return http::Response::error("data_not_retired", "user '" + name + "' is logged out but kept: host '" + hosts.spec(i).name +
+                                                           "' did not retire their data (" + r.error().message + "): try again", 503);
+    }
+    done.push_back({{"host", hosts.spec(i).name}, {"found", r->found}, {"mode", r->mode}, {"archived_to", r->archived_to}});
+  }
+  log_->info("user '{}' deleted by an administrator, data {}", name, delete_data ? "deleted" : "archived");
+  return http::Response::json({{"deleted", name}, {"ended_sessions", ended}, {"data", done}});
 }
 
 std::string BrokerApi::metrics_text() {

@@ -88,6 +88,16 @@ void Broker::retire_token_locked(Session& s, SessionEvent e) {
   for (auto& [after, ready] : waiting) ready();
 }
 
+namespace {
+
+Result<void> on_its_pc(const Session& s, const std::string& source) {
+  if (source.empty() || source == s.client_ip) return {};
+  return fail("not_your_pc", "session '" + s.id + "' is on lab PC '" + s.client_ip + "', not on '" + source +
+                                 "': log in from this PC to move the session here", 403);
+}
+
+}  // namespace
+
 Result<LoginResult> Broker::credential(const std::string& session, const std::string& token, const std::string& source) {
   LoginResult out;
   std::size_t host = 0;
@@ -97,10 +107,7 @@ Result<LoginResult> Broker::credential(const std::string& session, const std::st
     auto s = authorized_locked(session, token);
     if (!s) return std::unexpected(s.error());
     const Session& x = **s;
-    if (!source.empty() && source != x.client_ip) {
-      return fail("not_your_pc", "session '" + session + "' is on lab PC '" + x.client_ip + "', not on '" + source +
-                                     "': log in from this PC to move the session here", 403);
-    }
+    if (auto here = on_its_pc(x, source); !here) return std::unexpected(here.error());
     out = LoginResult{x.id, x.token, {opt_.lab_address, x.lab_port}, x.vnc_password, x.mib, false};
     host = x.host;
     desktop = x.desktop;
@@ -177,16 +184,18 @@ void Broker::destroy_forgotten(const Session& s) {
   released_cv_.notify_all();
 }
 
-Result<void> Broker::logout(const std::string& session, const std::string& token) {
+Result<void> Broker::logout(const std::string& session, const std::string& token, const std::string& source) {
   {
     std::lock_guard lock(mu_);
-    if (auto s = authorized_locked(session, token); !s) return std::unexpected(s.error());
+    auto s = authorized_locked(session, token);
+    if (!s) return std::unexpected(s.error());
+    if (auto here = on_its_pc(**s, source); !here) return std::unexpected(here.error());
   }
   return end(session, "logged out");
 }
 
 Result<std::vector<SessionEvent>> Broker::events(const std::string& session, const std::string& token,
-                                                 std::uint64_t after) {
+                                                 std::uint64_t after, const std::string& source) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(session);
   auto ev = events_.find(session);
@@ -201,6 +210,8 @@ Result<std::vector<SessionEvent>> Broker::events(const std::string& session, con
     if (ev == events_.end()) return fail("session_gone", "no session '" + session + "': log in again", 404);
   } else if (auto s = authorized_locked(session, token); !s) {
     return std::unexpected(s.error());
+  } else if (auto here = on_its_pc(**s, source); !here) {
+    return std::unexpected(here.error());
   } else {
     from = (*s)->events_from;
   }

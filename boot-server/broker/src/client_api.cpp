@@ -22,11 +22,11 @@ std::string bearer(const http::Request& req) {
   return h.starts_with("Bearer ") ? h.substr(7) : std::string();
 }
 
-capi::Endpoint endpoint(const Endpoint& e) { return {e.host, static_cast<std::uint16_t>(e.port)}; }
+capi::Endpoint endpoint(const Endpoint& e, bool tls) { return {e.host, static_cast<std::uint16_t>(e.port), tls}; }
 
-json event_json(const SessionEvent& e) {
+json event_json(const SessionEvent& e, bool tls) {
   capi::Event out{e.seq, e.type, std::nullopt, std::nullopt, std::nullopt};
-  if (e.endpoint) out.endpoint = endpoint(*e.endpoint);
+  if (e.endpoint) out.endpoint = endpoint(*e.endpoint, tls);
   if (!e.vnc_password.empty()) out.vnc_password = e.vnc_password;
   if (!e.reason.empty()) out.reason = e.reason;
   return out;
@@ -75,7 +75,7 @@ void BrokerApi::add_client_routes(http::Router& router) {
       asio::post(pool_, http::guarded(reply, log_, [this, login, ip, reply, starting] {
         auto r = broker_.login({login.user, login.client_id, ip});
         if (!r) return reply(http::Response::error(r.error()));
-        capi::LoginResponse out{r->session, r->token, endpoint(r->endpoint), r->vnc_password,
+        capi::LoginResponse out{r->session, r->token, endpoint(r->endpoint, opt_.console_tls), r->vnc_password,
                                 static_cast<std::uint32_t>(r->tier_mib)};
         reply(http::Response::json(out));
       }));
@@ -85,7 +85,7 @@ void BrokerApi::add_client_routes(http::Router& router) {
   router.add("POST", "/v1/sessions/{id}/credential", [this](const http::Request& req) {
     auto c = broker_.credential(req.params.at("id"), bearer(req), req.remote_address);
     if (!c) return http::Response::error(c.error());
-    return http::Response::json(capi::Credential{endpoint(c->endpoint), c->vnc_password});
+    return http::Response::json(capi::Credential{endpoint(c->endpoint, opt_.console_tls), c->vnc_password});
   }, http::Auth::none);
 
   router.add_async("GET", "/v1/sessions/{id}/events", [this](const http::Request& req, http::Reply reply) {
@@ -97,20 +97,20 @@ void BrokerApi::add_client_routes(http::Router& router) {
     }
     std::string id = req.params.at("id");
     std::string token = bearer(req);
-    auto first = broker_.events(id, token, after);
+    auto first = broker_.events(id, token, after, req.remote_address);
     if (!first) return reply(http::Response::error(first.error()));
     if (!first->empty()) {
       json batch{{"events", json::array()}};
-      for (const auto& e : *first) batch["events"].push_back(event_json(e));
+      for (const auto& e : *first) batch["events"].push_back(event_json(e, opt_.console_tls));
       return reply(http::Response::json(batch));
     }
     auto timer = std::make_shared<asio::steady_timer>(io_, opt_.long_poll);
-    auto answer = [this, id, token, after, reply, timer] {
+    auto answer = [this, id, token, after, reply, timer, ip = req.remote_address] {
       timer->cancel();
-      auto evs = broker_.events(id, token, after);
+      auto evs = broker_.events(id, token, after, ip);
       if (!evs) return reply(http::Response::error(evs.error()));
       json batch{{"events", json::array()}};
-      for (const auto& e : *evs) batch["events"].push_back(event_json(e));
+      for (const auto& e : *evs) batch["events"].push_back(event_json(e, opt_.console_tls));
       reply(http::Response::json(batch));
     };
     timer->async_wait([answer](boost::system::error_code ec) {
@@ -120,8 +120,9 @@ void BrokerApi::add_client_routes(http::Router& router) {
   }, http::Auth::none);
 
   router.add_async("POST", "/v1/sessions/{id}/logout", [this](const http::Request& req, http::Reply reply) {
-    asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), token = bearer(req), reply] {
-      auto r = broker_.logout(id, token);
+    asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), token = bearer(req), reply,
+                                                  ip = req.remote_address] {
+      auto r = broker_.logout(id, token, ip);
       if (!r) return reply(http::Response::error(r.error()));
       http::Response ok;
       ok.status = 204;

@@ -158,6 +158,9 @@ Client::Client(const std::string& base_url, ClientOptions options) : impl_(std::
     impl_->ssl->set_default_verify_paths();
     if (!impl_->opt.ca_file.empty()) impl_->ssl->load_verify_file(impl_->opt.ca_file);
     impl_->ssl->set_verify_mode(impl_->opt.verify_tls ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    // A chain that leads to a trusted CA is not enough: the certificate must name the host or
+    // address asked for, or any certificate of the lab CA would pass for the boot-server.
+    if (impl_->opt.verify_tls) impl_->ssl->set_verify_callback(asio::ssl::host_name_verification(impl_->url.host));
   }
 }
 

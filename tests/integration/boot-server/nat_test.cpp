@@ -114,8 +114,10 @@ TEST_CASE("a lab PC reaches its own forwarded desktop and the boot services, not
     CHECK(pc->out("socat -T2 - TCP:10.88.0.2:5900,connect-timeout=2 </dev/null 2>/dev/null").empty());
     CHECK(pc->out("socat -T2 - TCP:10.88.0.2:5901,connect-timeout=2 </dev/null 2>/dev/null").empty());
   }
-  // On the boot-server: the boot and lab API port answers, the rest is closed to the lab.
+  // On the boot-server: the boot and lab API ports answer, the rest is closed to the lab.
   CHECK(n.c2.out("curl -s --max-time 5 http://10.77.0.1:8080/boot.ipxe").find("#!ipxe") != std::string::npos);
+  CHECK(n.c2.out("curl -s --max-time 5 -o /dev/null -w '%{http_code}' --cacert " + (n.dir / "state/tls/ca.crt").string() +
+                 " https://10.77.0.1:8443/v1/login -d '{}'") == "400");
   CHECK(NatLab::reach(n.c2, 2222).empty());
   CHECK(NatLab::reach(n.c2, 7080).empty());
 }
@@ -126,10 +128,11 @@ TEST_CASE("a hostile lab PC: bad paths, forged ids, a flood of connections and g
   auto code = [&](const std::string& args) {
     return n.c2.out("curl -s -o /dev/null -w '%{http_code}' --max-time 5 " + args);
   };
+  const std::string api = "--cacert " + (n.dir / "state/tls/ca.crt").string() + " https://10.77.0.1:8443";
   // Paths and ids that are not UTF-8 or carry control characters: a 4xx each, never a crash.
   CHECK(code(lab + "/%ff") == "404");
-  CHECK(code("-X POST " + lab + "/v1/sessions/%ff/logout") == "404");
-  CHECK(code("-X POST " + lab + "/v1/sessions/%ff%0a/credential -d '{}'") == "404");
+  CHECK(code("-X POST " + api + "/v1/sessions/%ff/logout") == "404");
+  CHECK(code("-X POST " + api + "/v1/sessions/%ff%0a/credential -d '{}'") == "404");
   CHECK(code("-X POST " + lab + "/v1/announce -d '{\"mac\":\"52:54:00:00:00:01\\n\"}'") == "400");
   // Someone else's address in an announce is refused.
   CHECK(code("-X POST " + lab + "/v1/announce -d '{\"mac\":\"52:54:00:00:00:02\",\"ip\":\"10.77.0.101\",\"uptime_s\":1,\"cpu\":1,\"mem_mib\":512}'") == "403");
@@ -141,11 +144,18 @@ TEST_CASE("a hostile lab PC: bad paths, forged ids, a flood of connections and g
   std::this_thread::sleep_for(2s);
   CHECK(n.c1.out("curl -s --max-time 5 " + lab + "/boot.ipxe").find("#!ipxe") != std::string::npos);
   flood.stop();
+  // No password in clear: the lab API refuses plain HTTP; over HTTPS the boot-server proves
+  // itself with a certificate from the lab CA that names its lab address.
+  CHECK(code("-X POST " + lab + "/v1/login -d '{\"user\":\"alice\",\"password\":\"pw\"}'") == "403");
+  CHECK(code("-X POST https://10.77.0.1:8443/v1/login -d '{}'") == "000");  // no lab CA: no trust
+  CHECK(code("-X POST --resolve other:8443:10.77.0.1 --cacert " + (n.dir / "state/tls/ca.crt").string() +
+             " https://other:8443/v1/login -d '{}'") == "000");  // a name the certificate does not hold
+  CHECK(code("-X POST " + api + "/v1/login -d '{}'") == "400");
   // Wrong passwords from the stranger's PC under any client_id it likes.
   for (int i = 0; i < 8; ++i) {
-    (void)code("-X POST " + lab + "/v1/login -d '{\"user\":\"alice\",\"password\":\"guess\",\"client_id\":\"pc-" + std::to_string(i) + "\"}'");
+    (void)code("-X POST " + api + "/v1/login -d '{\"user\":\"alice\",\"password\":\"guess\",\"client_id\":\"pc-" + std::to_string(i) + "\"}'");
   }
-  CHECK(code("-X POST " + lab + "/v1/login -d '{\"user\":\"alice\",\"password\":\"guess\"}'") == "429");
+  CHECK(code("-X POST " + api + "/v1/login -d '{\"user\":\"alice\",\"password\":\"guess\"}'") == "429");
   // The boot-server and its dnsmasq are still up.
   CHECK(n.api("GET", "/v1/status").find("\"healthy\":true") != std::string::npos);
   CHECK(n.server.exited() < 0);

@@ -165,7 +165,7 @@ PcAnswer BrokerLab::pc_call(int pc, const std::string& method, const std::string
     cmd += " -H 'Content-Type: application/json' --data-binary @" + req;
   }
   if (!token.empty()) cmd += " -H 'Authorization: Bearer " + token + "'";
-  std::string out = capture(pc_exec(pc, cmd + " http://10.77.0.1:8080" + path_));
+  std::string out = capture(pc_exec(pc, cmd + " --cacert " + path() + "/state/tls/ca.crt https://10.77.0.1:8443" + path_));
   fs::remove(req);
   PcAnswer a;
   auto nl = out.rfind('\n');
@@ -186,8 +186,8 @@ std::unique_ptr<Child> BrokerLab::login_async(int pc, const std::string& user, c
   const std::string body = json{{"user", user}, {"password", user + "-pw"}, {"client_id", "pc-" + user}}.dump();
   return std::make_unique<Child>(
       std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", pc_ns(pc), "curl", "-s", "-m", "300", "-o", out, "-w",
-                               "%{http_code}", "-H", "Content-Type: application/json", "-d", body,
-                               "http://10.77.0.1:8080/v1/login"},
+                               "%{http_code}", "-H", "Content-Type: application/json", "-d", body, "--cacert",
+                               path() + "/state/tls/ca.crt", "https://10.77.0.1:8443/v1/login"},
       out + ".status");
 }
 

@@ -115,6 +115,11 @@ def main(build):
         wait_screen(pc2, "login", 300)
         ip1, ip2 = pc_ip(lab, PC1_MAC), pc_ip(lab, PC2_MAC)
         log(f"login screens up; PC 1 is {ip1}, PC 2 is {ip2}")
+        for name, pc in (("PC 1", pc1), ("PC 2", pc2)):
+            # The lab CA came with the boot (lab-ca.cpio.gz, a second initrd) and the viewer logs in
+            # over HTTPS, checking the boot-server against it.
+            check("labdesk-viewer --server https://10.77.0.1:8443 --ca /etc/tc/lab-ca.pem" in pc.text(),
+                  f"{name}'s viewer did not start over HTTPS with the lab CA:\n{pc.text()[-1500:]}")
 
         log("alice logs in at PC 1: the largest tier")
         a, TIMES["login to desktop (alice, PC 1)"] = login_at(lab, pc1, "alice", "alice-pw", 512)

@@ -6,6 +6,7 @@
 #                                  at the end; exit status is CMD's
 #   sandbox.sh start-libvirtd      (inside a sandbox) start libvirtd, wait until it answers
 #   sandbox.sh stop-libvirtd       (inside a sandbox) kill libvirtd by PID (VMs keep running)
+# SANDBOX_VNC_TLS_DIR=DIR: libvirt gives every VNC console TLS with the certificates in DIR.
 set -euo pipefail
 
 RUN=/run/libvirt
@@ -78,6 +79,11 @@ remember_owner = 0
 security_driver = "none"
 vnc_listen = "127.0.0.1"
 CONF
+  # Consoles over TLS (VeNCrypt x509 + VNC password), as on a lab's hosts: the folder holds
+  # ca-cert.pem, server-cert.pem, server-key.pem (labdesk-boot-server --issue-console-certificate).
+  if [ -n "${SANDBOX_VNC_TLS_DIR:-}" ]; then
+    printf 'vnc_tls = 1\nvnc_tls_x509_cert_dir = "%s"\nvnc_tls_x509_verify = 0\n' "$SANDBOX_VNC_TLS_DIR" >> /etc/libvirt/qemu.conf
+  fi
   for d in /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
     mkdir -p "$d"
     mount -t tmpfs -o mode=0755 tmpfs "$d"

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -19,10 +20,13 @@ OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS.fd"
 
 
+CA_MARKER = "-----BEGIN CERTIFICATE-----\nlabdesk pxe test CA\n-----END CERTIFICATE-----\n"
+
+
 def render_boot_ipxe(template, out, base, extra):
     text = open(template).read()
     for k, v in {"@HTTP_BASE@": base, "@ANNOUNCE_URL@": f"{base}/v1/announce",
-                 "@SERVER_URL@": base, "@EXTRA_ARGS@": extra}.items():
+                 "@SERVER_URL@": base, "@LAB_CA_URL@": f"{base}/lab-ca.cpio.gz", "@EXTRA_ARGS@": extra}.items():
         text = text.replace(k, v)
     left = re.findall(r"@[A-Z_]+@", text)
     check(not left, f"boot.ipxe has placeholders the test does not know: {left}")
@@ -46,7 +50,16 @@ def test(assets, firmware):
                       "--dhcp-option=tag:ipxe,encap:175,176,1b", "--enable-ra",
                       "--dhcp-range=fd77::,ra-only"])
         out = os.path.join(d, "announces.jsonl")
-        lab.listener(out, serve_dir=assets)
+        # What the boot-server serves: the assets and lab-ca.cpio.gz, a second initrd that lays the
+        # lab CA over the thin client's (both firmwares must hand it to the kernel).
+        serve = os.path.join(d, "serve")
+        os.makedirs(os.path.join(serve, "ca", "etc", "tc"))
+        for f in ("vmlinuz", "thin-client", "ipxe"):
+            os.symlink(os.path.join(os.path.abspath(assets), f), os.path.join(serve, f))
+        open(os.path.join(serve, "ca", "etc", "tc", "lab-ca.pem"), "w").write(CA_MARKER)
+        subprocess.run("find etc | cpio -o -H newc --quiet | gzip -9n > ../lab-ca.cpio.gz", shell=True, check=True,
+                       cwd=os.path.join(serve, "ca"))
+        lab.listener(out, serve_dir=serve)
         mac = "52:54:00:77:02:01" if firmware == "bios" else "52:54:00:77:02:02"
         args = ["-boot", "n", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
                 "-device", f"virtio-net-pci,netdev=n0,mac={mac}"]
@@ -68,8 +81,10 @@ def test(assets, firmware):
         a = json.loads(json.loads(open(out).readline())["body"])
         check(a["mac"] == mac, f"announce mac {a['mac']!r}, the PC's is {mac}")
         cmdline = vm.sh("cat /proc/cmdline", timeout=10, attempts=4)[1]
-        check("initrd=initrd.cpio.gz" in cmdline and f"labdesk.announce={base}/v1/announce" in cmdline,
+        check("initrd=initrd.cpio.gz initrd=lab-ca.cpio.gz" in cmdline and f"labdesk.announce={base}/v1/announce" in cmdline,
               f"kernel command line from boot.ipxe: {cmdline!r}")
+        ca = vm.sh("cat /etc/tc/lab-ca.pem", timeout=10, attempts=4)[1]
+        check("labdesk pxe test CA" in ca, f"the lab CA from lab-ca.cpio.gz is not in the thin client: {ca!r}")
         w, h, rgb = vm.screendump(os.path.join(d, "screen.ppm"))
         check(len(set(rgb[i:i + 3] for i in range(0, len(rgb), 21))) >= 2, "the lab PC's screen is blank")
         log(f"{firmware}: power-on -> announce {wall:.1f} s wall (guest uptime {a['uptime_s']} s); "

@@ -40,12 +40,14 @@ net_up() {
   ip -n "$NSD" link set "$VD" up; ip -n "$NSC" link set "$VC" up
 }
 
-# vm NAME DISPLAY BG MODE: a TCG VM in the desktop namespace, VNC on DESK_IP:5900+DISPLAY
+# vm NAME DISPLAY BG MODE: a TCG VM in the desktop namespace, VNC on DESK_IP:5900+DISPLAY; with
+# VM_TLS_DIR set (ca-cert.pem, server-cert.pem, server-key.pem) the console is VeNCrypt x509.
 vm() {
-  local name=$1 disp=$2 bg=$3 mode=$4
+  local name=$1 disp=$2 bg=$3 mode=$4 tls=()
+  [ -n "${VM_TLS_DIR:-}" ] && tls=(-object "tls-creds-x509,id=tls0,dir=$VM_TLS_DIR,endpoint=server,verify-peer=off")
   ip netns exec "$NSD" qemu-system-x86_64 -accel tcg -m 256 -kernel "$KERNEL" -initrd "$W/initrd.gz" \
     -append "console=ttyS0 vga=0x318 vt.global_cursor_default=0 quiet labdesk.name=$name labdesk.bg=$bg labdesk.mode=$mode" \
-    -vga std -display none -vnc "$DESK_IP:$disp,password=on" -nic none \
+    "${tls[@]}" -vga std -display none -vnc "$DESK_IP:$disp,password=on${VM_TLS_DIR:+,tls-creds=tls0}" -nic none \
     -qmp "unix:$W/qmp-$name.sock,server,nowait" -serial "file:$W/serial-$name.log" \
     >"$W/qemu-$name.log" 2>&1 &
   PIDS+=($!)

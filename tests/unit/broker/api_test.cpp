@@ -22,6 +22,7 @@ TEST_CASE("client API: login, events long-poll through a handoff, credential, lo
   auto a = login->get<api::client::LoginResponse>();
   CHECK(a.tier_mib == 4096);
   CHECK(a.endpoint.host == "10.77.0.1");
+  CHECK_FALSE(a.endpoint.tls);
 
   http::Client viewer(lab.url(), {.bearer_token = a.token, .timeout = std::chrono::seconds(10)});
   // Bob then carol log in from other threads while alice's viewer waits for events.
@@ -135,13 +136,18 @@ TEST_CASE("admin API: an existing user is replaced only when asked, deleting a u
   auto login = pc.post_json("/v1/login", {{"user", "carol"}, {"password", "carol-pw"}});
   REQUIRE(login.has_value());
   auto carol = login->get<api::client::LoginResponse>();
-  auto del = admin.send_json("DELETE", "/v1/admin/users/carol", nullptr);
+  CHECK(admin.send_json("DELETE", "/v1/admin/users/carol", nullptr).error().code == "data_choice");
+  auto del = admin.send_json("DELETE", "/v1/admin/users/carol?data=keep", nullptr);
   REQUIRE_MESSAGE(del.has_value(), del.error().message);
   CHECK((*del)["ended_sessions"].size() == 1);
+  // Her data disk left its place on the host she used (archived), so a new carol starts empty.
+  int archived = 0;
+  for (const auto& h : (*del)["data"]) archived += h["found"].get<bool>() && h["mode"] == "archive" ? 1 : 0;
+  CHECK(archived == 1);
   http::Client viewer(lab.url(), {.bearer_token = carol.token});
   CHECK(viewer.post_json(api::client::session_path(carol.session, "credential"), json::object()).error().code == "session_gone");
   CHECK(pc.post_json("/v1/login", {{"user", "carol"}, {"password", "carol-pw"}}).error().status == 401);
-  CHECK(admin.send_json("DELETE", "/v1/admin/users/carol", nullptr).error().status == 404);
+  CHECK(admin.send_json("DELETE", "/v1/admin/users/carol?data=keep", nullptr).error().status == 404);
   auto left = admin.get_json("/v1/admin/sessions");
   REQUIRE(left.has_value());
   for (const auto& s : *left) CHECK(s["user"] != "carol");
@@ -162,6 +168,52 @@ TEST_CASE("client API: a session id that is not UTF-8 is a 4xx, and the server l
   CHECK(ev->status == 404);
   http::Client admin(lab.url(), {.bearer_token = "admin-token"});
   CHECK(admin.send_json("DELETE", "/v1/admin/sessions/%ff", nullptr).error().status == 404);
-  CHECK(admin.send_json("DELETE", "/v1/admin/users/%ff", nullptr).error().status == 404);
+  CHECK(admin.send_json("DELETE", "/v1/admin/users/%ff?data=delete", nullptr).error().status == 404);
   CHECK(c.post_json("/v1/login", {{"user", "alice"}, {"password", "alice-pw"}}).has_value());
+}
+
+TEST_CASE("with console_tls every endpoint handed to a viewer says TLS: login, credential, moved") {
+  broker::ApiOptions o{std::chrono::seconds(5), 2};
+  o.console_tls = true;
+  test::ServedLab lab(o);
+  http::Client alice(lab.url());
+  auto login = alice.post_json("/v1/login", {{"user", "alice"}, {"password", "alice-pw"}, {"client_id", "pc-1"}});
+  REQUIRE_MESSAGE(login.has_value(), login.error().message);
+  auto a = login->get<api::client::LoginResponse>();
+  CHECK(a.endpoint.tls);
+  http::Client viewer(lab.url(), {.bearer_token = a.token, .timeout = std::chrono::seconds(10)});
+  auto cred = viewer.post_json(api::client::session_path(a.session, "credential"), json::object());
+  REQUIRE(cred.has_value());
+  CHECK(cred->get<api::client::Credential>().endpoint.tls);
+  // Bob and carol shrink alice: her move event carries the endpoint too.
+  REQUIRE(alice.post_json("/v1/login", {{"user", "bob"}, {"password", "bob-pw"}}).has_value());
+  REQUIRE(alice.post_json("/v1/login", {{"user", "carol"}, {"password", "carol-pw"}}).has_value());
+  auto ev = viewer.get_json(api::client::session_path(a.session, "events") + "?after=0");
+  REQUIRE_MESSAGE(ev.has_value(), ev.error().message);
+  auto batch = ev->get<api::client::EventBatch>();
+  REQUIRE(batch.events.size() == 1);
+  REQUIRE(batch.events[0].endpoint.has_value());
+  CHECK(batch.events[0].endpoint->tls);
+}
+
+TEST_CASE("admin API: a host that cannot retire a deleted user's data keeps the account (no disk left for a namesake)") {
+  test::ServedLab lab;
+  http::Client admin(lab.url(), {.bearer_token = "admin-token"});
+  http::Client pc(lab.url());
+  REQUIRE(pc.post_json("/v1/login", {{"user", "bob"}, {"password", "bob-pw"}}).has_value());
+  auto& down = dynamic_cast<fakes::FakeAgent&>(lab.hosts->agent(1));
+  down.down = true;
+  auto del = admin.send_json("DELETE", "/v1/admin/users/bob?data=delete", nullptr);
+  REQUIRE_FALSE(del.has_value());
+  CHECK(del.error().code == "data_not_retired");
+  CHECK(del.error().status == 503);
+  CHECK(pc.post_json("/v1/login", {{"user", "bob"}, {"password", "bob-pw"}}).has_value());  // kept, logged out
+  down.down = false;
+  auto again = admin.send_json("DELETE", "/v1/admin/users/bob?data=delete", nullptr);
+  REQUIRE_MESSAGE(again.has_value(), again.error().message);
+  for (int i = 0; i < 2; ++i) {
+    auto& a = dynamic_cast<fakes::FakeAgent&>(lab.hosts->agent(static_cast<std::size_t>(i)));
+    CHECK(a.data_users.count("bob") == 0);
+    CHECK(a.retired.back() == "bob:delete");
+  }
 }

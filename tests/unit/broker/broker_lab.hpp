@@ -49,7 +49,7 @@ struct BrokerParts {
 
 // BrokerParts served over loopback by the real HTTP server (admin token "admin-token").
 struct ServedLab : BrokerParts {
-  ServedLab() {
+  explicit ServedLab(broker::ApiOptions api_opt = {std::chrono::seconds(5), 2}) : BrokerParts(api_opt) {
     http::Router r;
     api->add_routes(r);
     http::ServerOptions so;

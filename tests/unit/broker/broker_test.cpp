@@ -124,9 +124,13 @@ TEST_CASE("disconnect grace: the desktop survives a short absence and goes after
   lab.clock.advance(std::chrono::seconds(50));
   lab.broker->sweep();
   CHECK(lab.broker->sessions().size() == 1);
+  const std::string ip = lab.broker->sessions()[0].client_ip;
   lab.clock.advance(std::chrono::seconds(61));
   lab.broker->sweep();
   CHECK(lab.broker->sessions().empty());
+  // The session's token died with it: no credential, no logout for it any more.
+  CHECK(lab.broker->credential(a.session, a.token, ip).error().status == 404);
+  CHECK_FALSE(lab.broker->logout(a.session, a.token, ip).has_value());
   CHECK(lab.committed() == 0);
   CHECK(lab.forwards.table.empty());
   CHECK(lab.broker->metrics().grace_expired == 1);
@@ -307,4 +311,20 @@ TEST_CASE("a desktop restarted by its agent after a crash: new forward, viewer t
   lab.broker->desktop_event(s.host, {2, "stopped", s.desktop, "alice", s.id, ""});
   CHECK(lab.broker->sessions().empty());
   CHECK(lab.forwards.table.empty());
+}
+
+TEST_CASE("events and logout answer only the lab PC the session is on (moves carry console passwords)") {
+  Lab lab;
+  auto a = lab.login("alice");
+  const std::string ip = lab.broker->sessions()[0].client_ip;
+  auto stranger = lab.broker->events(a.session, a.token, 0, "10.77.0.66");
+  REQUIRE_FALSE(stranger.has_value());
+  CHECK(stranger.error().code == "not_your_pc");
+  CHECK(lab.broker->events(a.session, a.token, 0, ip).has_value());
+  auto out = lab.broker->logout(a.session, a.token, "10.77.0.66");
+  REQUIRE_FALSE(out.has_value());
+  CHECK(out.error().status == 403);
+  CHECK(lab.broker->sessions().size() == 1);
+  CHECK(lab.broker->logout(a.session, a.token, ip).has_value());
+  CHECK(lab.broker->sessions().empty());
 }

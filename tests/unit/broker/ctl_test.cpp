@@ -48,4 +48,16 @@ TEST_CASE("labdeskctl: tables for people, JSON for scripts, clear errors") {
   CHECK(bad.code == 2);
   auto ev = labdeskctl(lab.url(), {"events"});
   CHECK(ev.out.find("login") != std::string::npos);
+  // useradd refuses a name in use unless --replace; userdel insists on a choice for the data.
+  auto taken = labdeskctl(lab.url(), {"useradd", "erin"}, "other\n");
+  CHECK(taken.code == 1);
+  CHECK(taken.err.find("--replace") != std::string::npos);
+  CHECK(labdeskctl(lab.url(), {"useradd", "--replace", "erin"}, "other\n").code == 0);
+  auto vague = labdeskctl(lab.url(), {"userdel", "erin"});
+  CHECK(vague.code == 2);
+  CHECK(vague.err.find("--keep-data") != std::string::npos);
+  CHECK(labdeskctl(lab.url(), {"userdel", "erin", "--keep-data", "--delete-data"}).code == 2);
+  auto del = labdeskctl(lab.url(), {"userdel", "erin", "--keep-data"});
+  CHECK(del.code == 0);
+  CHECK(del.out.find("data archived") != std::string::npos);
 }

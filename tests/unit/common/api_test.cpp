@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "labdesk/common/api/agent.hpp"
+#include "labdesk/common/api/client.hpp"
 
 using namespace labdesk;
 using nlohmann::json;
@@ -28,4 +29,17 @@ TEST_CASE("strict parsing names the unknown key and suggests the right one") {
   REQUIRE_FALSE(type.has_value());
   CHECK(type.error().status == 400);
   CHECK_FALSE(api::parse_strict<api::agent::CreateDesktop>(json::array()).has_value());
+}
+
+TEST_CASE("a client endpoint says whether its console is TLS, and an answer without the field means no") {
+  api::client::Endpoint e{"10.77.0.1", 15900, true};
+  json j = e;
+  CHECK(j["tls"] == true);
+  CHECK(j.get<api::client::Endpoint>() == e);
+  auto old = json{{"host", "10.77.0.1"}, {"port", 15900}}.get<api::client::Endpoint>();
+  CHECK_FALSE(old.tls);
+  auto creds = api::parse_strict<api::client::Credential>(
+      json{{"endpoint", {{"host", "10.77.0.1"}, {"port", 15900}, {"tls", true}}}, {"vnc_password", "x"}});
+  REQUIRE(creds.has_value());
+  CHECK(creds->endpoint.tls);
 }

@@ -273,6 +273,23 @@ TEST_CASE("TLS: the same API over https with a self-signed certificate") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("TLS: a trusted certificate that names another address is refused (no impersonation)") {
+  auto dir = std::filesystem::temp_directory_path() / "labdesk-tls-name-test";
+  std::filesystem::create_directories(dir);
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=10.9.9.9 "
+                    "-addext subjectAltName=IP:10.9.9.9 -keyout " + (dir / "key.pem").string() +
+                    " -out " + (dir / "cert.pem").string() + " 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  ServerOptions opt;
+  opt.tls = TlsFiles{(dir / "cert.pem").string(), (dir / "key.pem").string()};
+  TestServer srv(demo_router(), opt);
+  Client c(srv.url(true), {.bearer_token = "s3cret-token", .ca_file = (dir / "cert.pem").string()});
+  auto r = c.get_json("/v1/hello/tls");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("TLS handshake") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a path or method that is not UTF-8 or holds control characters is answered, not fatal") {
   TestServer srv(demo_router());
   for (const char* path : {"/%ff", "/v1/hello/%ff%fe", "/%c0%af", "/%0a%0dSet-Cookie:x", "/%ed%a0%80"}) {

@@ -286,3 +286,36 @@ TEST_CASE("console password: bad requests are 4xx with the problem named") {
   CHECK(r.status("POST", "/v1/desktops/" + other + "/console", "{}") == 404);
   CHECK(r.status("POST", "/v1/desktops/" + name + "/console", "[1]") == 400);
 }
+
+TEST_CASE("data retire: refused while the user's desktop runs, then archived or deleted as asked") {
+  Running a;
+  auto d = a.create("alice");
+  const std::string name = d["name"];
+  const std::string disk = a.tree.cfg.data_dir + "/alice.qcow2";
+  REQUIRE(fs::exists(disk));
+  CHECK(a.status("POST", "/v1/users/alice/data/retire", R"({"mode":"archive"})") == 409);
+  CHECK(fs::exists(disk));
+  CHECK(a.status("POST", "/v1/users/alice/data/retire", R"({"mode":"shred"})") == 400);
+  CHECK(a.status("POST", "/v1/users/.hidden/data/retire", R"({"mode":"delete"})") == 400);
+  REQUIRE(a.client->send_json("DELETE", "/v1/desktops/" + name + "?force=1", json::object()));
+
+  auto archived = a.client->post_json("/v1/users/alice/data/retire", {{"mode", "archive"}});
+  REQUIRE_MESSAGE(archived, (archived ? "" : archived.error().message));
+  CHECK((*archived)["found"] == true);
+  const std::string to = (*archived)["archived_to"];
+  CHECK(to.starts_with(a.tree.cfg.data_dir + "/retired/alice-"));
+  CHECK(fs::exists(to));
+  CHECK_FALSE(fs::exists(disk));  // a new alice starts with an empty disk
+
+  a.create("bob");
+  REQUIRE(a.client->send_json("DELETE", "/v1/desktops/" + std::string(a.client->get_json("/v1/desktops").value()[0]["name"]) + "?force=1",
+                              json::object()));
+  auto deleted = a.client->post_json("/v1/users/bob/data/retire", {{"mode", "delete"}});
+  REQUIRE(deleted);
+  CHECK((*deleted)["found"] == true);
+  CHECK_FALSE(fs::exists(a.tree.cfg.data_dir + "/bob.qcow2"));
+  CHECK_FALSE(fs::exists(a.tree.cfg.data_dir + "/retired/bob.qcow2"));
+  auto nothing = a.client->post_json("/v1/users/carol/data/retire", {{"mode", "delete"}});
+  REQUIRE(nothing);
+  CHECK((*nothing)["found"] == false);
+}

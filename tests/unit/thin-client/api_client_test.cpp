@@ -6,13 +6,13 @@ namespace api = labdesk::api::client;
 using nlohmann::json;
 
 TEST_CASE("client API types round-trip through the documented JSON") {
-  auto j = json::parse(R"({"session":"s-1","token":"t","endpoint":{"host":"10.77.0.1","port":6001},
+  auto j = json::parse(R"({"session":"s-1","token":"t","endpoint":{"host":"10.77.0.1","port":6001,"tls":true},
                            "vnc_password":"ab12cd34","tier_mib":2048})");
   auto r = j.get<api::LoginResponse>();
-  CHECK(r.endpoint == api::Endpoint{"10.77.0.1", 6001});
+  CHECK(r.endpoint == api::Endpoint{"10.77.0.1", 6001, true});
   CHECK(json(r) == j);
 
-  auto e = json::parse(R"({"events":[{"seq":3,"type":"moved","endpoint":{"host":"h","port":1},
+  auto e = json::parse(R"({"events":[{"seq":3,"type":"moved","endpoint":{"host":"h","port":1,"tls":false},
                            "vnc_password":"p"},{"seq":4,"type":"ended","reason":"bye"}]})");
   auto b = e.get<api::EventBatch>();
   REQUIRE(b.events.size() == 2);

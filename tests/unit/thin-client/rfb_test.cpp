@@ -187,6 +187,27 @@ TEST_CASE("a wrong password or a closed port is a clear error, not a crash") {
   CHECK_FALSE(closed.has_value());
 }
 
+TEST_CASE("a console that must be TLS: plain VNC authentication gets no password, a viewer without the lab CA refuses") {
+  FakeRfbServer server(320, 200, "right");  // libvncserver: VNC authentication, no VeNCrypt
+  Recorder rec;
+  Target t = target(server, "right");
+  t.endpoint.tls = true;
+  auto no_ca = RfbConnection::open(t, RfbOptions{}, rec);
+  REQUIRE_FALSE(no_ca.has_value());
+  CHECK(no_ca.error().code == "rfb_tls");
+  CHECK(no_ca.error().message.find("--ca") != std::string::npos);
+  RfbOptions with_ca;
+  with_ca.ca_file = "/nonexistent-lab-ca.pem";  // never read: the server offers no TLS at all
+  auto plain = RfbConnection::open(t, with_ca, rec);
+  REQUIRE_FALSE(plain.has_value());
+  CHECK(plain.error().message.find("over TLS") != std::string::npos);
+  CHECK(server.password_answers() == 0);
+  // The same console without the TLS demand takes the password (the counter counts).
+  auto ok = RfbConnection::open(target(server, "right"), RfbOptions{}, rec);
+  CHECK(ok.has_value());
+  CHECK(server.password_answers() == 1);
+}
+
 TEST_CASE("the server going away is reported by pump") {
   Recorder rec;
   auto server = std::make_unique<FakeRfbServer>(320, 200, "pw");

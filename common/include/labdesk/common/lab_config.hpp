@@ -87,10 +87,21 @@ struct ApiConfig {
   std::string token_file;
 };
 
+// TLS on the lab network: the lab API (logins, console credentials) over HTTPS. Empty cert: the
+// boot-server's own lab CA (STATE_DIR/tls) issues the certificate.
+struct TlsConfig {
+  bool enabled = true;
+  std::int64_t port = 0;
+  std::string cert;  // PEM chain
+  std::string key;
+  std::string ca;    // what lab PCs trust
+};
+
 // What the broker starts for a login.
 struct DesktopsConfig {
   std::string image;
   std::int64_t vnc_ready_seconds = 0;
+  bool console_tls = true;  // consoles are VeNCrypt x509: viewers insist on it
 };
 
 struct LabConfig {
@@ -103,6 +114,7 @@ struct LabConfig {
   StoreConfig store;
   NatConfig nat;
   ApiConfig api;
+  TlsConfig tls;
   DesktopsConfig desktops;
 };
 

@@ -52,6 +52,9 @@ class Desktops {
   Result<std::vector<unsigned char>> screenshot_png(const std::string& name);
   // A fresh console password that opens new connections for `valid_seconds` (open ones stay).
   Result<api::agent::Vnc> console_password(const std::string& name, std::int64_t valid_seconds);
+  // The user's data disk leaves its place ("archive" | "delete"); 409 in_use while a desktop of
+  // the user exists on this host (its disk is open).
+  Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode);
 
   // From libvirt's event thread: queued for the worker, never blocks.
   void on_lifecycle(const LifecycleEvent& e);

@@ -12,6 +12,7 @@
 
 #include <spdlog/logger.h>
 
+#include "labdesk/common/api/agent.hpp"
 #include "labdesk/common/error.hpp"
 
 namespace labdesk::agent {
@@ -54,6 +55,9 @@ class Storage {
   // The user's data disk, created (qcow2 holding an ext4 file system labelled "labdesk-data")
   // if it does not exist yet. Concurrent calls for one user create it once.
   Result<std::string> ensure_data_disk(const std::string& user);
+  // Moves the user's data disk to data_dir/retired/<user>-<UTC time>.qcow2 (archive) or removes
+  // it (the admin said delete); nothing there is not an error.
+  Result<api::agent::RetiredData> retire_data_disk(const std::string& user, bool remove);
   // Deletes overlays (and stale temporary files) of desktops not in `keep`; returns their names.
   std::vector<std::string> sweep_overlays(const std::set<std::string>& keep) const;
 

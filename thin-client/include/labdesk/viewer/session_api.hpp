@@ -39,7 +39,9 @@ class SessionApi {
   virtual Result<void> ack(const std::string& session, const std::string& token, long blackout_ms) = 0;
 };
 
-// Talks HTTP/1.1 + JSON to `base_url` (http://host:port).
-std::unique_ptr<SessionApi> make_http_session_api(const std::string& base_url);
+// Talks HTTP/1.1 + JSON to `base_url` (https://host:port, or http:// where TLS is off); an https
+// server must present a certificate for its host that chains to `ca_file` (the lab CA) or to a
+// CA of the system's.
+std::unique_ptr<SessionApi> make_http_session_api(const std::string& base_url, const std::string& ca_file = {});
 
 }  // namespace labdesk::viewer

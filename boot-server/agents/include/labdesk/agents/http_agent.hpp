@@ -23,6 +23,7 @@ class HttpAgent final : public broker::AgentPort {
   Result<void> destroy(const std::string& desktop) override;
   Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) override;
   Result<api::agent::Vnc> console_password(const std::string& desktop, std::chrono::seconds valid_for) override;
+  Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) override;
   Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) override;
 
  private:

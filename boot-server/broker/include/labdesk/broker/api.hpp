@@ -27,6 +27,9 @@ struct ApiOptions {
   // Logins waiting for a password check, and checked logins waiting for a desktop start, each at
   // most this many; past it a login answers 429 with Retry-After.
   std::size_t max_queued_logins = 1024;
+  // Every desktop's console speaks VeNCrypt x509 (the hosts' libvirt has vnc_tls = 1): endpoints
+  // say so, and viewers then refuse a console without TLS.
+  bool console_tls = false;
 };
 
 // A place in a bounded queue: held from construction (if there was room) until release() or
@@ -67,6 +70,9 @@ class BrokerApi {
 
  private:
   nlohmann::json hosts_json();
+  // Ends the user's sessions and retires their data on every host; the account goes only if
+  // every host did.
+  http::Response delete_user(const std::string& name, bool delete_data);
 
   boost::asio::io_context& io_;
   Broker& broker_;

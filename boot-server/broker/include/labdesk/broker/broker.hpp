@@ -100,10 +100,11 @@ class Broker {
   // A fresh credential for reconnecting, for the lab PC the session is on (`source`: the
   // request's address; another address is 403 not_your_pc); also proves the client is alive.
   Result<LoginResult> credential(const std::string& session, const std::string& token, const std::string& source);
-  Result<void> logout(const std::string& session, const std::string& token);
+  // `source` as for credential (moves carry console passwords): empty only in-process.
+  Result<void> logout(const std::string& session, const std::string& token, const std::string& source = {});
   // Events after `after`; empty when none yet (the HTTP layer long-polls via wait_events).
   Result<std::vector<SessionEvent>> events(const std::string& session, const std::string& token,
-                                           std::uint64_t after);
+                                           std::uint64_t after, const std::string& source = {});
   // Calls `ready` (possibly on another thread) once events after `after` exist, or on timeout.
   void wait_events(const std::string& session, std::uint64_t after, std::function<void()> ready);
   // The viewer reports the blackout it saw after following a move.

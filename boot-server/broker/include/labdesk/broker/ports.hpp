@@ -22,6 +22,9 @@ class AgentPort {
   virtual Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) = 0;
   // A fresh console password for new connections during `valid_for` (open connections stay).
   virtual Result<api::agent::Vnc> console_password(const std::string& desktop, std::chrono::seconds valid_for) = 0;
+  // The user's data disk leaves its place on this host ("archive" | "delete"), so that a new user
+  // of the same name starts empty; only for an admin deleting the user.
+  virtual Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) = 0;
   // Lifecycle events after `after`, waiting up to `wait` for one (long-poll).
   virtual Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) = 0;
 };

@@ -78,6 +78,20 @@ struct ConsolePassword {
   std::int64_t valid_seconds = 60;
 };
 
+// POST /v1/users/{user}/data/retire: the user's data disk leaves its place on this host, so that a
+// new user of the same name starts empty. "archive" moves it to data_dir/retired/, "delete"
+// removes it. Refused (409 in_use) while a desktop of the user exists.
+struct RetireData {
+  std::string mode = "archive";  // "archive" | "delete"
+};
+
+struct RetiredData {
+  std::string user;
+  std::string mode;
+  bool found = false;       // false: this host had no data disk for the user
+  std::string archived_to;  // "archive": where the disk is now
+};
+
 struct MemoryReport {
   std::int64_t requested_mib = 0;
   std::int64_t actual_mib = 0;  // balloon "actual" from the memory stats
@@ -130,6 +144,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Vnc, host, port, password)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desktop, name, user, session, image, tier, state, memory_mib, max_memory_mib, vnc, restarts)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResizeMemory, memory_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ConsolePassword, valid_seconds)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetireData, mode)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetiredData, user, mode, found, archived_to)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MemoryReport, requested_mib, actual_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NicLoad, name, rx_bytes_per_s, tx_bytes_per_s, speed_mbps, utilization)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DesktopLoad, name, cpu_pct, memory_mib)

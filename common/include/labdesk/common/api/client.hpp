@@ -37,6 +37,9 @@ inline constexpr std::string_view bad_token = "bad_token";
 struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
+  // The console speaks VeNCrypt x509 (TLS checked against the lab CA) and the viewer must not
+  // send the password any other way. Absent in older answers: false.
+  bool tls = false;
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
@@ -90,9 +93,10 @@ inline std::string session_path(std::string_view session, std::string_view what)
   return "/v1/sessions/" + std::string(session) + "/" + std::string(what);
 }
 
-inline void to_json(nlohmann::json& j, const Endpoint& v) { j = {{"host", v.host}, {"port", v.port}}; }
+inline void to_json(nlohmann::json& j, const Endpoint& v) { j = {{"host", v.host}, {"port", v.port}, {"tls", v.tls}}; }
 inline void from_json(const nlohmann::json& j, Endpoint& v) {
   j.at("host").get_to(v.host);
+  v.tls = j.contains("tls") && j.at("tls").get<bool>();
   auto port = j.at("port").get<long long>();
   if (port < 1 || port > 65535)
     throw std::out_of_range("endpoint port '" + std::to_string(port) + "' is not in 1..65535");
