@@ -31,10 +31,11 @@ struct StandInAgent {
       if (!spec) return reply(http::Response::error(spec.error()));
       if (spec->user == "slow") {
         // A host that takes its time starting a desktop (answered from another thread).
-        std::thread([reply] {
+        // Joined before the server goes: the reply (and the connection it holds) must not outlive it.
+        slow.emplace_back([reply] {
           std::this_thread::sleep_for(std::chrono::seconds(3));
           reply(http::Response::json(api::agent::Desktop{}, 201));
-        }).detach();
+        });
         return;
       }
       api::agent::Desktop d;
@@ -63,6 +64,7 @@ struct StandInAgent {
     thread = std::thread([this] { io.run(); });
   }
   ~StandInAgent() {
+    for (auto& t : slow) t.join();
     io.stop();
     thread.join();
   }
@@ -72,6 +74,7 @@ struct StandInAgent {
   boost::asio::io_context io;
   std::unique_ptr<http::Server> server;
   std::thread thread;
+  std::vector<std::thread> slow;  // answers that take their time
 };
 
 }  // namespace
