@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     labdesk::config::LabConfig cfg = labdesk::config::load_lab_config(config_path);
     if (!console_dir.empty()) return issue_console_certificate(cfg, console_dir, console_names, *log);
     boost::asio::io_context control;
-    labdesk::boot::BrokerService broker(control, cfg, log);
+    labdesk::boot::BrokerService broker(control, cfg, log->clone("broker"));
     labdesk::boot::BootServer server(control, cfg, config_path, log, broker.extensions());
     server.preflight();
     if (check_only) {

@@ -9,6 +9,7 @@
 
 #include "json_io.hpp"
 #include "labdesk/allocator/planner.hpp"
+#include "labdesk/allocator/from_config.hpp"
 #include "labdesk/common/lab_config.hpp"
 
 namespace labdesk::plan_cli {
@@ -48,9 +49,7 @@ alloc::Cluster resolve(const Settings& s, alloc::Policy& policy) {
     throw config::ConfigError(s.config_file.empty() ? "arguments" : s.config_file + " + arguments",
                               std::move(problems));
   }
-  policy.tiers = c.tiers.mib;
-  policy.mode = c.tiers.mode == "balloon" ? alloc::Mode::balloon : alloc::Mode::handoff;
-  policy.weights = {c.placement.memory_weight, c.placement.cpu_weight, c.placement.network_weight};
+  policy = config::planner_policy(c);
   alloc::Cluster cluster;
   for (const auto& h : c.hosts) cluster.hosts.push_back({h.name, h.capacity_mib, h.reserved_mib, 0, 0});
   return cluster;

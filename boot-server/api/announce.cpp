@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "labdesk/common/lab_config.hpp"
+#include "labdesk/common/net.hpp"
 
 namespace labdesk::boot {
 namespace {
@@ -37,19 +38,19 @@ Result<ClientRecord> parse_announce(const std::string& body, const std::string& 
     if (!j.contains(k)) return fail("bad_announce", "announce field '" + k + "' is missing");
   }
   ClientRecord c;
-  if (!j["mac"].is_string() || !config::valid_mac(j["mac"].get<std::string>())) {
+  if (!j["mac"].is_string() || !net::valid_mac(j["mac"].get<std::string>())) {
     return fail("bad_announce", "announce mac '" + (j["mac"].is_string() ? j["mac"].get<std::string>() : j["mac"].dump()) +
                                     "' is not a MAC address like \"52:54:00:77:00:10\"");
   }
   c.mac = j["mac"].get<std::string>();
   std::transform(c.mac.begin(), c.mac.end(), c.mac.begin(), [](char ch) { return static_cast<char>(std::tolower(static_cast<unsigned char>(ch))); });
   if (c.mac == "00:00:00:00:00:00" || c.mac == "ff:ff:ff:ff:ff:ff") return fail("bad_announce", "announce mac '" + c.mac + "' is not a NIC's address");
-  if (!j["ip"].is_string() || !config::parse_ipv4(j["ip"].get<std::string>())) {
+  if (!j["ip"].is_string() || !net::parse_ipv4(j["ip"].get<std::string>())) {
     return fail("bad_announce", "announce ip '" + (j["ip"].is_string() ? j["ip"].get<std::string>() : j["ip"].dump()) + "' is not an IPv4 address");
   }
   c.ip = j["ip"].get<std::string>();
-  auto net = config::parse_cidr(rules.lab_cidr);
-  auto ip = config::parse_ipv4(c.ip);
+  auto net = net::parse_cidr(rules.lab_cidr);
+  auto ip = net::parse_ipv4(c.ip);
   if (net && (*ip >> (32 - net->second)) != (net->first >> (32 - net->second))) {
     return fail("unknown_client", "announce ip '" + c.ip + "' is not in the lab subnet of '" + rules.lab_cidr + "'", 403);
   }

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "app/netplane_routes.hpp"
+#include "labdesk/common/file.hpp"
 #include "nat/netcheck.hpp"
 #include "tls/lab_ca.hpp"
 
@@ -16,12 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read_text(const fs::path& p) { return read_file(p).value_or(""); }
 
 // Writes only when the text differs; atomic (rename). Returns whether it changed.
 bool write_if_changed(const fs::path& p, const std::string& text) {
@@ -127,12 +123,15 @@ void BootServer::start(std::size_t http_threads) {
   const auto c = config();
   fs::create_directories(state_);
   store_ = std::make_unique<Store>(c->store.path.empty() ? (state_ / "labdesk.sqlite").string() : c->store.path, ext_.migrations);
-  boot_files_ = std::make_unique<BootFiles>(state_, static_cast<std::size_t>(c->boot.keep_versions), log_);
+  // One named logger per part, on the process's one sink: "pxe", "nat" (the broker has its own).
+  pxe_log_ = log_->clone("pxe");
+  nat_log_ = log_->clone("nat");
+  boot_files_ = std::make_unique<BootFiles>(state_, static_cast<std::size_t>(c->boot.keep_versions), pxe_log_);
   boot_files_->import(c->boot.assets_dir, loaders(*c));
   write_dnsmasq_files(*c);
 
   nft_ = std::make_unique<LibNftables>();
-  forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *store_, *nft_, log_);
+  forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *store_, *nft_, nat_log_);
   broker_forwards_ = std::make_unique<BrokerForwards>(*forwards_);
   if (ext_.attach) ext_.attach(*store_, *broker_forwards_);
 
@@ -172,7 +171,7 @@ void BootServer::start(std::size_t http_threads) {
   api_opt.server_name = "labdesk-boot-server";
   admin_http_ = std::make_unique<http::Server>(http_io_, api_opt, std::move(admin), log_);
   file_server_ = std::make_unique<BootFileServer>(http_io_, lab_opt.address, static_cast<std::uint16_t>(c->boot.files_port),
-                                                 *boot_files_, log_);
+                                                 *boot_files_, pxe_log_);
   file_server_->start();
   for (std::size_t i = 0; i < http_threads; ++i) threads_.emplace_back([this] { http_io_.run(); });
 
@@ -190,7 +189,7 @@ void BootServer::start(std::size_t http_threads) {
     so.binary = c->boot.dnsmasq;
     so.conf_file = (state_ / "dnsmasq.conf").string();
     so.log_file = (state_ / "dnsmasq.log").string();
-    dnsmasq_ = std::make_unique<DnsmasqSupervisor>(control_, so, log_);
+    dnsmasq_ = std::make_unique<DnsmasqSupervisor>(control_, so, pxe_log_);
     dnsmasq_->start();
   } catch (...) {
     // Forwards of running desktops stay in place: a failed restart must not cut every student

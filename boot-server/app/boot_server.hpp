@@ -93,6 +93,8 @@ class BootServer {
   std::unique_ptr<DnsmasqSupervisor> dnsmasq_;
   std::unique_ptr<http::Server> lab_http_;
   std::unique_ptr<http::Server> lab_https_;  // the lab API over TLS
+  std::shared_ptr<spdlog::logger> pxe_log_;  // boot files, dnsmasq, the file server
+  std::shared_ptr<spdlog::logger> nat_log_;  // forwards and nftables
   std::unique_ptr<http::Server> admin_http_;
   std::unique_ptr<BootFileServer> file_server_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

@@ -1,5 +1,6 @@
 #include "app/broker_service.hpp"
 
+#include "labdesk/allocator/from_config.hpp"
 #include "labdesk/common/token_file.hpp"
 
 #include <boost/asio/post.hpp>
@@ -73,9 +74,7 @@ void BrokerService::attach(Store& store, broker::ForwardPort& forwards) {
   bo.first_lab_port = static_cast<int>(config_.nat.port_min);
   bo.port_count = static_cast<int>(config_.nat.port_max - config_.nat.port_min + 1);
   bo.image = config_.desktops.image;
-  bo.policy.tiers = config_.tiers.mib;
-  bo.policy.mode = config_.tiers.mode == "balloon" ? alloc::Mode::balloon : alloc::Mode::handoff;
-  bo.policy.weights = {config_.placement.memory_weight, config_.placement.cpu_weight, config_.placement.network_weight};
+  bo.policy = config::planner_policy(config_);
   bo.grace = std::chrono::seconds(config_.tiers.grace_seconds);
   bo.vnc_ready_timeout = std::chrono::seconds(config_.desktops.vnc_ready_seconds);
   broker_ = std::make_unique<broker::Broker>(bo, *hosts_, forwards, probe_, *sessions_, clock_, log_);

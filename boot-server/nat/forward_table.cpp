@@ -30,6 +30,12 @@ Result<void> ForwardTable::replace_all(const std::vector<Forward>& all) {
     if (!next.emplace(f.port, f).second) return fail("bad_forward", "forward port '" + std::to_string(f.port) + "' given twice");
   }
   std::lock_guard lock(mu_);
+  // At start-up the broker's reconciliation usually finds what rebuild() just put in place: then
+  // nftables is built once, not twice.
+  if (next == current_) {
+    log_->info("nftables table '{}' already holds the {} forwards of the running sessions", spec_.table, all.size());
+    return {};
+  }
   if (auto r = nft_.run(render_ruleset(spec_, all)); !r) return r;
   store_.replace_forwards(all);
   current_ = std::move(next);

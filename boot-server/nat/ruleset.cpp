@@ -1,5 +1,7 @@
 #include "nat/ruleset.hpp"
 
+#include "labdesk/common/net.hpp"
+
 namespace labdesk::boot {
 namespace {
 
@@ -28,7 +30,7 @@ json element(const NatSpec& s, const char* verb, const char* map, json elem) {
 json port_range(const NatSpec& s) { return {{"range", json::array({s.port_min, s.port_max})}}; }
 
 std::string subnet_of(const std::string& cidr) {
-  auto a = config::parse_cidr(cidr);
+  auto a = net::parse_cidr(cidr);
   if (!a) return cidr;
   std::uint32_t m = a->first & (~std::uint32_t{0} << (32 - a->second));
   return std::to_string(m >> 24) + "." + std::to_string((m >> 16) & 255) + "." +
@@ -133,13 +135,13 @@ Result<void> check_forward(const NatSpec& s, const Forward& f) {
     return fail("bad_forward", "forward port '" + std::to_string(f.port) + "' is outside nat.port_min..port_max " +
                                    std::to_string(s.port_min) + ".." + std::to_string(s.port_max));
   }
-  auto client = config::parse_ipv4(f.client_ip);
-  auto net = config::parse_cidr(s.lab_subnet);
+  auto client = net::parse_ipv4(f.client_ip);
+  auto net = net::parse_cidr(s.lab_subnet);
   if (!client) return fail("bad_forward", "client ip '" + f.client_ip + "' is not an IPv4 address");
   if (net && (*client >> (32 - net->second)) != (net->first >> (32 - net->second))) {
     return fail("bad_forward", "client ip '" + f.client_ip + "' is not in the lab subnet '" + s.lab_subnet + "'");
   }
-  if (!config::parse_ipv4(f.target_ip)) return fail("bad_forward", "target ip '" + f.target_ip + "' is not an IPv4 address");
+  if (!net::parse_ipv4(f.target_ip)) return fail("bad_forward", "target ip '" + f.target_ip + "' is not an IPv4 address");
   if (f.target_port == 0) return fail("bad_forward", "target port of forward '" + std::to_string(f.port) + "' is 0");
   if (f.session.empty()) return fail("bad_forward", "forward '" + std::to_string(f.port) + "' has no session id");
   return {};

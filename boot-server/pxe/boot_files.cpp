@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "labdesk/common/file.hpp"
+
 namespace labdesk::boot {
 namespace fs = std::filesystem;
 namespace {
@@ -21,12 +23,6 @@ std::string hex(const unsigned char* d, unsigned n) {
   return s;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void copy_atomic(const fs::path& from, const fs::path& to) {
   fs::path tmp = to;
@@ -125,7 +121,7 @@ std::string BootFiles::import(const fs::path& assets_dir, const std::vector<std:
   for (const auto& l : loaders) {
     if (!l.empty()) copy_atomic(dir / "ipxe" / l, tftp_root() / l);
   }
-  std::string templ = fs::exists(dir / "ipxe/boot.ipxe") ? read_file(dir / "ipxe/boot.ipxe") : "";
+  std::string templ = fs::exists(dir / "ipxe/boot.ipxe") ? read_file(dir / "ipxe/boot.ipxe").value_or("") : "";
   {
     std::lock_guard lock(mu_);
     if (current_ != version) log_->info("boot version '{}' is now current (was '{}')", version, current_);

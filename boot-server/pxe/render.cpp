@@ -1,5 +1,7 @@
 #include "pxe/render.hpp"
 
+#include "labdesk/common/net.hpp"
+
 #include <sstream>
 
 namespace labdesk::boot {
@@ -18,7 +20,7 @@ struct Subnet {
 };
 
 Subnet subnet_of(const std::string& cidr) {
-  auto a = config::parse_cidr(cidr);
+  auto a = net::parse_cidr(cidr);
   if (!a) return {"0.0.0.0", "255.255.255.0"};
   std::uint32_t mask = ~std::uint32_t{0} << (32 - a->second);
   return {dotted(a->first & mask), dotted(mask)};

@@ -3,6 +3,7 @@
 #include <array>
 
 #include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 namespace labdesk::boot {
 namespace {
@@ -32,22 +33,9 @@ void SqliteSessionStore::save(const broker::Session& s) {
                         "INSERT OR REPLACE INTO sessions (id, token, user, client_id, client_ip, ord,"
                         " host, desktop, mib, max_mib, tier, vnc_host, vnc_port, vnc_password, lab_port)"
                         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    int i = 1;
-    q.bind(i++, s.id);
-    q.bind(i++, s.token);
-    q.bind(i++, s.user);
-    q.bind(i++, s.client_id);
-    q.bind(i++, s.client_ip);
-    q.bind(i++, static_cast<std::int64_t>(s.order));
-    q.bind(i++, static_cast<std::int64_t>(s.host));
-    q.bind(i++, s.desktop);
-    q.bind(i++, s.mib);
-    q.bind(i++, s.max_mib);
-    q.bind(i++, s.tier);
-    q.bind(i++, s.vnc.host);
-    q.bind(i++, s.vnc.port);
-    q.bind(i++, s.vnc_password);
-    q.bind(i++, s.lab_port);
+    SQLite::bind(q, s.id, s.token, s.user, s.client_id, s.client_ip, static_cast<std::int64_t>(s.order),
+                 static_cast<std::int64_t>(s.host), s.desktop, s.mib, s.max_mib, s.tier, s.vnc.host, s.vnc.port,
+                 s.vnc_password, s.lab_port);
     q.exec();
   });
 }
@@ -113,9 +101,7 @@ std::vector<broker::User> SqliteUserStore::all() {
 void SqliteUserStore::put(const broker::User& u) {
   store_.with_db([&](SQLite::Database& db) {
     SQLite::Statement q(db, "INSERT OR REPLACE INTO users (name, password_hash, admin) VALUES (?, ?, ?)");
-    q.bind(1, u.name);
-    q.bind(2, u.password_hash);
-    q.bind(3, u.admin ? 1 : 0);
+    SQLite::bind(q, u.name, u.password_hash, u.admin ? 1 : 0);
     q.exec();
   });
 }

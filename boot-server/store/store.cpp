@@ -9,6 +9,7 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 namespace labdesk::boot {
 namespace {
@@ -97,8 +98,7 @@ void Store::migrate(std::span<const Migration> extra) {
     SQLite::Transaction t(db_);
     db_.exec(m.sql);
     SQLite::Statement ins(db_, "INSERT INTO schema_migrations(version, name) VALUES (?, ?)");
-    ins.bind(1, m.version);
-    ins.bind(2, m.name);
+    SQLite::bind(ins, m.version, m.name);
     ins.exec();
     t.commit();
   }
@@ -118,19 +118,12 @@ ClientRecord Store::record_announce(const ClientRecord& f, std::int64_t now) try
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1)"
                        " ON CONFLICT(mac) DO UPDATE SET ip=?2, uptime_s=?3, cpu=?4, mem_mib=?5,"
                        " boot_version=?6, last_seen=?7, announces=announces+1");
-  up.bind(1, f.mac);
-  up.bind(2, f.ip);
-  up.bind(3, f.uptime_s);
-  up.bind(4, f.cpu);
-  up.bind(5, f.mem_mib);
-  up.bind(6, f.boot_version);
-  up.bind(7, now);
+  SQLite::bind(up, f.mac, f.ip, f.uptime_s, f.cpu, f.mem_mib, f.boot_version, now);
   up.exec();
   // Bounded whatever a lab PC claims: one row per address (the MAC that announced last from it),
   // and at most kMaxClients rows, the least recently seen going first.
   SQLite::Statement same_ip(db_, "DELETE FROM clients WHERE ip = ?1 AND mac != ?2");
-  same_ip.bind(1, f.ip);
-  same_ip.bind(2, f.mac);
+  SQLite::bind(same_ip, f.ip, f.mac);
   same_ip.exec();
   SQLite::Statement cap(db_, "DELETE FROM clients WHERE mac IN (SELECT mac FROM clients ORDER BY last_seen DESC, mac"
                              " LIMIT -1 OFFSET ?1)");
@@ -182,18 +175,13 @@ void Store::put_forward(const Forward& f) {
   std::lock_guard lock(mu_);
   SQLite::Transaction t(db_);
   SQLite::Statement del(db_, "DELETE FROM forwards WHERE session = ? AND port <> ?");
-  del.bind(1, f.session);
-  del.bind(2, f.port);
+  SQLite::bind(del, f.session, f.port);
   del.exec();
   SQLite::Statement up(db_,
                        "INSERT INTO forwards(port, session, client_ip, target_ip, target_port) VALUES (?1, ?2, ?3, ?4, ?5)"
                        " ON CONFLICT(port) DO UPDATE SET session=?2, client_ip=?3, target_ip=?4, target_port=?5,"
                        " updated_at=strftime('%s','now')");
-  up.bind(1, f.port);
-  up.bind(2, f.session);
-  up.bind(3, f.client_ip);
-  up.bind(4, f.target_ip);
-  up.bind(5, f.target_port);
+  SQLite::bind(up, f.port, f.session, f.client_ip, f.target_ip, f.target_port);
   up.exec();
   t.commit();
 }
@@ -204,11 +192,7 @@ void Store::replace_forwards(const std::vector<Forward>& all) {
   db_.exec("DELETE FROM forwards");
   for (const auto& f : all) {
     SQLite::Statement ins(db_, "INSERT INTO forwards(port, session, client_ip, target_ip, target_port) VALUES (?, ?, ?, ?, ?)");
-    ins.bind(1, f.port);
-    ins.bind(2, f.session);
-    ins.bind(3, f.client_ip);
-    ins.bind(4, f.target_ip);
-    ins.bind(5, f.target_port);
+    SQLite::bind(ins, f.port, f.session, f.client_ip, f.target_ip, f.target_port);
     ins.exec();
   }
   t.commit();

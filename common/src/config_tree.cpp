@@ -149,6 +149,25 @@ ConfigError::ConfigError(std::string source, Problems problems)
                     400}),
       problems_(std::move(problems)) {}
 
+void bind(const Tree& tree, std::span<const SectionSpec> schema, void* config) {
+  for (const auto& sec : schema) {
+    const std::string name(sec.name);
+    if (!sec.locate) throw Failure(Error{"config_schema", "section '" + name + "' has no struct to land in (a bug)", 500});
+    const std::size_t tables = sec.array_of_tables ? tree.count(sec.name) : 1;
+    for (std::size_t i = 0; i < tables; ++i) {
+      void* target = sec.locate(config, i);
+      const std::string prefix = sec.array_of_tables ? name + "[" + std::to_string(i) + "]." : name + ".";
+      for (const auto& k : sec.keys) {
+        if (!k.assign) {
+          throw Failure(Error{"config_schema", "key '" + prefix + std::string(k.key) +
+                                                   "' is declared without a member: declare it with key<&Struct::member>() (a bug)", 500});
+        }
+        if (const Entry* e = tree.find(prefix + std::string(k.key))) k.assign(target, e->value);
+      }
+    }
+  }
+}
+
 std::optional<std::string_view> closest(std::string_view word,
                                         std::span<const std::string_view> known) {
   std::optional<std::string_view> best;

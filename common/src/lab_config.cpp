@@ -1,7 +1,5 @@
 #include "labdesk/common/lab_config.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -10,158 +8,165 @@
 #include <set>
 #include <sstream>
 
+#include "labdesk/common/file.hpp"
+#include "labdesk/common/net.hpp"
+
 namespace labdesk::config {
 namespace {
+
+using net::parse_cidr;
+using net::parse_ipv4;
+using net::valid_mac;
 
 using I = std::int64_t;
 
 const std::array kTierKeys{
-    KeySpec{"mib", Kind::integer_array, Value{std::vector<I>{4096, 2048, 1024, 512}},
-            "VM memory per tier in MiB, largest first; tier m is used while users <= U_m"},
-    KeySpec{"mode", Kind::string, Value{std::string("handoff")},
+    key<&TiersConfig::mib>("mib", std::vector<I>{4096, 2048, 1024, 512},
+            "VM memory per tier in MiB, largest first; tier m is used while users <= U_m"),
+    key<&TiersConfig::mode>("mode", std::string("handoff"),
             "how running users shrink: \"handoff\" (start a smaller VM, switch, destroy the old) "
-            "or \"balloon\" (live resize)"},
-    KeySpec{"grace_seconds", Kind::integer, Value{I{300}},
-            "how long a desktop keeps running after its thin client vanishes"},
+            "or \"balloon\" (live resize)"),
+    key<&TiersConfig::grace_seconds>("grace_seconds", I{300},
+            "how long a desktop keeps running after its thin client vanishes"),
 };
 
 const std::array kPlacementKeys{
-    KeySpec{"memory_weight", Kind::number, Value{0.5}, "weight of memory utilization in the host score"},
-    KeySpec{"cpu_weight", Kind::number, Value{0.3}, "weight of CPU utilization in the host score"},
-    KeySpec{"network_weight", Kind::number, Value{0.2}, "weight of NIC utilization in the host score"},
+    key<&PlacementConfig::memory_weight>("memory_weight", 0.5, "weight of memory utilization in the host score"),
+    key<&PlacementConfig::cpu_weight>("cpu_weight", 0.3, "weight of CPU utilization in the host score"),
+    key<&PlacementConfig::network_weight>("network_weight", 0.2, "weight of NIC utilization in the host score"),
 };
 
 const std::array kHostKeys{
-    KeySpec{"name", Kind::string, std::nullopt, "unique host name: letters, digits, '.', '_', '-'"},
-    KeySpec{"agent_url", Kind::string, Value{std::string()}, "base URL of the host's labdesk-agent"},
-    KeySpec{"token_file", Kind::string, Value{std::string()}, "file holding the agent's bearer token"},
-    KeySpec{"capacity_mib", Kind::integer, std::nullopt, "memory the host gives to desktops, in MiB"},
-    KeySpec{"reserved_mib", Kind::integer, Value{I{0}}, "part of capacity_mib kept free, in MiB"},
+    key<&HostConfig::name>("name", std::nullopt, "unique host name: letters, digits, '.', '_', '-'"),
+    key<&HostConfig::agent_url>("agent_url", std::string(), "base URL of the host's labdesk-agent"),
+    key<&HostConfig::token_file>("token_file", std::string(), "file holding the agent's bearer token"),
+    key<&HostConfig::capacity_mib>("capacity_mib", std::nullopt, "memory the host gives to desktops, in MiB"),
+    key<&HostConfig::reserved_mib>("reserved_mib", I{0}, "part of capacity_mib kept free, in MiB"),
 };
 
 using S = std::string;
 using SV = std::vector<std::string>;
 
 const std::array kLabKeys{
-    KeySpec{"interface", Kind::string, Value{S()},
-            "the lab network interface the boot-server serves, e.g. \"br0\" (required by labdesk-boot-server)"},
-    KeySpec{"address", Kind::string, Value{S()},
-            "the boot-server's lab address with prefix, e.g. \"10.77.0.1/24\"; it must be on the interface"},
-    KeySpec{"dhcp", Kind::string, Value{S("full")},
+    key<&NetworkConfig::interface>("interface", S(),
+            "the lab network interface the boot-server serves, e.g. \"br0\" (required by labdesk-boot-server)"),
+    key<&NetworkConfig::address>("address", S(),
+            "the boot-server's lab address with prefix, e.g. \"10.77.0.1/24\"; it must be on the interface"),
+    key<&NetworkConfig::dhcp>("dhcp", S("full"),
             "\"full\": dnsmasq leases addresses from range_start..range_end; \"proxy\": the lab "
-            "already has a DHCP server and dnsmasq only adds the PXE boot answers"},
-    KeySpec{"range_start", Kind::string, Value{S()}, "first address leased to lab PCs (full DHCP)"},
-    KeySpec{"range_end", Kind::string, Value{S()}, "last address leased to lab PCs (full DHCP)"},
-    KeySpec{"lease_seconds", Kind::integer, Value{I{3600}}, "DHCP lease time in seconds (at least 120)"},
-    KeySpec{"dns", Kind::string_array, Value{SV{}}, "DNS servers handed to lab PCs (full DHCP)"},
-    KeySpec{"ipv6_ra", Kind::boolean, Value{true},
+            "already has a DHCP server and dnsmasq only adds the PXE boot answers"),
+    key<&NetworkConfig::range_start>("range_start", S(), "first address leased to lab PCs (full DHCP)"),
+    key<&NetworkConfig::range_end>("range_end", S(), "last address leased to lab PCs (full DHCP)"),
+    key<&NetworkConfig::lease_seconds>("lease_seconds", I{3600}, "DHCP lease time in seconds (at least 120)"),
+    key<&NetworkConfig::dns>("dns", SV{}, "DNS servers handed to lab PCs (full DHCP)"),
+    key<&NetworkConfig::ipv6_ra>("ipv6_ra", true,
             "send IPv6 router advertisements (no DHCPv6) so iPXE does not wait ~15 s for IPv6 "
-            "autoconfiguration; needs an IPv6 address on the interface"},
+            "autoconfiguration; needs an IPv6 address on the interface"),
 };
 
 const std::array kReservationKeys{
-    KeySpec{"mac", Kind::string, std::nullopt, "the lab PC's MAC address, \"52:54:00:77:00:10\""},
-    KeySpec{"ip", Kind::string, std::nullopt, "the address it always gets (inside the lab subnet)"},
-    KeySpec{"name", Kind::string, Value{S()}, "optional host name for the PC"},
+    key<&ReservationConfig::mac>("mac", std::nullopt, "the lab PC's MAC address, \"52:54:00:77:00:10\""),
+    key<&ReservationConfig::ip>("ip", std::nullopt, "the address it always gets (inside the lab subnet)"),
+    key<&ReservationConfig::name>("name", S(), "optional host name for the PC"),
 };
 
 const std::array kBootKeys{
-    KeySpec{"http_port", Kind::integer, Value{I{8080}},
-            "TCP port of the boot-server's HTTP server on the lab address (boot files, announce)"},
-    KeySpec{"files_port", Kind::integer, Value{I{8081}},
-            "TCP port on the lab address serving kernel and initramfs with sendfile (iPXE fetches them here)"},
-    KeySpec{"assets_dir", Kind::string, Value{S()},
+    key<&BootConfig::http_port>("http_port", I{8080},
+            "TCP port of the boot-server's HTTP server on the lab address (boot files, announce)"),
+    key<&BootConfig::files_port>("files_port", I{8081},
+            "TCP port on the lab address serving kernel and initramfs with sendfile (iPXE fetches them here)"),
+    key<&BootConfig::assets_dir>("assets_dir", S(),
             "the pxe-assets output folder: vmlinuz, thin-client/initrd.cpio.gz, ipxe/ (required by "
-            "labdesk-boot-server); each change becomes a new boot version"},
-    KeySpec{"state_dir", Kind::string, Value{S("/var/lib/labdesk")},
-            "where the boot-server keeps boot versions, dnsmasq's files and the store"},
-    KeySpec{"cmdline", Kind::string, Value{S()}, "extra kernel arguments for the thin client"},
-    KeySpec{"keep_versions", Kind::integer, Value{I{3}},
-            "boot versions kept besides the current one, for PCs still booting an older one"},
-    KeySpec{"max_connections", Kind::integer, Value{I{16384}},
-            "open connections the lab-facing HTTP server accepts at once, from all lab PCs"},
-    KeySpec{"max_connections_per_pc", Kind::integer, Value{I{64}},
-            "open connections one lab address may hold at once; past it a connection is closed"},
-    KeySpec{"bios_loader", Kind::string, Value{S("undionly.kpxe")},
-            "first stage for BIOS PCs (client arch 0), from assets_dir/ipxe"},
-    KeySpec{"uefi_loader", Kind::string, Value{S("snponly.efi")},
-            "first stage for x86-64 UEFI PCs (client arch 7 and 9), from assets_dir/ipxe"},
-    KeySpec{"uefi32_loader", Kind::string, Value{S()},
-            "first stage for 32-bit UEFI PCs (client arch 6); empty: none offered"},
-    KeySpec{"dnsmasq", Kind::string, Value{S("dnsmasq")}, "the dnsmasq binary"},
+            "labdesk-boot-server); each change becomes a new boot version"),
+    key<&BootConfig::state_dir>("state_dir", S("/var/lib/labdesk"),
+            "where the boot-server keeps boot versions, dnsmasq's files and the store"),
+    key<&BootConfig::cmdline>("cmdline", S(), "extra kernel arguments for the thin client"),
+    key<&BootConfig::keep_versions>("keep_versions", I{3},
+            "boot versions kept besides the current one, for PCs still booting an older one"),
+    key<&BootConfig::max_connections>("max_connections", I{16384},
+            "open connections the lab-facing HTTP server accepts at once, from all lab PCs"),
+    key<&BootConfig::max_connections_per_pc>("max_connections_per_pc", I{64},
+            "open connections one lab address may hold at once; past it a connection is closed"),
+    key<&BootConfig::bios_loader>("bios_loader", S("undionly.kpxe"),
+            "first stage for BIOS PCs (client arch 0), from assets_dir/ipxe"),
+    key<&BootConfig::uefi_loader>("uefi_loader", S("snponly.efi"),
+            "first stage for x86-64 UEFI PCs (client arch 7 and 9), from assets_dir/ipxe"),
+    key<&BootConfig::uefi32_loader>("uefi32_loader", S(),
+            "first stage for 32-bit UEFI PCs (client arch 6); empty: none offered"),
+    key<&BootConfig::dnsmasq>("dnsmasq", S("dnsmasq"), "the dnsmasq binary"),
 };
 
 const std::array kStoreKeys{
-    KeySpec{"path", Kind::string, Value{S()}, "SQLite database file; empty: STATE_DIR/labdesk.sqlite"},
+    key<&StoreConfig::path>("path", S(), "SQLite database file; empty: STATE_DIR/labdesk.sqlite"),
 };
 
 const std::array kNatKeys{
-    KeySpec{"enabled", Kind::boolean, Value{true},
-            "masquerade lab PCs' outbound traffic and forward desktop ports (nftables)"},
-    KeySpec{"table", Kind::string, Value{S("labdesk")},
-            "name of labdesk's own nftables table (family ip); other tables are left alone"},
-    KeySpec{"outbound_interface", Kind::string, Value{S()},
-            "masquerade only out of this interface; empty: any interface but the lab's"},
-    KeySpec{"port_min", Kind::integer, Value{I{15900}}, "first port of the lab address used for desktop forwards"},
-    KeySpec{"port_max", Kind::integer, Value{I{16899}}, "last port used for desktop forwards"},
+    key<&NatConfig::enabled>("enabled", true,
+            "masquerade lab PCs' outbound traffic and forward desktop ports (nftables)"),
+    key<&NatConfig::table>("table", S("labdesk"),
+            "name of labdesk's own nftables table (family ip); other tables are left alone"),
+    key<&NatConfig::outbound_interface>("outbound_interface", S(),
+            "masquerade only out of this interface; empty: any interface but the lab's"),
+    key<&NatConfig::port_min>("port_min", I{15900}, "first port of the lab address used for desktop forwards"),
+    key<&NatConfig::port_max>("port_max", I{16899}, "last port used for desktop forwards"),
 };
 
 const std::array kApiKeys{
-    KeySpec{"address", Kind::string, Value{S("127.0.0.1")},
-            "address of the boot-server's admin API (forwards, clients); keep it off the lab network"},
-    KeySpec{"port", Kind::integer, Value{I{7080}}, "TCP port of the admin API"},
-    KeySpec{"token_file", Kind::string, Value{S()},
-            "file holding the admin API's bearer token; empty: no token (loopback only)"},
+    key<&ApiConfig::address>("address", S("127.0.0.1"),
+            "address of the boot-server's admin API (forwards, clients); keep it off the lab network"),
+    key<&ApiConfig::port>("port", I{7080}, "TCP port of the admin API"),
+    key<&ApiConfig::token_file>("token_file", S(),
+            "file holding the admin API's bearer token; empty: no token (loopback only)"),
 };
 
 const std::array kTlsKeys{
-    KeySpec{"enabled", Kind::boolean, Value{true},
+    key<&TlsConfig::enabled>("enabled", true,
             "serve the lab API (logins, console credentials) over HTTPS only; false sends students' "
-            "passwords in clear (a lab without students, a test bench)"},
-    KeySpec{"port", Kind::integer, Value{I{8443}}, "TCP port of the lab API over HTTPS on the lab address"},
-    KeySpec{"cert", Kind::string, Value{S()},
+            "passwords in clear (a lab without students, a test bench)"),
+    key<&TlsConfig::port>("port", I{8443}, "TCP port of the lab API over HTTPS on the lab address"),
+    key<&TlsConfig::cert>("cert", S(),
             "PEM certificate chain for the lab address; empty: labdesk's own lab CA in STATE_DIR/tls, "
-            "made at first start, issues it"},
-    KeySpec{"key", Kind::string, Value{S()}, "PEM private key for cert"},
-    KeySpec{"ca", Kind::string, Value{S()},
-            "PEM CA certificate that lab PCs trust (handed to them at boot, as lab-ca.cpio.gz); needed with cert"},
+            "made at first start, issues it"),
+    key<&TlsConfig::key>("key", S(), "PEM private key for cert"),
+    key<&TlsConfig::ca>("ca", S(),
+            "PEM CA certificate that lab PCs trust (handed to them at boot, as lab-ca.cpio.gz); needed with cert"),
 };
 
 const std::array kDesktopKeys{
-    KeySpec{"image", Kind::string, Value{S("desktop")},
-            "catalog name of the image a login's desktop starts from (an [[images]] entry of the agents)"},
-    KeySpec{"console_tls", Kind::boolean, Value{true},
+    key<&DesktopsConfig::image>("image", S("desktop"),
+            "catalog name of the image a login's desktop starts from (an [[images]] entry of the agents)"),
+    key<&DesktopsConfig::console_tls>("console_tls", true,
             "desktops' consoles speak VeNCrypt x509 (libvirt's vnc_tls = 1 on every host, certificates "
             "from labdesk-boot-server --issue-console-certificate): viewers refuse a console without TLS; "
-            "false sends console passwords, pixels and keys in clear"},
-    KeySpec{"vnc_ready_seconds", Kind::integer, Value{I{120}},
-            "how long a new desktop may take until its VNC server answers; 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"},
+            "false sends console passwords, pixels and keys in clear"),
+    key<&DesktopsConfig::vnc_ready_seconds>("vnc_ready_seconds", I{120},
+            "how long a new desktop may take until its VNC server answers; 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"),
 };
 
 const std::array kSchema{
     SectionSpec{"tiers", false, false, kTierKeys, "",
                 "Memory tiers: with n users connected the system is in the smallest tier m with "
-                "n <= U_m = floor(C / mib[m]) - 1, C being the hosts' total usable memory."},
+                "n <= U_m = floor(C / mib[m]) - 1, C being the hosts' total usable memory.", section<&LabConfig::tiers>},
     SectionSpec{"placement", false, false, kPlacementKeys, "",
                 "Host score = memory_weight*mem + cpu_weight*cpu + network_weight*net "
-                "(utilizations 0..1); new desktops go to the lowest score."},
+                "(utilizations 0..1); new desktops go to the lowest score.", section<&LabConfig::placement>},
     SectionSpec{"hosts", true, true, kHostKeys,
                 "no [[hosts]] entries: add at least one [[hosts]] table with name and capacity_mib",
-                "One table per virtualization host."},
+                "One table per virtualization host.", section<&LabConfig::hosts>},
     SectionSpec{"lab", false, false, kLabKeys, "",
-                "The lab network labdesk-boot-server serves: PXE boot, DHCP and the NAT gateway."},
+                "The lab network labdesk-boot-server serves: PXE boot, DHCP and the NAT gateway.", section<&LabConfig::lab>},
     SectionSpec{"reservations", true, false, kReservationKeys, "",
-                "Fixed addresses per lab PC (full and proxy DHCP: in proxy mode they only name PCs)."},
+                "Fixed addresses per lab PC (full and proxy DHCP: in proxy mode they only name PCs).", section<&LabConfig::reservations>},
     SectionSpec{"boot", false, false, kBootKeys, "",
                 "What lab PCs boot: iPXE first stages over TFTP, then kernel and thin-client "
-                "initramfs over HTTP from versioned folders."},
-    SectionSpec{"store", false, false, kStoreKeys, "", "The boot-server's SQLite store (WAL)."},
+                "initramfs over HTTP from versioned folders.", section<&LabConfig::boot>},
+    SectionSpec{"store", false, false, kStoreKeys, "", "The boot-server's SQLite store (WAL).", section<&LabConfig::store>},
     SectionSpec{"nat", false, false, kNatKeys, "",
-                "NAT for lab PCs and per-session forwards from the lab address to desktops' VNC ports."},
-    SectionSpec{"api", false, false, kApiKeys, "", "The boot-server's admin API."},
+                "NAT for lab PCs and per-session forwards from the lab address to desktops' VNC ports.", section<&LabConfig::nat>},
+    SectionSpec{"api", false, false, kApiKeys, "", "The boot-server's admin API.", section<&LabConfig::api>},
     SectionSpec{"tls", false, false, kTlsKeys, "",
-                "TLS on the lab network: the lab API that lab PCs log in through."},
-    SectionSpec{"desktops", false, false, kDesktopKeys, "", "What a login starts on a virtualization host."},
+                "TLS on the lab network: the lab API that lab PCs log in through.", section<&LabConfig::tls>},
+    SectionSpec{"desktops", false, false, kDesktopKeys, "", "What a login starts on a virtualization host.", section<&LabConfig::desktops>},
 };
 
 bool valid_name(std::string_view s) {
@@ -175,116 +180,12 @@ std::string lower(std::string s) {
   return s;
 }
 
-}  // namespace
-
-std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
-  in_addr a{};
-  if (text.empty() || inet_pton(AF_INET, text.c_str(), &a) != 1) return std::nullopt;
-  return ntohl(a.s_addr);
+// The checked tree as the typed config: every key lands where its declaration above binds it.
+LabConfig build(const Tree& t) {
+  LabConfig c;
+  bind(t, kSchema, &c);
+  return c;
 }
-
-std::optional<std::pair<std::uint32_t, int>> parse_cidr(const std::string& text) {
-  auto slash = text.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  auto ip = parse_ipv4(text.substr(0, slash));
-  std::string p = text.substr(slash + 1);
-  if (!ip || p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), ::isdigit)) return std::nullopt;
-  int prefix = std::stoi(p);
-  if (prefix < 1 || prefix > 32) return std::nullopt;
-  return std::pair{*ip, prefix};
-}
-
-bool valid_mac(const std::string& s) {
-  if (s.size() != 17) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i % 3 == 2 ? s[i] != ':' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
-namespace {
-
-// Reads the checked tree into the typed config (types are already checked by the tree).
-class Builder {
- public:
-  explicit Builder(const Tree& t) : tree_(t) {}
-
-  template <typename T>
-  void read(const std::string& key, T& out) {
-    if (const auto* e = tree_.find(key)) {
-      if (const auto* v = std::get_if<T>(&e->value)) out = *v;
-    }
-  }
-
-  LabConfig build() {
-    LabConfig c;
-    read("tiers.mib", c.tiers.mib);
-    read("tiers.mode", c.tiers.mode);
-    read("tiers.grace_seconds", c.tiers.grace_seconds);
-    read("placement.memory_weight", c.placement.memory_weight);
-    read("placement.cpu_weight", c.placement.cpu_weight);
-    read("placement.network_weight", c.placement.network_weight);
-    for (std::size_t i = 0; i < tree_.count("hosts"); ++i) {
-      std::string p = "hosts[" + std::to_string(i) + "]";
-      HostConfig h;
-      read(p + ".name", h.name);
-      read(p + ".agent_url", h.agent_url);
-      read(p + ".token_file", h.token_file);
-      read(p + ".capacity_mib", h.capacity_mib);
-      read(p + ".reserved_mib", h.reserved_mib);
-      c.hosts.push_back(std::move(h));
-    }
-    read("lab.interface", c.lab.interface);
-    read("lab.address", c.lab.address);
-    read("lab.dhcp", c.lab.dhcp);
-    read("lab.range_start", c.lab.range_start);
-    read("lab.range_end", c.lab.range_end);
-    read("lab.lease_seconds", c.lab.lease_seconds);
-    read("lab.dns", c.lab.dns);
-    read("lab.ipv6_ra", c.lab.ipv6_ra);
-    for (std::size_t i = 0; i < tree_.count("reservations"); ++i) {
-      std::string p = "reservations[" + std::to_string(i) + "]";
-      ReservationConfig r;
-      read(p + ".mac", r.mac);
-      read(p + ".ip", r.ip);
-      read(p + ".name", r.name);
-      c.reservations.push_back(std::move(r));
-    }
-    read("boot.http_port", c.boot.http_port);
-    read("boot.files_port", c.boot.files_port);
-    read("boot.assets_dir", c.boot.assets_dir);
-    read("boot.state_dir", c.boot.state_dir);
-    read("boot.cmdline", c.boot.cmdline);
-    read("boot.keep_versions", c.boot.keep_versions);
-    read("boot.max_connections", c.boot.max_connections);
-    read("boot.max_connections_per_pc", c.boot.max_connections_per_pc);
-    read("boot.bios_loader", c.boot.bios_loader);
-    read("boot.uefi_loader", c.boot.uefi_loader);
-    read("boot.uefi32_loader", c.boot.uefi32_loader);
-    read("boot.dnsmasq", c.boot.dnsmasq);
-    read("store.path", c.store.path);
-    read("nat.enabled", c.nat.enabled);
-    read("nat.table", c.nat.table);
-    read("nat.outbound_interface", c.nat.outbound_interface);
-    read("nat.port_min", c.nat.port_min);
-    read("nat.port_max", c.nat.port_max);
-    read("api.address", c.api.address);
-    read("api.port", c.api.port);
-    read("api.token_file", c.api.token_file);
-    read("tls.enabled", c.tls.enabled);
-    read("tls.port", c.tls.port);
-    read("tls.cert", c.tls.cert);
-    read("tls.key", c.tls.key);
-    read("tls.ca", c.tls.ca);
-    read("desktops.image", c.desktops.image);
-    read("desktops.vnc_ready_seconds", c.desktops.vnc_ready_seconds);
-    read("desktops.console_tls", c.desktops.console_tls);
-    return c;
-  }
-
- private:
-  const Tree& tree_;
-};
 
 // Checks what the values mean; positions come from the tree when there is one.
 class Validator {
@@ -504,7 +405,7 @@ std::span<const SectionSpec> lab_schema() { return kSchema; }
 LabConfig parse_lab_config(std::string_view text, const std::string& source_name) {
   Problems problems;
   Tree tree = Tree::parse(text, lab_schema(), problems);
-  LabConfig c = Builder(tree).build();
+  LabConfig c = build(tree);
   Validator(c, &tree, problems).run();
   if (!problems.empty()) throw ConfigError(source_name, std::move(problems));
   return c;
@@ -512,7 +413,7 @@ LabConfig parse_lab_config(std::string_view text, const std::string& source_name
 
 LabConfig defaults() {
   Problems ignored;
-  return Builder(Tree::parse("", lab_schema(), ignored)).build();
+  return build(Tree::parse("", lab_schema(), ignored));
 }
 
 Problems validate(const LabConfig& c) {
@@ -522,15 +423,13 @@ Problems validate(const LabConfig& c) {
 }
 
 LabConfig load_lab_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  auto text = read_file(path);
+  if (!text) {
     Problems p;
     p.add("", {}, "cannot read the config file: check the path and its permissions");
     throw ConfigError(path, std::move(p));
   }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return parse_lab_config(s.str(), path);
+  return parse_lab_config(*text, path);
 }
 
 }  // namespace labdesk::config

@@ -33,6 +33,14 @@ Result<std::uint64_t> query_number(const Request& req, const std::string& key, s
   return v;
 }
 
+// A request body of type T, checked strictly; an empty body is T's defaults (`{}`).
+template <typename T>
+Result<T> body_or_defaults(const Request& req) {
+  auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object()) : req.json();
+  if (!body) return std::unexpected(body.error());
+  return api::parse_strict<T>(*body);
+}
+
 }  // namespace
 
 http::Router make_router(ApiDeps d) {
@@ -69,16 +77,12 @@ http::Router make_router(ApiDeps d) {
     return answer(d.desktops.resize(req.params.at("name"), resize->memory_mib));
   });
   r.add("POST", "/v1/desktops/{name}/console", [d](const Request& req) {
-    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object()) : req.json();
-    if (!body) return Response::error(body.error());
-    auto ask = api::parse_strict<aa::ConsolePassword>(*body);
+    auto ask = body_or_defaults<aa::ConsolePassword>(req);
     if (!ask) return Response::error(ask.error());
     return answer(d.desktops.console_password(req.params.at("name"), ask->valid_seconds));
   });
   r.add("POST", "/v1/users/{user}/data/retire", [d](const Request& req) {
-    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object()) : req.json();
-    if (!body) return Response::error(body.error());
-    auto ask = api::parse_strict<aa::RetireData>(*body);
+    auto ask = body_or_defaults<aa::RetireData>(req);
     if (!ask) return Response::error(ask.error());
     return answer(d.desktops.retire_data(req.params.at("user"), ask->mode));
   });

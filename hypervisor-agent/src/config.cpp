@@ -7,86 +7,73 @@
 #include <sstream>
 
 #include "labdesk/agent/names.hpp"
+#include "labdesk/common/file.hpp"
 #include "labdesk/agent/storage.hpp"
 
 namespace labdesk::agent {
 namespace {
 
-using config::Kind;
-using config::KeySpec;
+using config::key;
+using config::section;
+using config::whole;
 using config::SectionSpec;
-using config::Value;
 using I = std::int64_t;
 using S = std::string;
 
 const std::array kAgentKeys{
-    KeySpec{"host", Kind::string, Value{S("localhost")}, "this host's name in health and load reports"},
-    KeySpec{"listen", Kind::string, Value{S("127.0.0.1")}, "address the API listens on"},
-    KeySpec{"port", Kind::integer, Value{I{7400}}, "TCP port of the API"},
-    KeySpec{"token_file", Kind::string, std::nullopt, "file holding the bearer token the boot-server sends (reloaded on SIGHUP)"},
-    KeySpec{"tls_cert", Kind::string, Value{S()}, "PEM certificate chain; with tls_key the API speaks HTTPS"},
-    KeySpec{"tls_key", Kind::string, Value{S()}, "PEM private key for tls_cert"},
-    KeySpec{"max_body_bytes", Kind::integer, Value{I{65536}}, "largest request body accepted"},
+    key<&AgentConfig::host>("host", S("localhost"), "this host's name in health and load reports"),
+    key<&AgentConfig::listen>("listen", S("127.0.0.1"), "address the API listens on"),
+    key<&AgentConfig::port>("port", I{7400}, "TCP port of the API"),
+    key<&AgentConfig::token_file>("token_file", std::nullopt, "file holding the bearer token the boot-server sends (reloaded on SIGHUP)"),
+    key<&AgentConfig::tls_cert>("tls_cert", S(), "PEM certificate chain; with tls_key the API speaks HTTPS"),
+    key<&AgentConfig::tls_key>("tls_key", S(), "PEM private key for tls_cert"),
+    key<&AgentConfig::max_body_bytes>("max_body_bytes", I{65536}, "largest request body accepted"),
 };
 const std::array kLibvirtKeys{
-    KeySpec{"uri", Kind::string, Value{S("qemu:///system")}, "libvirt connection URI (test:///default for tests)"},
+    key<&AgentConfig::uri>("uri", S("qemu:///system"), "libvirt connection URI (test:///default for tests)"),
 };
 const std::array kStorageKeys{
-    KeySpec{"images_dir", Kind::string, Value{S("/var/lib/labdesk/images")}, "read-only base images, kernels and initrds live here"},
-    KeySpec{"overlay_dir", Kind::string, Value{S("/var/lib/labdesk/overlays")}, "throwaway per-start qcow2 overlays (the agent deletes what no VM uses)"},
-    KeySpec{"data_dir", Kind::string, Value{S("/var/lib/labdesk/data")}, "users' persistent data disks (never deleted by the agent)"},
-    KeySpec{"console_dir", Kind::string, Value{S()}, "serial console sockets and logs per desktop; empty: no serial console"},
-    KeySpec{"console_mode", Kind::string, Value{S("file")}, "\"file\": serial output to <console_dir>/<desktop>.log; \"unix\": an interactive socket <desktop>.sock, logged too"},
-    KeySpec{"data_disk_mib", Kind::integer, Value{I{1024}}, "size of a new user's data disk in MiB"},
+    key<&AgentConfig::images_dir>("images_dir", S("/var/lib/labdesk/images"), "read-only base images, kernels and initrds live here"),
+    key<&AgentConfig::overlay_dir>("overlay_dir", S("/var/lib/labdesk/overlays"), "throwaway per-start qcow2 overlays (the agent deletes what no VM uses)"),
+    key<&AgentConfig::data_dir>("data_dir", S("/var/lib/labdesk/data"), "users' persistent data disks (never deleted by the agent)"),
+    key<&AgentConfig::console_dir>("console_dir", S(), "serial console sockets and logs per desktop; empty: no serial console"),
+    key<&AgentConfig::console_mode>("console_mode", S("file"), "\"file\": serial output to <console_dir>/<desktop>.log; \"unix\": an interactive socket <desktop>.sock, logged too"),
+    key<&AgentConfig::data_disk_mib>("data_disk_mib", I{1024}, "size of a new user's data disk in MiB"),
 };
 const std::array kDesktopKeys{
-    KeySpec{"capacity_mib", Kind::integer, std::nullopt, "memory this host gives to desktops, in MiB"},
-    KeySpec{"vnc_listen", Kind::string, Value{S("127.0.0.1")}, "the host's internal address VNC servers listen on"},
-    KeySpec{"vcpus", Kind::integer, Value{I{1}}, "virtual CPUs per desktop"},
-    KeySpec{"console_password_seconds", Kind::integer, Value{I{60}},
-            "a console (VNC) password opens new connections for this long after it is set; the boot-server asks for a fresh one whenever a viewer needs it (0: no expiry)"},
-    KeySpec{"restart_policy", Kind::string, Value{S("on-crash")}, "\"on-crash\" restarts a crashed desktop with the same data disk; \"never\""},
-    KeySpec{"max_restarts", Kind::integer, Value{I{3}}, "crashes a desktop may have before it stays down"},
-    KeySpec{"shutdown_seconds", Kind::integer, Value{I{10}},
-            "how long stopping a desktop waits for a clean guest shutdown (ACPI power button: the guest syncs and unmounts the data disk) before it is destroyed; 0: destroy at once"},
+    key<&AgentConfig::capacity_mib>("capacity_mib", std::nullopt, "memory this host gives to desktops, in MiB"),
+    key<&AgentConfig::vnc_listen>("vnc_listen", S("127.0.0.1"), "the host's internal address VNC servers listen on"),
+    key<&AgentConfig::vcpus>("vcpus", I{1}, "virtual CPUs per desktop"),
+    key<&AgentConfig::console_password_seconds>("console_password_seconds", I{60},
+            "a console (VNC) password opens new connections for this long after it is set; the boot-server asks for a fresh one whenever a viewer needs it (0: no expiry)"),
+    key<&AgentConfig::restart_policy>("restart_policy", S("on-crash"), "\"on-crash\" restarts a crashed desktop with the same data disk; \"never\""),
+    key<&AgentConfig::max_restarts>("max_restarts", I{3}, "crashes a desktop may have before it stays down"),
+    key<&AgentConfig::shutdown_seconds>("shutdown_seconds", I{10},
+            "how long stopping a desktop waits for a clean guest shutdown (ACPI power button: the guest syncs and unmounts the data disk) before it is destroyed; 0: destroy at once"),
 };
 const std::array kLoadKeys{
-    KeySpec{"sample_ms", Kind::integer, Value{I{250}}, "time between the two samples of a load report"},
-    KeySpec{"cache_ms", Kind::integer, Value{I{1000}}, "requests within this time after a sample share it"},
+    key<&AgentConfig::sample_ms>("sample_ms", I{250}, "time between the two samples of a load report"),
+    key<&AgentConfig::cache_ms>("cache_ms", I{1000}, "requests within this time after a sample share it"),
 };
 const std::array kImageKeys{
-    KeySpec{"name", Kind::string, std::nullopt, "catalog name the boot-server asks for"},
-    KeySpec{"base", Kind::string, std::nullopt, "read-only base qcow2 (absolute, or relative to images_dir)"},
-    KeySpec{"kernel", Kind::string, Value{S()}, "kernel for direct kernel boot (absolute, or relative to images_dir)"},
-    KeySpec{"initrd", Kind::string, Value{S()}, "initrd for direct kernel boot"},
-    KeySpec{"cmdline", Kind::string, Value{S("console=ttyS0")}, "kernel command line; labdesk.user= and labdesk.session= are appended"},
+    key<&ImageConfig::name>("name", std::nullopt, "catalog name the boot-server asks for"),
+    key<&ImageConfig::base>("base", std::nullopt, "read-only base qcow2 (absolute, or relative to images_dir)"),
+    key<&ImageConfig::kernel>("kernel", S(), "kernel for direct kernel boot (absolute, or relative to images_dir)"),
+    key<&ImageConfig::initrd>("initrd", S(), "initrd for direct kernel boot"),
+    key<&ImageConfig::cmdline>("cmdline", S("console=ttyS0"), "kernel command line; labdesk.user= and labdesk.session= are appended"),
 };
 
 const std::array kSchema{
-    SectionSpec{"agent", false, false, kAgentKeys, "", "The API."},
-    SectionSpec{"libvirt", false, false, kLibvirtKeys, "", "The hypervisor connection."},
-    SectionSpec{"storage", false, false, kStorageKeys, "", "Directories; the agent touches no file outside them."},
+    SectionSpec{"agent", false, false, kAgentKeys, "", "The API.", whole<AgentConfig>},
+    SectionSpec{"libvirt", false, false, kLibvirtKeys, "", "The hypervisor connection.", whole<AgentConfig>},
+    SectionSpec{"storage", false, false, kStorageKeys, "", "Directories; the agent touches no file outside them.", whole<AgentConfig>},
     SectionSpec{"desktops", false, true, kDesktopKeys,
                 "no [desktops] section: add one with capacity_mib = MiB this host gives to desktops",
-                "Desktop VMs."},
-    SectionSpec{"load", false, false, kLoadKeys, "", "Load reports."},
+                "Desktop VMs.", whole<AgentConfig>},
+    SectionSpec{"load", false, false, kLoadKeys, "", "Load reports.", whole<AgentConfig>},
     SectionSpec{"images", true, true, kImageKeys,
                 "no [[images]] entries: add at least one [[images]] table with name and base",
-                "The image catalog (reloaded on SIGHUP)."},
-};
-
-class Reader {
- public:
-  explicit Reader(const config::Tree& t) : t_(t) {}
-  template <typename T>
-  void operator()(const std::string& key, T& out) const {
-    if (const auto* e = t_.find(key)) {
-      if (const auto* v = std::get_if<T>(&e->value)) out = *v;
-    }
-  }
-
- private:
-  const config::Tree& t_;
+                "The image catalog (reloaded on SIGHUP).", section<&AgentConfig::images>},
 };
 
 std::string absolute_in(const std::string& dir, const std::string& p) {
@@ -94,46 +81,15 @@ std::string absolute_in(const std::string& dir, const std::string& p) {
   return dir + "/" + p;
 }
 
+// The checked tree as the typed config (each key lands where its declaration binds it); image
+// paths relative to images_dir made absolute.
 AgentConfig build(const config::Tree& t) {
-  Reader r(t);
   AgentConfig c;
-  I port = 0;
-  r("agent.host", c.host);
-  r("agent.listen", c.listen);
-  r("agent.port", port);
-  c.port = static_cast<std::uint16_t>(port >= 0 && port <= 65535 ? port : 0);
-  r("agent.token_file", c.token_file);
-  r("agent.tls_cert", c.tls_cert);
-  r("agent.tls_key", c.tls_key);
-  r("agent.max_body_bytes", c.max_body_bytes);
-  r("libvirt.uri", c.uri);
-  r("storage.images_dir", c.images_dir);
-  r("storage.overlay_dir", c.overlay_dir);
-  r("storage.data_dir", c.data_dir);
-  r("storage.console_dir", c.console_dir);
-  r("storage.console_mode", c.console_mode);
-  r("storage.data_disk_mib", c.data_disk_mib);
-  r("desktops.capacity_mib", c.capacity_mib);
-  r("desktops.vnc_listen", c.vnc_listen);
-  r("desktops.vcpus", c.vcpus);
-  r("desktops.console_password_seconds", c.console_password_seconds);
-  r("desktops.restart_policy", c.restart_policy);
-  r("desktops.max_restarts", c.max_restarts);
-  r("desktops.shutdown_seconds", c.shutdown_seconds);
-  r("load.sample_ms", c.sample_ms);
-  r("load.cache_ms", c.cache_ms);
-  for (std::size_t i = 0; i < t.count("images"); ++i) {
-    std::string p = "images[" + std::to_string(i) + "]";
-    ImageConfig im;
-    r(p + ".name", im.name);
-    r(p + ".base", im.base);
-    r(p + ".kernel", im.kernel);
-    r(p + ".initrd", im.initrd);
-    r(p + ".cmdline", im.cmdline);
+  config::bind(t, kSchema, &c);
+  for (auto& im : c.images) {
     im.base = absolute_in(c.images_dir, im.base);
     im.kernel = absolute_in(c.images_dir, im.kernel);
     im.initrd = absolute_in(c.images_dir, im.initrd);
-    c.images.push_back(std::move(im));
   }
   return c;
 }
@@ -231,15 +187,13 @@ AgentConfig parse_agent_config(std::string_view text, const std::string& source_
 }
 
 AgentConfig load_agent_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  auto text = read_file(path);
+  if (!text) {
     config::Problems p;
     p.add("", {}, "cannot read the config file: check the path and its permissions");
     throw config::ConfigError(path, std::move(p));
   }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return parse_agent_config(s.str(), path);
+  return parse_agent_config(*text, path);
 }
 
 }  // namespace labdesk::agent

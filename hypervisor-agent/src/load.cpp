@@ -8,15 +8,12 @@
 #include <map>
 #include <sstream>
 
+#include "labdesk/common/file.hpp"
+
 namespace labdesk::agent {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string slurp(const std::string& path) { return read_file(path).value_or(""); }
 
 std::int64_t link_speed(const std::string& name) {
   std::ifstream in("/sys/class/net/" + name + "/speed");

@@ -24,13 +24,6 @@ bool token(const std::vector<unsigned char>& b, std::size_t& pos, std::string& o
   return !out.empty();
 }
 
-void append(png_structp png, png_bytep data, png_size_t n) {
-  auto* out = static_cast<std::vector<unsigned char>*>(png_get_io_ptr(png));
-  out->insert(out->end(), data, data + n);
-}
-
-void flush_nothing(png_structp) {}
-
 }  // namespace
 
 Result<std::vector<unsigned char>> ppm_to_png(const std::vector<unsigned char>& ppm) {
@@ -52,28 +45,21 @@ Result<std::vector<unsigned char>> ppm_to_png(const std::vector<unsigned char>& 
       ppm.size() < pos + width * height * 3) {
     return fail("bad_image", "screenshot PPM '" + w + "x" + h + "' maxval '" + maxval + "' is truncated or unsupported", 500);
   }
-  std::vector<unsigned char> out;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!png || !info) {
-    png_destroy_write_struct(&png, &info);
-    return fail("bad_image", "libpng could not start", 500);
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = static_cast<png_uint_32>(width);
+  image.height = static_cast<png_uint_32>(height);
+  image.format = PNG_FORMAT_RGB;
+  const unsigned char* pixels = ppm.data() + pos;
+  // The worst case up front: one pass of compression, not a sizing pass and a real one.
+  std::vector<unsigned char> out(PNG_IMAGE_PNG_SIZE_MAX(image));
+  png_alloc_size_t size = out.size();
+  if (!png_image_write_to_memory(&image, out.data(), &size, 0, pixels, 0, nullptr)) {
+    const std::string why = image.message;
+    png_image_free(&image);
+    return fail("bad_image", "libpng failed to encode the screenshot: " + why, 500);
   }
-  // libpng reports errors by longjmp; nothing here owns resources that need unwinding.
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    return fail("bad_image", "libpng failed to encode the screenshot", 500);
-  }
-  png_set_write_fn(png, &out, append, flush_nothing);
-  png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
-               PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_set_compression_level(png, 3);
-  png_write_info(png, info);
-  for (unsigned long y = 0; y < height; ++y) {
-    png_write_row(png, const_cast<png_bytep>(ppm.data() + pos + y * width * 3));
-  }
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
+  out.resize(size);
   return out;
 }
 

@@ -20,8 +20,8 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "pxe-assets"))
-import labvm  # noqa: E402  (the QEMU/QMP/serial helper shared with the pxe-assets tests)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labvm  # noqa: E402  (the QEMU/QMP/serial half of this lab library, shared with the tests)
 
 LAB_GW = "10.77.0.1"
 HOST_GW = "10.78.0.1"

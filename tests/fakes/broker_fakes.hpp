@@ -28,19 +28,22 @@ class FakeAgent final : public broker::AgentPort {
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
     std::vector<api::agent::Desktop> out;
-    for (const auto& [n, d] : desktops) out.push_back(d);
+    for (const auto& [n, d] : desktops) {
+      out.push_back(d);
+      out.back().vnc.password.clear();  // as the real agent: a password only where it is set
+    }
     return out;
   }
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) override {
     if (on_create) on_create(spec.user);  // outside the lock: a test may hold a create here
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
-    if (committed_locked() + spec.memory_mib > capacity_) {
-      return fail("over_capacity", "host '" + host_ + "' over capacity", 409);
-    }
     // As the real agent: a user's data disk is in one VM at a time on a host.
     for (const auto& [name, other] : desktops) {
       if (other.user == spec.user) return fail("user_busy", "user '" + spec.user + "' already has desktop '" + name + "'", 409);
+    }
+    if (committed_locked() + spec.memory_mib > capacity_) {
+      return fail("no_capacity", "host '" + host_ + "' has no room for " + std::to_string(spec.memory_mib) + " MiB", 409);
     }
     data_users.insert(spec.user);  // the real agent makes the data disk on first use
     api::agent::Desktop d;
@@ -54,13 +57,17 @@ class FakeAgent final : public broker::AgentPort {
     d.max_memory_mib = spec.max_memory_mib ? spec.max_memory_mib : spec.memory_mib;
     d.vnc = {"10.1.0." + host_, 5900 + created, "pw" + std::to_string(created)};
     desktops[d.name] = d;
+    push_event_locked("started", d, "");
     return d;
   }
   Result<void> destroy(const std::string& name) override {
     if (on_destroy) on_destroy(name);
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
-    if (!desktops.erase(name)) return fail("not_found", "no desktop '" + name + "'", 404);
+    auto it = desktops.find(name);
+    if (it == desktops.end()) return fail("not_found", "no desktop '" + name + "'", 404);
+    push_event_locked("stopped", it->second, "destroyed through the API");
+    desktops.erase(it);
     ++destroyed;
     return {};
   }
@@ -68,8 +75,12 @@ class FakeAgent final : public broker::AgentPort {
     std::lock_guard lock(mu_);
     auto it = desktops.find(name);
     if (it == desktops.end()) return fail("not_found", "no desktop '" + name + "'", 404);
-    if (mib > it->second.max_memory_mib) return fail("too_large", "above maximum", 409);
+    if (mib < 128 || mib > it->second.max_memory_mib) {
+      return fail("bad_memory", "memory_mib " + std::to_string(mib) + " for '" + name + "' outside 128.." +
+                                    std::to_string(it->second.max_memory_mib), 400);
+    }
     it->second.memory_mib = mib;
+    push_event_locked("resized", it->second, "memory_mib=" + std::to_string(mib));
     return api::agent::MemoryReport{mib, mib};
   }
 
@@ -89,6 +100,7 @@ class FakeAgent final : public broker::AgentPort {
   Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) override {
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    if (mode != "archive" && mode != "delete") return fail("bad_request", "mode '" + mode + "' must be archive or delete", 400);
     for (const auto& [n, d] : desktops) {
       if (d.user == user) return fail("in_use", "user '" + user + "' still has desktop '" + n + "' here", 409);
     }
@@ -114,7 +126,7 @@ class FakeAgent final : public broker::AgentPort {
     d.vnc.port += 100;
     d.vnc.password = "re" + d.vnc.password;
     ++d.restarts;
-    agent_events.push_back({agent_events.size() + 1, "restarted", name, d.user, d.session, "qemu died"});
+    push_event_locked("restarted", d, "qemu died");
   }
 
   std::int64_t committed() const {
@@ -136,12 +148,21 @@ class FakeAgent final : public broker::AgentPort {
   std::chrono::seconds last_valid_for{0};
 
  private:
+  // As the real agent: a restart's event carries the new console endpoint and password.
+  void push_event_locked(std::string type, const api::agent::Desktop& d, std::string detail) {
+    api::agent::Event e{++event_seq_, std::move(type), d.name, d.user, d.session, std::move(detail), {}};
+    if (e.type == "started") e.vnc = {d.vnc.host, d.vnc.port, ""};
+    if (e.type == "restarted") e.vnc = d.vnc;
+    agent_events.push_back(std::move(e));
+    if (agent_events.size() > 1024) agent_events.erase(agent_events.begin(), agent_events.begin() + 256);
+  }
   std::int64_t committed_locked() const {
     std::int64_t sum = 0;
     for (const auto& [n, d] : desktops) sum += d.memory_mib;
     return sum;
   }
   mutable std::mutex mu_;
+  std::uint64_t event_seq_ = 0;
   std::string host_;
   std::int64_t capacity_;
 };

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "../unit/broker/broker_lab.hpp"
+#include "../unit/boot-server/broker/broker_lab.hpp"
 #include "../unit/boot-server/fixtures.hpp"
 #include "app/netplane_routes.hpp"
 #include "labdesk/broker/api.hpp"

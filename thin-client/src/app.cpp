@@ -20,6 +20,7 @@
 
 #include "event_poller.hpp"
 #include "labdesk/common/log.hpp"
+#include "labdesk/viewer/first_frame.hpp"
 #include "labdesk/viewer/keymap.hpp"
 #include "labdesk/viewer/repeat_log.hpp"
 #include "options.hpp"
@@ -73,6 +74,15 @@ std::string utf8_to_latin1(const std::string& in) {
 
 struct Events {
   Uint32 rfb = 0, api = 0, signal = 0;
+};
+// user.code of an Events::api event: a batch of session events, or the answer to a login.
+constexpr Sint32 kSessionEvents = 0;
+constexpr Sint32 kLoginAnswer = 1;
+
+// A login asked on a helper thread while the login screen stays live.
+struct LoginAnswer {
+  unsigned generation = 0;
+  LoginResult result;
 };
 
 // Where helper threads (socket watch, session events, signals) post to the UI thread. SDL opens
@@ -164,6 +174,7 @@ class App final : public RfbListener {
   Result<void> open_sdl();
   void perform(Command c);
   Command do_login();
+  Command finish_login(LoginResult r);
   Command do_connect();
   Command do_credential();
   void drop_connection();
@@ -205,12 +216,12 @@ class App final : public RfbListener {
   std::unique_ptr<EventPoller> poller_;
   std::int32_t generation_ = 0;
   LoginForm form_;
+  unsigned login_generation_ = 0;  // answers to an older login (a quit meanwhile) are dropped
   KeyTracker keys_;
   RepeatLog connect_failures_;  // a refusing desktop is retried every 0.2-4 s: not one line each
   DirtyRegion dirty_;
   int buttons_ = 0;
-  bool fresh_ = false;       // connected, first full frame not seen yet
-  long covered_ = 0;         // pixels updated since connecting
+  FirstFrameGate gate_{kBlackGrace};  // the new connection's picture: when it may be shown
   Millis connect_started_{}, app_started_{};
   std::optional<Millis> moved_at_;  // a 'moved' event arrived: for the ack's blackout figure
   std::optional<Millis> shot_due_;  // first full frame shown, --screenshot not written yet
@@ -293,7 +304,7 @@ int App::run() {
   ui_ = std::move(*ui);
   log_->debug("display ready {} ms after start", (clock_.now() - app_started_).count());
   sync_pointer();
-  if (frame_waiting_ && conn_ && fresh_) promote_first_frame();
+  if (frame_waiting_ && conn_ && gate_.fresh()) promote_first_frame();
   if (clipboard_waiting_) sdl_->SDL_SetClipboardText(clipboard_sent_.c_str());
   sdl_->SDL_StartTextInput();
   while (!quit_) {
@@ -311,8 +322,7 @@ int App::run() {
     perform(machine_->tick());
     // Read what has arrived before giving up on a non-black picture: the grace must not win
     // against data waiting in the socket (a slow start-up, e.g. under ASan, made it so).
-    if (fresh_ && covered_ > 0 && clock_.now() - connect_started_ >= kBlackGrace && pump_connection() && fresh_)
-      promote_first_frame();
+    if (gate_.grace_over(clock_.now()) && pump_connection() && gate_.fresh()) promote_first_frame();
     if (shot_due_) first_screenshot();
     if (machine_->phase() == Phase::reconnecting) redraw_ = true;  // the overlay counts seconds
   }
@@ -326,9 +336,9 @@ int App::wait_ms() const {
   long ms = 60000;
   auto now = clock_.now();
   if (auto d = machine_->next_deadline()) ms = std::min(ms, std::max(0L, (*d - now).count()));
-  if (fresh_ && covered_ > 0) ms = std::min(ms, std::max(0L, (connect_started_ + kBlackGrace - now).count()));
+  if (auto d = gate_.deadline()) ms = std::min(ms, std::max(0L, (*d - now).count()));
   if (redraw_ && ui_ && quiet_start()) ms = std::min(ms, std::max(0L, (connect_started_ + kQuietStart - now).count()));
-  if (shot_due_ && conn_ && !fresh_) ms = std::min(ms, std::max(0L, (*shot_due_ + kShotWait - now).count()));
+  if (shot_due_ && conn_ && !gate_.fresh()) ms = std::min(ms, std::max(0L, (*shot_due_ + kShotWait - now).count()));
   if (machine_->phase() == Phase::reconnecting) ms = std::min(ms, 1000L);
   if (opt_.exit_after > 0) {
     long left = static_cast<long>(opt_.exit_after * 1000) - (now - app_started_).count();
@@ -363,6 +373,7 @@ void App::perform(Command c) {
           quit_ = true;
         } else {  // a lab PC: back to the login screen for the next student
           std::string why = machine_->message();
+          ++login_generation_;
           reset_machine();
           form_ = LoginForm{};
           form_.message = why;
@@ -377,8 +388,20 @@ void App::perform(Command c) {
 
 Command App::do_login() {
   form_.busy = true;
-  draw();
-  auto r = api_->login(api::LoginRequest{machine_->user(), machine_->password(), opt_.client_id});
+  redraw_ = true;
+  api::LoginRequest req{machine_->user(), machine_->password(), opt_.client_id};
+  // Before the display exists (--user: the connect helper) nothing is on screen to freeze.
+  if (!ui_) return finish_login(api_->login(req));
+  // With the login screen up, the answer (seconds while a desktop starts, up to the API's
+  // timeout) must not freeze it: a helper asks and posts the answer to the UI thread.
+  std::thread([api = api_, sink = sink_, req = std::move(req), generation = ++login_generation_] {
+    auto* answer = new LoginAnswer{generation, api->login(req)};
+    if (!sink->push(&Events::api, kLoginAnswer, answer)) delete answer;
+  }).detach();
+  return Command::none;
+}
+
+Command App::finish_login(LoginResult r) {
   form_.busy = false;
   redraw_ = true;
   if (!r) {
@@ -390,7 +413,7 @@ Command App::do_login() {
   auto cmd = machine_->login_ok(*r);
   poller_ = std::make_unique<EventPoller>(api_, r->session, r->token, 0, [sink = sink_](api::EventBatch b) {
     auto* batch = new api::EventBatch(std::move(b));
-    if (!sink->push(&Events::api, 0, batch)) delete batch;
+    if (!sink->push(&Events::api, kSessionEvents, batch)) delete batch;
   });
   return cmd;
 }
@@ -407,7 +430,7 @@ Command App::do_credential() {
 void App::drop_connection() {
   watch_.reset();  // before the socket it watches
   conn_.reset();
-  fresh_ = false;
+  gate_.shown();
   ++generation_;
 }
 
@@ -415,7 +438,6 @@ Command App::do_connect() {
   drop_connection();
   const auto& t = machine_->target();
   connect_started_ = clock_.now();
-  covered_ = 0;
   auto r = RfbConnection::open(t, opt_.rfb, *this);
   if (!r) {
     if (auto n = connect_failures_.failed(t.endpoint.host + ":" + std::to_string(t.endpoint.port)); n == 1U)
@@ -428,7 +450,7 @@ Command App::do_connect() {
   if (auto n = connect_failures_.succeeded(); n > 0)
     log_->info("opened the desktop at '{}:{}' after {} failed tries", t.endpoint.host, t.endpoint.port, n);
   conn_ = std::move(*r);
-  fresh_ = true;
+  gate_.connected(connect_started_);
   log_->debug("handshake done {} ms after start", (clock_.now() - app_started_).count());
   ++connections_;
   log_->info("connected to '{}:{}' ('{}', {}x{}) in {} ms", t.endpoint.host, t.endpoint.port,
@@ -441,8 +463,8 @@ Command App::do_connect() {
 
 void App::on_resize(int w, int h) {
   log_->info("desktop size {}x{}", w, h);
-  covered_ = 0;
-  if (!fresh_ && conn_) {  // a live size change: new texture, everything is new
+  gate_.resized();
+  if (!gate_.fresh() && conn_) {  // a live size change: new texture, everything is new
     ui_->set_desktop_size(w, h);
     dirty_.set_bounds(w, h);
   }
@@ -450,22 +472,22 @@ void App::on_resize(int w, int h) {
 
 void App::on_rect(const Rect& r) {
   ++rects_;
-  if (fresh_) covered_ += r.area();
+  if (gate_.fresh()) gate_.decoded(r.area());
   else dirty_.add(r);
 }
 
 void App::on_update_done() {
   if (!conn_) return;
-  if (fresh_) {
-    if (covered_ < static_cast<long>(conn_->width()) * conn_->height()) {
-      log_->debug("partial update while connecting: {} px covered, {} ms after connecting", covered_,
-                  (clock_.now() - connect_started_).count());
+  if (gate_.fresh()) {
+    if (!gate_.complete(static_cast<long>(conn_->width()) * conn_->height())) {
+      log_->debug("partial update while connecting: {} px covered, {} ms after connecting", gate_.covered(),
+                  gate_.since_connect(clock_.now()).count());
       return;
     }
     auto colour = uniform_colour(conn_->pixels(), conn_->width(), conn_->height(), conn_->stride());
     bool black = colour && *colour == 0;
-    log_->debug("update while connecting: {} px covered, {} ms after connecting{}", covered_,
-                (clock_.now() - connect_started_).count(), black ? ", all black: QEMU's stale surface, waiting" : "");
+    log_->debug("update while connecting: {} px covered, {} ms after connecting{}", gate_.covered(),
+                gate_.since_connect(clock_.now()).count(), black ? ", all black: QEMU's stale surface, waiting" : "");
     if (black) return;
     if (ui_) promote_first_frame();
     else frame_waiting_ = true;  // decoded while SDL starts: shown as soon as the window exists
@@ -484,7 +506,7 @@ void App::on_update_done() {
 // path to the first frame. Stops when the display is ready (the UI thread takes over), when the
 // picture is complete, or when the connection is gone.
 void App::pump_until_display(int display_ready) {
-  while (conn_ && fresh_ && !frame_waiting_ && display_ready >= 0) {
+  while (conn_ && gate_.fresh() && !frame_waiting_ && display_ready >= 0) {
     pollfd fds[2] = {{conn_->fd(), POLLIN, 0}, {display_ready, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0 || (fds[1].revents & POLLIN) != 0) return;
     if (!pump_connection()) return;
@@ -493,7 +515,7 @@ void App::pump_until_display(int display_ready) {
 
 // The new connection's picture is complete: only now does it replace the old one on screen.
 void App::promote_first_frame() {
-  fresh_ = false;
+  gate_.shown();
   frame_waiting_ = false;
   long ms = (clock_.now() - connect_started_).count();
   auto lost = machine_->lost_since();
@@ -529,7 +551,7 @@ void App::promote_first_frame() {
 // The --screenshot after the first full frame: of a picture that is not one colour, or, if the
 // desktop stays one colour for kShotWait, of that.
 void App::first_screenshot() {
-  if (!conn_ || fresh_) return;  // connection lost meanwhile: the next first frame decides
+  if (!conn_ || gate_.fresh()) return;  // connection lost meanwhile: the next first frame decides
   bool blank = uniform_colour(conn_->pixels(), conn_->width(), conn_->height(), conn_->stride()).has_value();
   bool late = clock_.now() - *shot_due_ >= kShotWait;
   if (blank && !late) return;
@@ -568,7 +590,7 @@ void App::sync_pointer() {
 }
 
 void App::screenshot() {
-  if (!conn_ || fresh_) {
+  if (!conn_ || gate_.fresh()) {
     log_->warn("no desktop on screen yet: screenshot skipped");
     return;
   }
@@ -621,6 +643,13 @@ void App::handle(const SDL_Event& e) {
   if (e.type == ev_.rfb) {
     if (e.user.code != generation_ || !conn_) return;
     if (pump_connection() && watch_) watch_->rearm();
+    return;
+  }
+  if (e.type == ev_.api && e.user.code == kLoginAnswer) {
+    std::unique_ptr<LoginAnswer> answer(static_cast<LoginAnswer*>(e.user.data1));
+    if (answer->generation == login_generation_ && machine_->phase() == Phase::logging_in) {
+      perform(finish_login(std::move(answer->result)));
+    }
     return;
   }
   if (e.type == ev_.api) {
@@ -695,7 +724,7 @@ void App::handle_login_key(const SDL_Event& e) {
 }
 
 void App::handle_desktop_input(const SDL_Event& e) {
-  if (!conn_ || fresh_) return;
+  if (!conn_ || gate_.fresh()) return;
   switch (e.type) {
     case SDL_KEYDOWN: {
       const auto& ks = e.key.keysym;

@@ -265,9 +265,11 @@ void Broker::desktop_event(std::size_t host, const api::agent::Event& e) {
       if (e.type != "stopped") return;  // crashed: the agent's restart policy may still bring it back
     } else {
       Session& s = it->second;
-      if (live->vnc.port == s.vnc.port && live->vnc.host == s.vnc.host && live->vnc.password.empty()) return;
+      // The list never carries a console password; a restart's event does (a new VM, a new one).
+      const bool new_password = e.type == "restarted" && !e.vnc.password.empty() && e.vnc.port == live->vnc.port;
+      if (live->vnc.port == s.vnc.port && live->vnc.host == s.vnc.host && !new_password) return;
       s.vnc = {live->vnc.host, live->vnc.port};
-      if (!live->vnc.password.empty()) s.vnc_password = live->vnc.password;
+      if (new_password) s.vnc_password = e.vnc.password;
       store_.save(s);
       f = Forward{s.lab_port, s.client_ip, s.vnc.host, s.vnc.port};
       push_event_locked(s, SessionEvent{0, "moved", Endpoint{opt_.lab_address, s.lab_port}, s.vnc_password,

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "lab"))
 from labvm import VM, TestFailure, check, cleanup_dir, log, need_root, workdir  # noqa: E402
 
 READY = r"LABDESK: ready user=(\S+) mem_mib=(\d+) data=(\S+) uptime=([\d.]+)"

@@ -14,7 +14,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labvm import GW, VM, Lab, TestFailure, check, cleanup_dir, log, need_root, workdir  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "lab"))
+from pxe_lab import Lab  # noqa: E402
+from labvm import GW, VM, TestFailure, check, cleanup_dir, log, need_root, workdir  # noqa: E402
 
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS.fd"

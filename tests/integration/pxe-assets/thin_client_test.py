@@ -26,7 +26,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labvm import VM, Lab, TestFailure, check, cleanup_dir, log, need_root, workdir  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "lab"))
+from pxe_lab import Lab  # noqa: E402
+from labvm import VM, TestFailure, check, cleanup_dir, log, need_root, workdir  # noqa: E402
 
 from labvm import GW  # noqa: E402
 import viewer_screen  # noqa: E402

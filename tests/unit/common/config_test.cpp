@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "labdesk/common/lab_config.hpp"
+#include "schema_binding.hpp"
 
 using namespace labdesk::config;
 
@@ -89,4 +90,8 @@ TEST_CASE("the example config in docs/ is valid") {
   auto c = load_lab_config(LABDESK_SOURCE_DIR "/docs/examples/lab.toml");
   CHECK(c.hosts.size() == 2);
   CHECK(c.tiers.mib.back() == 512);
+}
+
+TEST_CASE("every key of the lab schema is declared once, bound to a member of its own") {
+  labdesk::test::check_every_key_lands_in_its_own_member<LabConfig>(lab_schema());
 }

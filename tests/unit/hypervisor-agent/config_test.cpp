@@ -3,6 +3,7 @@
 #include <string>
 
 #include "../common/golden.hpp"
+#include "../common/schema_binding.hpp"
 #include "fixture.hpp"
 #include "labdesk/agent/config.hpp"
 #include "labdesk/agent/names.hpp"
@@ -101,4 +102,8 @@ TEST_CASE("agent config: overlay_dir is compared with data_dir as a folder, not 
   CHECK(agent::same_or_nested("/a", "/a/b/c"));
   CHECK_FALSE(agent::same_or_nested("/a/b", "/a/bc"));
   CHECK_FALSE(agent::same_or_nested("/a/overlays", "/a/data"));
+}
+
+TEST_CASE("every key of the agent schema is declared once, bound to a member of its own") {
+  test::check_every_key_lands_in_its_own_member<agent::AgentConfig>(agent::agent_schema());
 }

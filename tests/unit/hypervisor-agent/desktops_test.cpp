@@ -16,30 +16,12 @@ using nlohmann::json;
 
 namespace {
 
-struct Running {
-  test::AgentTree tree;
-  boost::asio::io_context io;
-  agent::EventLoop loop;
-  std::unique_ptr<agent::Agent> agent;
-  std::vector<std::thread> threads;
+struct Running : test::RunningAgent {
   std::unique_ptr<http::Client> client;
 
-  explicit Running(const std::string& extra = "") : tree(extra) {
-    agent = std::make_unique<agent::Agent>(loop, tree.cfg, tree.token, io,
-                                           log::make_logger("agent-test", spdlog::level::warn));
-    agent->start();
-    for (int i = 0; i < 3; ++i) threads.emplace_back([this] { io.run(); });
-    client = std::make_unique<http::Client>("http://127.0.0.1:" + std::to_string(agent->port()),
-                                            http::ClientOptions{.bearer_token = tree.token});
+  explicit Running(const std::string& extra = "") : RunningAgent(extra) {
+    client = std::make_unique<http::Client>(url(), http::ClientOptions{.bearer_token = tree.token});
   }
-  ~Running() {
-    agent->drain();
-    io.stop();
-    for (auto& t : threads) t.join();
-    agent.reset();
-  }
-  Running(const Running&) = delete;
-  Running& operator=(const Running&) = delete;
 
   json create(const std::string& user, int mem = 512, int max = 1024) {
     auto r = client->post_json("/v1/desktops", {{"user", user}, {"session", "s-" + user}, {"image", "deb"},

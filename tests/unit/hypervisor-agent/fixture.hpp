@@ -8,8 +8,15 @@
 #include <fstream>
 #include <string>
 
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "labdesk/agent/agent.hpp"
 #include "labdesk/agent/config.hpp"
 #include "labdesk/agent/storage.hpp"
+#include "labdesk/common/log.hpp"
 
 namespace labdesk::test {
 
@@ -54,6 +61,30 @@ struct AgentTree {
     if (!r) throw std::runtime_error(r.error().message);
     cfg = agent::parse_agent_config(agent_toml(dir.path, extra), "test.toml");
   }
+};
+
+// The real agent in-process on test:///default, its API on a loopback port, three I/O threads.
+struct RunningAgent {
+  AgentTree tree;
+  boost::asio::io_context io;
+  agent::EventLoop loop;
+  std::unique_ptr<agent::Agent> agent;
+  std::vector<std::thread> threads;
+
+  explicit RunningAgent(const std::string& extra = "") : tree(extra) {
+    agent = std::make_unique<agent::Agent>(loop, tree.cfg, tree.token, io, log::make_logger("agent-test", spdlog::level::warn));
+    agent->start();
+    for (int i = 0; i < 3; ++i) threads.emplace_back([this] { io.run(); });
+  }
+  ~RunningAgent() {
+    agent->drain();
+    io.stop();
+    for (auto& t : threads) t.join();
+    agent.reset();
+  }
+  RunningAgent(const RunningAgent&) = delete;
+  RunningAgent& operator=(const RunningAgent&) = delete;
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(agent->port()); }
 };
 
 }  // namespace labdesk::test

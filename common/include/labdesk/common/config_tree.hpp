@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -55,11 +56,19 @@ enum class Kind { integer, number, boolean, string, integer_array, string_array 
 using Value = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
                            std::vector<std::string>>;
 
+// Stores a checked value into the member its key is bound to; `section` is what the key's
+// SectionSpec::locate returned.
+using Assign = void (*)(void* section, const Value& value);
+// The struct a section's keys land in: `config` is the whole typed config; `index` counts the
+// tables of an array of tables ([[hosts]]), which grows to hold it.
+using Locate = void* (*)(void* config, std::size_t index);
+
 struct KeySpec {
   std::string_view key;
   Kind kind;
   std::optional<Value> fallback;  // nullopt: the key is required
   std::string_view doc;           // one line for the config reference
+  Assign assign = nullptr;        // set by key<&Struct::member>(): where the value goes
 };
 
 struct SectionSpec {
@@ -69,7 +78,60 @@ struct SectionSpec {
   std::span<const KeySpec> keys;
   std::string_view missing_hint;  // the fix shown when a required section is absent
   std::string_view doc;
+  Locate locate = nullptr;        // set by section<&Config::member>() or whole<Config>()
 };
+
+// --- Declaring a key once (TigerVNC's way): name, default and doc bound to the struct member
+// that holds the value; the kind follows from the member's type.
+
+template <typename T> struct KindOf;
+template <> struct KindOf<std::int64_t> { static constexpr Kind value = Kind::integer; };
+template <> struct KindOf<double> { static constexpr Kind value = Kind::number; };
+template <> struct KindOf<bool> { static constexpr Kind value = Kind::boolean; };
+template <> struct KindOf<std::string> { static constexpr Kind value = Kind::string; };
+template <> struct KindOf<std::vector<std::int64_t>> { static constexpr Kind value = Kind::integer_array; };
+template <> struct KindOf<std::vector<std::string>> { static constexpr Kind value = Kind::string_array; };
+
+template <auto Member> struct MemberOf;
+template <typename S, typename T, T S::*M>
+struct MemberOf<M> {
+  using Struct = S;
+  using Type = T;
+  // How the TOML value is held: a narrower integer member (a port) is read as a whole number and
+  // range-checked by the config's validation.
+  using Stored = std::conditional_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, std::int64_t, T>;
+};
+
+// `fallback` nullopt: the key is required.
+template <auto Member>
+KeySpec key(std::string_view name, std::optional<typename MemberOf<Member>::Stored> fallback, std::string_view doc) {
+  using M = MemberOf<Member>;
+  return KeySpec{name, KindOf<typename M::Stored>::value,
+                 fallback ? std::optional<Value>(Value{std::move(*fallback)}) : std::nullopt, doc,
+                 [](void* section, const Value& v) {
+                   // A value of the wrong type was reported by the tree already; it stays unset.
+                   if (const auto* x = std::get_if<typename M::Stored>(&v)) {
+                     static_cast<typename M::Struct*>(section)->*Member = static_cast<typename M::Type>(*x);
+                   }
+                 }};
+}
+
+// A section whose keys are members of the config itself (a flat config).
+template <typename Config>
+void* whole(void* config, std::size_t) { return config; }
+
+// A [section] held in a member struct, or an [[array]] held in a member vector.
+template <auto Member>
+void* section(void* config, std::size_t index) {
+  using M = MemberOf<Member>;
+  auto& held = static_cast<typename M::Struct*>(config)->*Member;
+  if constexpr (requires(typename M::Type& v) { v.resize(std::size_t{1}); }) {
+    if (held.size() <= index) held.resize(index + 1);
+    return &held[index];
+  } else {
+    return &held;
+  }
+}
 
 struct Entry {
   Value value;
@@ -101,6 +163,10 @@ class Tree {
   std::map<std::string, Position, std::less<>> element_positions_;
   friend class TreeBuilder;
 };
+
+// Assigns every value of `tree` through its key's binding into `config` (the struct the schema's
+// locate functions expect): the typed config, with no key named a second time.
+void bind(const Tree& tree, std::span<const SectionSpec> schema, void* config);
 
 // The closest known name within two edits, for "did you mean" hints.
 std::optional<std::string_view> closest(std::string_view word, std::span<const std::string_view> known);

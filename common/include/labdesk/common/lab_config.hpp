@@ -18,12 +18,14 @@ struct TiersConfig {
   std::vector<std::int64_t> mib;  // strictly descending
   std::string mode;               // "handoff" | "balloon"
   std::int64_t grace_seconds = 0;
+  friend bool operator==(const TiersConfig&, const TiersConfig&) = default;
 };
 
 struct PlacementConfig {
   double memory_weight = 0;
   double cpu_weight = 0;
   double network_weight = 0;
+  friend bool operator==(const PlacementConfig&, const PlacementConfig&) = default;
 };
 
 struct HostConfig {
@@ -32,6 +34,7 @@ struct HostConfig {
   std::string token_file;
   std::int64_t capacity_mib = 0;
   std::int64_t reserved_mib = 0;
+  friend bool operator==(const HostConfig&, const HostConfig&) = default;
 };
 
 // The lab network the boot-server serves (PXE, DHCP, NAT). Empty interface: not configured
@@ -45,12 +48,14 @@ struct NetworkConfig {
   std::int64_t lease_seconds = 0;
   std::vector<std::string> dns;
   bool ipv6_ra = true;
+  friend bool operator==(const NetworkConfig&, const NetworkConfig&) = default;
 };
 
 struct ReservationConfig {
   std::string mac;   // "52:54:00:77:00:10"
   std::string ip;
   std::string name;  // optional host name
+  friend bool operator==(const ReservationConfig&, const ReservationConfig&) = default;
 };
 
 struct BootConfig {
@@ -66,10 +71,12 @@ struct BootConfig {
   std::string uefi_loader;
   std::string uefi32_loader;
   std::string dnsmasq;     // binary
+  friend bool operator==(const BootConfig&, const BootConfig&) = default;
 };
 
 struct StoreConfig {
   std::string path;  // "" → STATE_DIR/labdesk.sqlite
+  friend bool operator==(const StoreConfig&, const StoreConfig&) = default;
 };
 
 struct NatConfig {
@@ -78,6 +85,7 @@ struct NatConfig {
   std::string outbound_interface;  // "" → any interface but the lab's
   std::int64_t port_min = 0;
   std::int64_t port_max = 0;
+  friend bool operator==(const NatConfig&, const NatConfig&) = default;
 };
 
 // The boot-server's admin API (forwards, clients): loopback by default, bearer token if set.
@@ -85,6 +93,7 @@ struct ApiConfig {
   std::string address;
   std::int64_t port = 0;
   std::string token_file;
+  friend bool operator==(const ApiConfig&, const ApiConfig&) = default;
 };
 
 // TLS on the lab network: the lab API (logins, console credentials) over HTTPS. Empty cert: the
@@ -95,6 +104,7 @@ struct TlsConfig {
   std::string cert;  // PEM chain
   std::string key;
   std::string ca;    // what lab PCs trust
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };
 
 // What the broker starts for a login.
@@ -102,6 +112,7 @@ struct DesktopsConfig {
   std::string image;
   std::int64_t vnc_ready_seconds = 0;
   bool console_tls = true;  // consoles are VeNCrypt x509: viewers insist on it
+  friend bool operator==(const DesktopsConfig&, const DesktopsConfig&) = default;
 };
 
 struct LabConfig {
@@ -116,6 +127,7 @@ struct LabConfig {
   ApiConfig api;
   TlsConfig tls;
   DesktopsConfig desktops;
+  friend bool operator==(const LabConfig&, const LabConfig&) = default;
 };
 
 // The one schema table: keys, types, defaults and their documentation.
@@ -130,10 +142,6 @@ LabConfig defaults();
 // The meaning checks alone, for a config built from flags rather than a file.
 Problems validate(const LabConfig& c);
 
-// Small shared checks: host-order IPv4, "a.b.c.d/prefix", "aa:bb:cc:dd:ee:ff".
-std::optional<std::uint32_t> parse_ipv4(const std::string& text);
-std::optional<std::pair<std::uint32_t, int>> parse_cidr(const std::string& text);
-bool valid_mac(const std::string& text);
 
 // Reads and parses a file; a missing or unreadable file is a ConfigError too.
 LabConfig load_lab_config(const std::string& path);

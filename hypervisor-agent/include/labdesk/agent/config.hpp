@@ -19,6 +19,7 @@ struct ImageConfig {
   std::string kernel;   // "" or an absolute path inside images_dir (direct kernel boot)
   std::string initrd;   // "" or an absolute path inside images_dir
   std::string cmdline;  // kernel command line; the agent appends labdesk.user=… labdesk.session=…
+  friend bool operator==(const ImageConfig&, const ImageConfig&) = default;
 };
 
 struct AgentConfig {
@@ -54,6 +55,7 @@ struct AgentConfig {
   std::vector<ImageConfig> images;
 
   [[nodiscard]] const ImageConfig* image(std::string_view name) const;
+  friend bool operator==(const AgentConfig&, const AgentConfig&) = default;
 };
 
 std::span<const config::SectionSpec> agent_schema();

@@ -4,7 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include "../../fakes/broker_fakes.hpp"
+#include "../../../fakes/broker_fakes.hpp"
 #include "labdesk/broker/broker.hpp"
 #include "labdesk/common/log.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "broker_lab.hpp"
+#include "../broker/broker_lab.hpp"
 #include "ctl.hpp"
 #include "labdesk/http/client.hpp"
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "../../unit/broker/broker_lab.hpp"
+#include "../../../unit/boot-server/broker/broker_lab.hpp"
 #include "labdesk/http/client.hpp"
 
 using namespace labdesk;

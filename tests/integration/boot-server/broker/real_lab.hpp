@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../lib/helpers.hpp"
+#include "../../lib/helpers.hpp"
 #include "labdesk/http/client.hpp"
 
 namespace labdesk::itest {

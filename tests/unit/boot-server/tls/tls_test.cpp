@@ -13,9 +13,9 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/sinks/null_sink.h>
 
-#include "../common/golden.hpp"
+#include "../../common/golden.hpp"
 #include "app/netplane_routes.hpp"
-#include "fixtures.hpp"
+#include "../fixtures.hpp"
 #include "labdesk/common/error.hpp"
 #include "labdesk/http/client.hpp"
 #include "labdesk/http/server.hpp"

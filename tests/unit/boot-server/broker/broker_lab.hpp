@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "../../fakes/broker_fakes.hpp"
+#include "../../../fakes/broker_fakes.hpp"
 #include "labdesk/broker/api.hpp"
 #include "labdesk/common/log.hpp"
 #include "labdesk/http/server.hpp"

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "../common/golden.hpp"
-#include "fixtures.hpp"
+#include "../../common/golden.hpp"
+#include "../fixtures.hpp"
 #include "pxe/render.hpp"
 
 namespace {

@@ -136,7 +136,7 @@ TEST_CASE("the RFB probe waits for a greeting and gives up at its timeout") {
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
 }
 
-#include "../../fakes/broker_fakes.hpp"
+#include "../../../fakes/broker_fakes.hpp"
 #include "labdesk/agents/watcher.hpp"
 
 TEST_CASE("the event watcher hands an agent's restart events to the broker") {

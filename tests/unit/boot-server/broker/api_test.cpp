@@ -3,7 +3,7 @@
 
 #include <thread>
 
-#include "../../fakes/broker_fakes.hpp"
+#include "../../../fakes/broker_fakes.hpp"
 #include "labdesk/broker/api.hpp"
 #include "labdesk/common/api/client.hpp"
 #include "labdesk/common/log.hpp"

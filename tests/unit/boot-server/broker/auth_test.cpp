@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "../../fakes/broker_fakes.hpp"
+#include "../../../fakes/broker_fakes.hpp"
 #include "labdesk/broker/auth.hpp"
 
 using namespace labdesk::broker;

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "../common/golden.hpp"
-#include "fixtures.hpp"
+#include "../../common/golden.hpp"
+#include "../fixtures.hpp"
 #include "nat/broker_forwards.hpp"
 #include "nat/forward_table.hpp"
 #include "labdesk/common/log.hpp"
@@ -132,6 +132,11 @@ TEST_CASE("the broker's ForwardPort over the table: upsert, rebuild replaces eve
   CHECK(table.find(15905));
   CHECK(table.list().size() == 1);
   REQUIRE(p.rebuild({{15902, "10.77.0.103", "10.88.0.2", 5902}}));
+  // A start-up reconciliation that finds what is already in place (nftables rebuilt from the
+  // store a moment before) sends nftables nothing: the table is built once.
+  const auto batches = nft.batches.size();
+  REQUIRE(p.rebuild({{15902, "10.77.0.103", "10.88.0.2", 5902}}));
+  CHECK(nft.batches.size() == batches);
   REQUIRE(p.remove(15902));
   CHECK(store.forwards().empty());
   std::filesystem::remove(path);
