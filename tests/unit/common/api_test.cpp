@@ -31,6 +31,21 @@ TEST_CASE("strict parsing names the unknown key and suggests the right one") {
   CHECK_FALSE(api::parse_strict<api::agent::CreateDesktop>(json::array()).has_value());
 }
 
+TEST_CASE("a whole-number field given a fraction or a number past its range is a 400 naming the key, not a cast") {
+  for (const char* body : {R"({"memory_mib": 2.5e81})", R"({"memory_mib": 512.5})", R"({"memory_mib": -1e300})"}) {
+    CAPTURE(body);
+    auto r = api::parse_strict<api::agent::ResizeMemory>(json::parse(body));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().status == 400);
+    CHECK(r.error().message.find("'memory_mib' must be a whole number") != std::string::npos);
+  }
+  // Nested: an endpoint's port inside a credential.
+  auto nested = api::parse_strict<api::client::Credential>(json::parse(R"({"endpoint": {"host": "h", "port": 1e30}})"));
+  REQUIRE_FALSE(nested.has_value());
+  CHECK(nested.error().message.find("'endpoint.port'") != std::string::npos);
+  CHECK(api::parse_strict<api::agent::ResizeMemory>(json::parse(R"({"memory_mib": 512})")).has_value());
+}
+
 TEST_CASE("a client endpoint says whether its console is TLS, and an answer without the field means no") {
   api::client::Endpoint e{"10.77.0.1", 15900, true};
   json j = e;

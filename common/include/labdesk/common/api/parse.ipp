@@ -7,6 +7,23 @@
 #include "labdesk/common/config_tree.hpp"
 
 namespace labdesk::api {
+namespace detail {
+
+// A whole-number field given a fractional or huge number (2.5, 1e300): nlohmann would cast the
+// double to the integer, undefined behaviour past its range (found by the json_bodies fuzzer).
+inline std::string not_whole(const nlohmann::json& shape, const nlohmann::json& body, const std::string& path) {
+  for (const auto& [k, v] : body.items()) {
+    auto it = shape.find(k);
+    if (it == shape.end()) continue;
+    if (it->is_number_integer() && v.is_number_float()) return path + k;
+    if (it->is_object() && v.is_object()) {
+      if (auto inner = not_whole(*it, v, path + k + "."); !inner.empty()) return inner;
+    }
+  }
+  return {};
+}
+
+}  // namespace detail
 
 template <typename T>
 Result<T> parse_strict(const nlohmann::json& body) {
@@ -20,6 +37,9 @@ Result<T> parse_strict(const nlohmann::json& body) {
       if (auto near = config::closest(k, known)) msg += ": did you mean '" + std::string(*near) + "'?";
       return fail("bad_request", msg);
     }
+  }
+  if (auto key = detail::not_whole(shape, body, ""); !key.empty()) {
+    return fail("bad_request", "'" + key + "' must be a whole number within range");
   }
   try {
     return body.get<T>();
