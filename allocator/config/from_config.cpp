@@ -2,7 +2,7 @@
 
 namespace labdesk::config {
 
-alloc::Policy planner_policy(const LabConfig& c) {
+alloc::Policy planner_policy(const PlannerConfig& c) {
   alloc::Policy p;
   p.tiers = c.tiers.mib;
   p.mode = c.tiers.mode == alloc::to_string(alloc::Mode::balloon) ? alloc::Mode::balloon : alloc::Mode::handoff;

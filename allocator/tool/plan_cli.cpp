@@ -10,7 +10,7 @@
 #include "json_io.hpp"
 #include "labdesk/allocator/planner.hpp"
 #include "labdesk/allocator/from_config.hpp"
-#include "labdesk/common/lab_config.hpp"
+#include "labdesk/common/planner_config.hpp"
 
 namespace labdesk::plan_cli {
 namespace {
@@ -34,8 +34,8 @@ void add_settings(CLI::App* cmd, Settings& s) {
 
 // Flags override the config file; both go through the same meaning checks.
 alloc::Cluster resolve(const Settings& s, alloc::Policy& policy) {
-  config::LabConfig c = s.config_file.empty() ? config::defaults()
-                                              : config::load_lab_config(s.config_file);
+  config::PlannerConfig c = s.config_file.empty() ? config::planner_defaults()
+                                                  : config::load_planner_config(s.config_file);
   if (!s.hosts.empty()) {
     c.hosts.clear();
     for (std::size_t i = 0; i < s.hosts.size(); ++i) {
@@ -44,7 +44,7 @@ alloc::Cluster resolve(const Settings& s, alloc::Policy& policy) {
   }
   if (!s.tiers.empty()) c.tiers.mib = s.tiers;
   if (!s.mode.empty()) c.tiers.mode = s.mode;
-  auto problems = config::validate(c);
+  auto problems = config::validate_planner(c);
   if (!problems.empty()) {
     throw config::ConfigError(s.config_file.empty() ? "arguments" : s.config_file + " + arguments",
                               std::move(problems));
@@ -190,7 +190,7 @@ int run(int argc, const char* const* argv, Io io) {
     if (sim->parsed()) return simulate(s, text, io);
     alloc::Policy policy;
     resolve(s, policy);
-    io.out << "config ok\n";
+    io.out << "config ok: [tiers], [placement], [[hosts]] (labdesk-boot-server --check-config checks the rest of a lab config)\n";
     return 0;
   } catch (const CLI::ParseError& e) {
     return app.exit(e, io.out, io.err) == 0 ? 0 : 2;

@@ -4,7 +4,7 @@
 #include <array>
 #include <cmath>
 
-#include "labdesk/common/lab_config.hpp"
+#include "config/lab_config.hpp"
 #include "labdesk/common/net.hpp"
 
 namespace labdesk::boot {

@@ -131,9 +131,8 @@ void BootServer::start(std::size_t http_threads) {
   write_dnsmasq_files(*c);
 
   nft_ = std::make_unique<LibNftables>();
-  forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *store_, *nft_, nat_log_);
-  broker_forwards_ = std::make_unique<BrokerForwards>(*forwards_);
-  if (ext_.attach) ext_.attach(*store_, *broker_forwards_);
+  forwards_ = std::make_unique<ForwardTable>(nat_spec(*c), *nft_, nat_log_);
+  if (ext_.attach) ext_.attach(*store_, *forwards_);
 
   work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(http_io_.get_executor());
   http::ServerOptions lab_opt;
@@ -176,12 +175,17 @@ void BootServer::start(std::size_t http_threads) {
   for (std::size_t i = 0; i < http_threads; ++i) threads_.emplace_back([this] { http_io_.run(); });
 
   try {
-    if (c->nat.enabled) {
-      set_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
-      if (auto r = forwards_->rebuild(); !r) throw Failure(r.error());
+    if (c->nat.enabled) set_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+    // The broker reconciles before the APIs accept anything: its sessions' forwards build the
+    // table, and nothing races that. Until then the previous table keeps running desktops reached.
+    if (ext_.started) {
+      ext_.started();
+    } else if (auto r = forwards_->rebuild({}); !r) {
+      throw Failure(r.error());
     }
-    // The broker reconciles before the APIs accept anything: nothing races its forward rebuild.
-    if (ext_.started) ext_.started();
+    if (c->nat.enabled && !forwards_->applied()) {
+      throw Failure(Error{"nat_failed", "nftables table '" + c->nat.table + "' could not be built: the 'nat' log says why", 500});
+    }
     lab_http_->start();
     if (lab_https_) lab_https_->start();
     admin_http_->start();
@@ -194,7 +198,7 @@ void BootServer::start(std::size_t http_threads) {
   } catch (...) {
     // Forwards of running desktops stay in place: a failed restart must not cut every student
     // off their desktop. Only a table that serves no one is removed.
-    if (forwards_ && c->nat.enabled && forwards_->list().empty()) (void)forwards_->teardown();
+    if (forwards_ && forwards_->applied() && forwards_->list().empty()) (void)forwards_->teardown();
     drain(std::chrono::milliseconds(0));
     join();
     throw;
@@ -256,11 +260,7 @@ void BootServer::reload() {
   } else if (hosts_changed) {
     dnsmasq_->reload_hosts();
   }
-  if (next.nat.enabled) {
-    if (auto r = forwards_->respec(nat_spec(next)); !r) log_->error("reload: {}", r.error().message);
-  } else if (old->nat.enabled) {
-    (void)forwards_->teardown();
-  }
+  if (auto r = forwards_->respec(nat_spec(next)); !r) log_->error("reload: {}", r.error().message);
   log_->info("config reloaded from '{}' (boot version '{}')", config_path_, boot_files_->current());
 }
 

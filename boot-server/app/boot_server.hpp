@@ -14,10 +14,9 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/logger.h>
 
-#include "labdesk/common/lab_config.hpp"
+#include "config/lab_config.hpp"
 #include "labdesk/http/router.hpp"
 #include "labdesk/http/server.hpp"
-#include "nat/broker_forwards.hpp"
 #include "nat/forward_table.hpp"
 #include "nat/nft.hpp"
 #include "pxe/boot_files.hpp"
@@ -35,7 +34,8 @@ struct Extensions {
   // is built here.
   std::function<void(Store& store, broker::ForwardPort& forwards)> attach;
   std::function<void(http::Router& lab, http::Router& admin)> routes;
-  // Called once nftables is rebuilt, before the APIs accept anything: the broker reconciles here.
+  // Called before the APIs accept anything: the broker reconciles here, and its sessions'
+  // forwards build the nftables table (ForwardTable::rebuild), once.
   std::function<void()> started;
 };
 
@@ -59,8 +59,6 @@ class BootServer {
 
   [[nodiscard]] Store& store() { return *store_; }
   [[nodiscard]] ForwardTable* forwards() { return forwards_.get(); }
-  // The broker's ForwardPort (broker/ports.hpp), valid after start().
-  [[nodiscard]] broker::ForwardPort* broker_forwards() { return broker_forwards_.get(); }
   [[nodiscard]] DnsmasqSupervisor& dnsmasq() { return *dnsmasq_; }
   [[nodiscard]] BootFiles& boot_files() { return *boot_files_; }
   [[nodiscard]] std::uint16_t http_port() const;
@@ -89,7 +87,6 @@ class BootServer {
   std::unique_ptr<BootFiles> boot_files_;
   std::unique_ptr<LibNftables> nft_;
   std::unique_ptr<ForwardTable> forwards_;
-  std::unique_ptr<BrokerForwards> broker_forwards_;
   std::unique_ptr<DnsmasqSupervisor> dnsmasq_;
   std::unique_ptr<http::Server> lab_http_;
   std::unique_ptr<http::Server> lab_https_;  // the lab API over TLS

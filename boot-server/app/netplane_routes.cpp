@@ -15,7 +15,7 @@ using nlohmann::json;
 namespace {
 
 json forward_json(const Forward& f) {
-  return {{"port", f.port}, {"session", f.session}, {"client_ip", f.client_ip}, {"target_ip", f.target_ip}, {"target_port", f.target_port}};
+  return {{"port", f.lab_port}, {"client_ip", f.client_ip}, {"target_ip", f.vnc_host}, {"target_port", f.vnc_port}};
 }
 
 json client_json(const ClientRecord& c) {
@@ -108,34 +108,6 @@ http::Router admin_routes(const NetplaneRoutes& d) {
     json a = json::array();
     for (const auto& f : d.forwards.list()) a.push_back(forward_json(f));
     return Response::json({{"forwards", a}});
-  });
-  r.add("PUT", "/v1/forwards/{port}", [d](const Request& q) {
-    auto body = q.json();
-    if (!body) return Response::error(body.error());
-    Forward f;
-    try {
-      f.port = static_cast<std::uint16_t>(std::stoul(q.params.at("port")));
-      f.session = body->at("session").get<std::string>();
-      f.client_ip = body->at("client_ip").get<std::string>();
-      f.target_ip = body->at("target_ip").get<std::string>();
-      f.target_port = body->at("target_port").get<std::uint16_t>();
-    } catch (const std::exception&) {
-      return Response::error("bad_forward", "a forward needs port in the path and session, client_ip, target_ip, target_port in the body", 400);
-    }
-    if (!d.config()->nat.enabled) return Response::error("nat_disabled", "forwards need nat.enabled = true", 409);
-    if (auto r2 = d.forwards.upsert(f); !r2) return Response::error(r2.error());
-    return Response::json(forward_json(f));
-  });
-  r.add("DELETE", "/v1/forwards/{port}", [d](const Request& q) {
-    unsigned long port = 0;
-    try {
-      port = std::stoul(q.params.at("port"));
-    } catch (const std::exception&) {
-      return Response::error("bad_forward", "port '" + q.params.at("port") + "' is not a number", 400);
-    }
-    if (port > 65535) return Response::error("bad_forward", "port '" + q.params.at("port") + "' is not a port", 400);
-    if (auto r2 = d.forwards.remove(static_cast<std::uint16_t>(port)); !r2) return Response::error(r2.error());
-    return Response::json({{"removed", port}});
   });
   return r;
 }

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
-#include "labdesk/common/lab_config.hpp"
+#include "config/lab_config.hpp"
 #include "labdesk/http/router.hpp"
 #include "nat/forward_table.hpp"
 #include "pxe/boot_files.hpp"
@@ -32,7 +32,8 @@ http::Router lab_routes(const NetplaneRoutes& d);
 // The lab API's routes on plain HTTP when it is served over HTTPS: a 403 naming `https_url`, so
 // that nothing is sent there twice in clear.
 void add_https_required(http::Router& lab, const std::string& https_url);
-// GET /v1/status, /v1/clients, /v1/forwards; PUT/DELETE /v1/forwards/{port}: the admin token.
+// GET /v1/status, /v1/clients, /v1/forwards (what nftables holds; the broker's sessions own
+// them): the admin token.
 http::Router admin_routes(const NetplaneRoutes& d);
 
 }  // namespace labdesk::boot

@@ -2,44 +2,46 @@
 
 namespace labdesk::boot {
 
-ForwardTable::ForwardTable(NatSpec spec, Store& store, NftRunner& nft, std::shared_ptr<spdlog::logger> log)
-    : spec_(std::move(spec)), store_(store), nft_(nft), log_(std::move(log)) {}
+ForwardTable::ForwardTable(NatSpec spec, NftRunner& nft, std::shared_ptr<spdlog::logger> log)
+    : spec_(std::move(spec)), nft_(nft), log_(std::move(log)) {}
 
-Result<void> ForwardTable::rebuild() {
+Result<void> ForwardTable::rebuild(const std::vector<Forward>& all) {
   std::lock_guard lock(mu_);
-  std::vector<Forward> keep;
-  for (const auto& f : store_.forwards()) {
-    if (auto ok = check_forward(spec_, f); !ok) {
-      log_->warn("forward on port '{}' of session '{}' dropped at rebuild: {}", f.port, f.session, ok.error().message);
-      store_.delete_forward(f.port);
-      continue;
-    }
-    keep.push_back(f);
-  }
-  if (auto r = nft_.run(render_ruleset(spec_, keep)); !r) return r;
-  current_.clear();
-  for (const auto& f : keep) current_[f.port] = f;
-  log_->info("nftables table '{}' rebuilt with {} forwards", spec_.table, keep.size());
-  return {};
+  return rebuild_locked(all);
 }
 
-Result<void> ForwardTable::replace_all(const std::vector<Forward>& all) {
-  std::map<std::uint16_t, Forward> next;
+Result<void> ForwardTable::rebuild_locked(const std::vector<Forward>& all) {
+  std::map<int, Forward> next;
+  std::string left_out;
+  std::size_t bad = 0;
   for (const auto& f : all) {
-    if (auto ok = check_forward(spec_, f); !ok) return ok;
-    if (!next.emplace(f.port, f).second) return fail("bad_forward", "forward port '" + std::to_string(f.port) + "' given twice");
+    auto ok = check_forward(spec_, f);
+    if (ok && next.contains(f.lab_port)) ok = fail("bad_forward", "forward port '" + std::to_string(f.lab_port) + "' given twice");
+    if (!ok) {
+      log_->warn("forward on port '{}' for client '{}' left out of the table: {}", f.lab_port, f.client_ip, ok.error().message);
+      if (bad++ == 0) left_out = ok.error().message;
+      continue;
+    }
+    next.emplace(f.lab_port, f);
   }
-  std::lock_guard lock(mu_);
-  // At start-up the broker's reconciliation usually finds what rebuild() just put in place: then
-  // nftables is built once, not twice.
-  if (next == current_) {
-    log_->info("nftables table '{}' already holds the {} forwards of the running sessions", spec_.table, all.size());
-    return {};
+  if (!spec_.enabled) {
+    current_ = std::move(next);
+  } else if (applied_ && next == current_) {
+    log_->info("nftables table '{}' already holds the {} forwards", spec_.table, next.size());
+  } else {
+    std::vector<Forward> usable;
+    for (const auto& [port, f] : next) usable.push_back(f);
+    if (auto r = nft_.run(render_ruleset(spec_, usable)); !r) {
+      log_->error("nftables refused table '{}': {}", spec_.table, r.error().message);
+      return r;
+    }
+    current_ = std::move(next);
+    applied_ = true;
+    log_->info("nftables table '{}' built with {} forwards", spec_.table, current_.size());
   }
-  if (auto r = nft_.run(render_ruleset(spec_, all)); !r) return r;
-  store_.replace_forwards(all);
-  current_ = std::move(next);
-  log_->info("nftables table '{}' replaced with {} forwards", spec_.table, all.size());
+  if (bad > 0) {
+    return fail("bad_forward", std::to_string(bad) + " forward(s) left out of the table, the first: " + left_out);
+  }
   return {};
 }
 
@@ -49,58 +51,55 @@ Result<void> ForwardTable::check(const Forward& f) const {
 }
 
 Result<void> ForwardTable::upsert(const Forward& f) {
-  if (auto ok = check_forward(spec_, f); !ok) return ok;
   std::lock_guard lock(mu_);
+  if (auto ok = check_forward(spec_, f); !ok) return ok;
   std::vector<Forward> before;
-  for (const auto& [port, old] : current_) {
-    if (port == f.port || old.session == f.session) before.push_back(old);
+  if (auto it = current_.find(f.lab_port); it != current_.end()) {
+    if (it->second == f) return {};
+    before.push_back(it->second);
   }
-  for (const auto& old : before) {
-    if (old.port != f.port) continue;
-    if (old == f) return {};
-    if (old.session != f.session) {
-      return fail("port_in_use", "forward port '" + std::to_string(f.port) + "' belongs to session '" + old.session +
-                                     "', not '" + f.session + "'", 409);
-    }
+  if (spec_.enabled) {
+    if (auto r = nft_.run(render_change(spec_, before, {f})); !r) return r;
   }
-  if (auto r = nft_.run(render_change(spec_, before, {f})); !r) return r;
-  store_.put_forward(f);
-  for (const auto& old : before) current_.erase(old.port);
-  current_[f.port] = f;
-  log_->info("forward port '{}' of session '{}': client '{}' -> '{}:{}'", f.port, f.session, f.client_ip, f.target_ip, f.target_port);
+  current_[f.lab_port] = f;
+  log_->info("forward port '{}': client '{}' -> '{}:{}'", f.lab_port, f.client_ip, f.vnc_host, f.vnc_port);
   return {};
 }
 
-Result<void> ForwardTable::remove(std::uint16_t port) {
+Result<void> ForwardTable::remove(int lab_port) {
   std::lock_guard lock(mu_);
-  auto it = current_.find(port);
-  if (it == current_.end()) {
-    store_.delete_forward(port);
-    return {};
+  auto it = current_.find(lab_port);
+  if (it == current_.end()) return {};
+  if (spec_.enabled) {
+    if (auto r = nft_.run(render_change(spec_, {it->second}, {})); !r) return r;
   }
-  if (auto r = nft_.run(render_change(spec_, {it->second}, {})); !r) return r;
-  store_.delete_forward(port);
-  log_->info("forward port '{}' of session '{}' removed", port, it->second.session);
+  log_->info("forward port '{}' of client '{}' removed", lab_port, it->second.client_ip);
   current_.erase(it);
   return {};
 }
 
 Result<void> ForwardTable::teardown() {
   std::lock_guard lock(mu_);
-  current_.clear();
+  applied_ = false;
   return nft_.run(render_teardown(spec_));
 }
 
 Result<void> ForwardTable::respec(const NatSpec& spec) {
-  {
-    std::lock_guard lock(mu_);
-    if (spec == spec_) return {};
-    if (spec.table != spec_.table) {
-      if (auto r = nft_.run(render_teardown(spec_)); !r) return r;
-    }
-    spec_ = spec;
+  std::lock_guard lock(mu_);
+  if (spec == spec_) return {};
+  if (spec_.enabled && (!spec.enabled || spec.table != spec_.table)) {
+    if (auto r = nft_.run(render_teardown(spec_)); !r) return r;
   }
-  return rebuild();
+  spec_ = spec;
+  std::vector<Forward> all;
+  for (const auto& [port, f] : current_) all.push_back(f);
+  applied_ = false;  // the table's rules changed with the spec: render it whole
+  return rebuild_locked(all);
+}
+
+bool ForwardTable::applied() const {
+  std::lock_guard lock(mu_);
+  return applied_;
 }
 
 std::vector<Forward> ForwardTable::list() const {
@@ -110,9 +109,9 @@ std::vector<Forward> ForwardTable::list() const {
   return out;
 }
 
-std::optional<Forward> ForwardTable::find(std::uint16_t port) const {
+std::optional<Forward> ForwardTable::find(int lab_port) const {
   std::lock_guard lock(mu_);
-  auto it = current_.find(port);
+  auto it = current_.find(lab_port);
   if (it == current_.end()) return std::nullopt;
   return it->second;
 }

@@ -1,53 +1,59 @@
-// The broker's handle on desktop forwards: the store holds the intent, nftables the effect.
-// rebuild() makes nftables match the store (at start, so no stale forward survives a crash);
-// upsert()/remove() change one forward in one nft transaction, then record it.
+// The broker's ForwardPort (broker/ports.hpp) over nftables. The broker's sessions own their
+// forwards (SQLite, store/broker_store); this table holds what nftables was last given, so it is
+// rebuilt once at start-up, by the broker's reconciliation, and otherwise changed one forward at
+// a time, each change one nft transaction. With nat.enabled = false it keeps the forwards and
+// gives nftables nothing.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <spdlog/logger.h>
 
+#include "labdesk/broker/ports.hpp"
 #include "nat/nft.hpp"
 #include "nat/ruleset.hpp"
-#include "store/store.hpp"
 
 namespace labdesk::boot {
 
-class ForwardTable {
+class ForwardTable final : public broker::ForwardPort {
  public:
-  ForwardTable(NatSpec spec, Store& store, NftRunner& nft, std::shared_ptr<spdlog::logger> log);
+  ForwardTable(NatSpec spec, NftRunner& nft, std::shared_ptr<spdlog::logger> log);
 
-  // Replaces labdesk's table with one built from the store's forwards, atomically. Forwards
-  // that no longer fit the spec (e.g. the port range shrank) are dropped from the store.
-  Result<void> rebuild();
-  // Replaces every forward at once (the broker's reconciliation): store and nftables together;
-  // nothing changes if one of them is invalid or nftables refuses.
-  Result<void> replace_all(const std::vector<Forward>& all);
-  // Adds or changes the forward on f.port (also moving the session off any other port).
-  // A handoff changes target_ip/target_port; a roam changes client_ip. Atomic in nftables.
-  Result<void> upsert(const Forward& f);
-  // Removes the forward on `port` (the session ended); no-op if there is none.
-  Result<void> remove(std::uint16_t port);
-  // Deletes labdesk's table (failed start); the store keeps the forwards.
+  // Replaces labdesk's table with one holding `all`, atomically. A forward that does not fit the
+  // spec (a desktop without a VNC address, a client outside a changed lab subnet) is left out and
+  // named in the error, so that one bad forward never keeps the others stale. Skips nftables
+  // when it already holds exactly these forwards.
+  Result<void> rebuild(const std::vector<Forward>& all) override;
+  // Adds or changes the forward on f.lab_port: a handoff changes vnc_host/vnc_port, a roam
+  // client_ip. Atomic in nftables.
+  Result<void> upsert(const Forward& f) override;
+  // Removes the forward on `lab_port` (the session ended); no-op if there is none.
+  Result<void> remove(int lab_port) override;
+  // Deletes labdesk's table (a failed start); the forwards are kept for a later rebuild.
   Result<void> teardown();
-  // New spec (config reload): rebuilds when it changed.
+  // New spec (config reload): rebuilds with the forwards in place when it changed, removes the
+  // table when nat was turned off; forwards that no longer fit are left out and named.
   Result<void> respec(const NatSpec& spec);
 
-  // Whether f fits the current spec (what upsert and replace_all check first).
+  // Whether f fits the current spec (what upsert and rebuild check first).
   Result<void> check(const Forward& f) const;
+  // Whether this process has put its table in place (a failed start removes only its own).
+  [[nodiscard]] bool applied() const;
   [[nodiscard]] std::vector<Forward> list() const;
-  [[nodiscard]] std::optional<Forward> find(std::uint16_t port) const;
+  [[nodiscard]] std::optional<Forward> find(int lab_port) const;
 
  private:
+  Result<void> rebuild_locked(const std::vector<Forward>& all);
   mutable std::mutex mu_;
   NatSpec spec_;
-  Store& store_;
   NftRunner& nft_;
   std::shared_ptr<spdlog::logger> log_;
-  std::map<std::uint16_t, Forward> current_;
+  std::map<int, Forward> current_;
+  bool applied_ = false;
 };
 
 }  // namespace labdesk::boot

@@ -15,7 +15,7 @@ json match(json left, json right, const char* op = "==") {
 }
 json meta(const char* key) { return {{"meta", {{"key", key}}}}; }
 json key_expr() { return {{"concat", json::array({payload("ip", "saddr"), payload("tcp", "dport")})}}; }
-json key_of(const Forward& f) { return {{"concat", json::array({f.client_ip, f.port})}}; }
+json key_of(const Forward& f) { return {{"concat", json::array({f.client_ip, f.lab_port})}}; }
 
 json chain(const NatSpec& s, const char* name, const char* type, const char* hook, int prio) {
   return {{"add", {{"chain", {{"family", "ip"}, {"table", s.table}, {"name", name}, {"type", type},
@@ -46,6 +46,7 @@ json subnet_json(const std::string& cidr) {
 
 NatSpec nat_spec(const config::LabConfig& c) {
   NatSpec s;
+  s.enabled = c.nat.enabled;
   s.table = c.nat.table;
   s.lab_interface = c.lab.interface;
   s.lab_address = c.lab.address.substr(0, c.lab.address.find('/'));
@@ -69,7 +70,7 @@ json render_ruleset(const NatSpec& s, const std::vector<Forward>& forwards) {
   for (const auto& [name, type] : {std::pair{"fwd_addr", "ipv4_addr"}, {"fwd_port", "inet_service"}}) {
     json elems = json::array();
     for (const auto& f : forwards) {
-      elems.push_back(json::array({key_of(f), name == std::string("fwd_addr") ? json(f.target_ip) : json(f.target_port)}));
+      elems.push_back(json::array({key_of(f), name == std::string("fwd_addr") ? json(f.vnc_host) : json(f.vnc_port)}));
     }
     json map = {{"family", "ip"}, {"table", s.table}, {"name", name},
                 {"type", json::array({"ipv4_addr", "inet_service"})}, {"map", type}};
@@ -124,15 +125,15 @@ json render_change(const NatSpec& s, const std::vector<Forward>& before, const s
     cmds.push_back(element(s, "delete", "fwd_port", json::array({key_of(f)})));
   }
   for (const auto& f : after) {
-    cmds.push_back(element(s, "add", "fwd_addr", json::array({json::array({key_of(f), f.target_ip})})));
-    cmds.push_back(element(s, "add", "fwd_port", json::array({json::array({key_of(f), f.target_port})})));
+    cmds.push_back(element(s, "add", "fwd_addr", json::array({json::array({key_of(f), f.vnc_host})})));
+    cmds.push_back(element(s, "add", "fwd_port", json::array({json::array({key_of(f), f.vnc_port})})));
   }
   return {{"nftables", cmds}};
 }
 
 Result<void> check_forward(const NatSpec& s, const Forward& f) {
-  if (f.port < s.port_min || f.port > s.port_max) {
-    return fail("bad_forward", "forward port '" + std::to_string(f.port) + "' is outside nat.port_min..port_max " +
+  if (f.lab_port < s.port_min || f.lab_port > s.port_max) {
+    return fail("bad_forward", "forward port '" + std::to_string(f.lab_port) + "' is outside nat.port_min..port_max " +
                                    std::to_string(s.port_min) + ".." + std::to_string(s.port_max));
   }
   auto client = net::parse_ipv4(f.client_ip);
@@ -141,9 +142,11 @@ Result<void> check_forward(const NatSpec& s, const Forward& f) {
   if (net && (*client >> (32 - net->second)) != (net->first >> (32 - net->second))) {
     return fail("bad_forward", "client ip '" + f.client_ip + "' is not in the lab subnet '" + s.lab_subnet + "'");
   }
-  if (!net::parse_ipv4(f.target_ip)) return fail("bad_forward", "target ip '" + f.target_ip + "' is not an IPv4 address");
-  if (f.target_port == 0) return fail("bad_forward", "target port of forward '" + std::to_string(f.port) + "' is 0");
-  if (f.session.empty()) return fail("bad_forward", "forward '" + std::to_string(f.port) + "' has no session id");
+  if (!net::parse_ipv4(f.vnc_host)) return fail("bad_forward", "vnc host '" + f.vnc_host + "' is not an IPv4 address");
+  if (f.vnc_port < 1 || f.vnc_port > 65535) {
+    return fail("bad_forward", "vnc port '" + std::to_string(f.vnc_port) + "' of forward '" + std::to_string(f.lab_port) +
+                                   "' is outside 1..65535");
+  }
   return {};
 }
 

@@ -1,7 +1,8 @@
 // Pure renderers of labdesk's nftables table as libnftables JSON batches.
 //
 // Table `ip <table>`: masquerade for the lab subnet's outbound traffic, and desktop forwards
-// from lab_address:port to target_ip:target_port for one client IP only. The forwards live in
+// from lab_address:lab_port to vnc_host:vnc_port for one client IP only (the broker's Forward,
+// which its sessions own). The forwards live in
 // two maps keyed by (client ip . port), one for the target address and one for the target
 // port (nft 1.0.6's JSON parser cannot build a map with concatenated data); both change in
 // the same transaction, so a handoff or roam switches a forward atomically. A connection to a
@@ -18,12 +19,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "labdesk/common/lab_config.hpp"
-#include "store/store.hpp"
+#include "config/lab_config.hpp"
+#include "labdesk/broker/ports.hpp"
 
 namespace labdesk::boot {
 
+using broker::Forward;
+
 struct NatSpec {
+  bool enabled = true;  // nat.enabled: false → labdesk keeps no table (and forwards nothing)
   std::string table;
   std::string lab_interface;
   std::string lab_address;  // without prefix
@@ -52,7 +56,8 @@ nlohmann::json render_teardown(const NatSpec& spec);
 nlohmann::json render_change(const NatSpec& spec, const std::vector<Forward>& before,
                              const std::vector<Forward>& after);
 
-// Checks a forward against the spec: port in range, IPv4 addresses, client in the lab subnet.
+// Checks a forward against the spec: lab port in range, IPv4 addresses, client in the lab subnet,
+// a VNC port in 1..65535.
 Result<void> check_forward(const NatSpec& spec, const Forward& f);
 
 }  // namespace labdesk::boot

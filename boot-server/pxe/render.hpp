@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "labdesk/common/lab_config.hpp"
+#include "config/lab_config.hpp"
 
 namespace labdesk::boot {
 

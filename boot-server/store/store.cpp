@@ -27,6 +27,9 @@ const std::array kMigrations{
               " target_ip TEXT NOT NULL, target_port INTEGER NOT NULL,"
               " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')));"
               "CREATE UNIQUE INDEX forwards_session ON forwards(session);"},
+    // A forward has one owner, the broker's session row (lab_port, client_ip, vnc): the copy
+    // the network plane kept goes.
+    Migration{3, "forwards_owned_by_sessions", "DROP TABLE forwards;"},
 };
 
 ClientRecord read_client(SQLite::Statement& q) {
@@ -153,56 +156,6 @@ std::vector<ClientRecord> Store::clients() {
   std::vector<ClientRecord> out;
   while (q.executeStep()) out.push_back(read_client(q));
   return out;
-}
-
-std::vector<Forward> Store::forwards() {
-  std::lock_guard lock(mu_);
-  SQLite::Statement q(db_, "SELECT port, session, client_ip, target_ip, target_port FROM forwards ORDER BY port");
-  std::vector<Forward> out;
-  while (q.executeStep()) {
-    Forward f;
-    f.port = static_cast<std::uint16_t>(q.getColumn(0).getInt());
-    f.session = q.getColumn(1).getString();
-    f.client_ip = q.getColumn(2).getString();
-    f.target_ip = q.getColumn(3).getString();
-    f.target_port = static_cast<std::uint16_t>(q.getColumn(4).getInt());
-    out.push_back(std::move(f));
-  }
-  return out;
-}
-
-void Store::put_forward(const Forward& f) {
-  std::lock_guard lock(mu_);
-  SQLite::Transaction t(db_);
-  SQLite::Statement del(db_, "DELETE FROM forwards WHERE session = ? AND port <> ?");
-  SQLite::bind(del, f.session, f.port);
-  del.exec();
-  SQLite::Statement up(db_,
-                       "INSERT INTO forwards(port, session, client_ip, target_ip, target_port) VALUES (?1, ?2, ?3, ?4, ?5)"
-                       " ON CONFLICT(port) DO UPDATE SET session=?2, client_ip=?3, target_ip=?4, target_port=?5,"
-                       " updated_at=strftime('%s','now')");
-  SQLite::bind(up, f.port, f.session, f.client_ip, f.target_ip, f.target_port);
-  up.exec();
-  t.commit();
-}
-
-void Store::replace_forwards(const std::vector<Forward>& all) {
-  std::lock_guard lock(mu_);
-  SQLite::Transaction t(db_);
-  db_.exec("DELETE FROM forwards");
-  for (const auto& f : all) {
-    SQLite::Statement ins(db_, "INSERT INTO forwards(port, session, client_ip, target_ip, target_port) VALUES (?, ?, ?, ?, ?)");
-    SQLite::bind(ins, f.port, f.session, f.client_ip, f.target_ip, f.target_port);
-    ins.exec();
-  }
-  t.commit();
-}
-
-void Store::delete_forward(std::uint16_t port) {
-  std::lock_guard lock(mu_);
-  SQLite::Statement del(db_, "DELETE FROM forwards WHERE port = ?");
-  del.bind(1, port);
-  del.exec();
 }
 
 }  // namespace labdesk::boot

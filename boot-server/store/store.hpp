@@ -37,16 +37,6 @@ struct ClientRecord {
   std::int64_t announces = 0;
 };
 
-// One desktop forward: lab_address:port, from client_ip only, to target_ip:target_port.
-struct Forward {
-  std::uint16_t port = 0;
-  std::string session;  // the broker's session id (free text for the network plane)
-  std::string client_ip;
-  std::string target_ip;
-  std::uint16_t target_port = 0;
-  bool operator==(const Forward&) const = default;
-};
-
 class Store {
  public:
   // Opens (creating) the database, turns on WAL and applies missing migrations, ours and
@@ -61,11 +51,6 @@ class Store {
   static constexpr std::size_t kMaxClients = 4096;
   std::optional<ClientRecord> client(const std::string& mac);
   std::vector<ClientRecord> clients();
-
-  std::vector<Forward> forwards();
-  void put_forward(const Forward& f);
-  void delete_forward(std::uint16_t port);
-  void replace_forwards(const std::vector<Forward>& all);
 
   // For the broker's own tables: run `fn(db)` under the store's lock.
   template <typename Fn>

@@ -181,7 +181,7 @@ std::optional<std::string_view> closest(std::string_view word,
 
 class TreeBuilder {
  public:
-  TreeBuilder(Tree& t, Problems& p) : tree_(t), problems_(p) {}
+  TreeBuilder(Tree& t, Problems& p, OtherSections others) : tree_(t), problems_(p), others_(others) {}
 
   void section(const SectionSpec& spec, const toml::table& tbl, const std::string& prefix) {
     std::vector<std::string_view> known;
@@ -225,6 +225,7 @@ class TreeBuilder {
       auto it = std::find_if(schema.begin(), schema.end(),
                              [&](const SectionSpec& s) { return s.name == key.str(); });
       if (it == schema.end()) {
+        if (others_ == OtherSections::ignored) continue;
         problems_.add(std::string(key.str()), pos_of(key.source()),
                       unknown_message("section", key.str(), known));
         continue;
@@ -263,9 +264,11 @@ class TreeBuilder {
  private:
   Tree& tree_;
   Problems& problems_;
+  OtherSections others_;
 };
 
-Tree Tree::parse(std::string_view text, std::span<const SectionSpec> schema, Problems& problems) {
+Tree Tree::parse(std::string_view text, std::span<const SectionSpec> schema, Problems& problems,
+                 OtherSections others) {
   Tree tree;
   toml::table root;
   try {
@@ -276,7 +279,7 @@ Tree Tree::parse(std::string_view text, std::span<const SectionSpec> schema, Pro
                      " (fix the syntax at this position)");
     return tree;
   }
-  TreeBuilder(tree, problems).root(root, schema);
+  TreeBuilder(tree, problems, others).root(root, schema);
   return tree;
 }
 

@@ -41,7 +41,7 @@ struct NetplaneLab : test::BrokerParts {
     db = std::make_unique<boot::Store>((root / "labdesk.sqlite").string(), boot::broker_migrations());
     files = std::make_unique<boot::BootFiles>(root / "state", 1, log);
     files->import(root / "assets", {"undionly.kpxe", "snponly.efi", ""});
-    forwards_table = std::make_unique<boot::ForwardTable>(boot::nat_spec(*config), *db, nft, log);
+    forwards_table = std::make_unique<boot::ForwardTable>(boot::nat_spec(*config), nft, log);
 
     const boot::NetplaneRoutes deps{[this] { return config; }, *files, *db, *forwards_table,
                                     [] { return nlohmann::json{{"pid", 1}, {"healthy", true}, {"restarts", 0}}; }, log,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,6 +193,26 @@ inline fs::path assets() {
   if (sh(cmd) != 0) throw std::runtime_error("pxe-assets/build.sh failed: see " + out.string() + ".log");
   return out;
 }
+
+// Moves the calling thread into a named network namespace until the scope ends (so that an
+// in-process library, libnftables here, works on that namespace's kernel state).
+class InNetns {
+ public:
+  explicit InNetns(const Netns& ns) : home_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
+    const int fd = ::open(("/run/netns/" + ns.name()).c_str(), O_RDONLY | O_CLOEXEC);
+    if (home_ < 0 || fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) throw std::runtime_error("cannot enter netns '" + ns.name() + "'");
+    ::close(fd);
+  }
+  ~InNetns() {
+    (void)::setns(home_, CLONE_NEWNET);
+    ::close(home_);
+  }
+  InNetns(const InNetns&) = delete;
+  InNetns& operator=(const InNetns&) = delete;
+
+ private:
+  int home_;
+};
 
 inline std::string lab_config(const fs::path& state, const std::string& extra = "") {
   return "[lab]\ninterface = \"br0\"\naddress = \"10.77.0.1/24\"\nrange_start = \"10.77.0.100\"\n"

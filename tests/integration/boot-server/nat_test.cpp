@@ -1,12 +1,18 @@
 // Desktop forwards through real nftables: only the assigned client reaches its forwarded port,
-// a handoff or roam switches it, the table is rebuilt from the store at start, admins' tables
-// survive. Namespaces: lab (boot-server, br0), two clients on br0, a "virt host" behind it.
+// a handoff or roam switches it, a restart rebuilds the table from the sessions' forwards,
+// admins' tables survive; a lab PC reaches the boot services and nothing else, and a hostile one
+// cannot take the boot-server down. Namespaces: lab (boot-server, br0), two clients on br0, a
+// "virt host" behind it. The forwards come from the broker's sessions (ForwardPort); here the
+// test plays the broker, through the same ForwardTable and libnftables, inside the lab namespace.
 #include <doctest/doctest.h>
 
 #include "lab_net.hpp"
+#include "nat/forward_table.hpp"
+#include "labdesk/common/log.hpp"
 
 namespace {
 
+using namespace labdesk;
 using namespace labdesk::test;
 
 struct NatLab {
@@ -18,7 +24,7 @@ struct NatLab {
   Child server;
   std::vector<Child> vnc;
 
-  NatLab() {
+  explicit NatLab(bool with_boot_server = true) {
     lab.attach(c1, unique("v1"), "10.77.0.101/24", "10.77.0.1");
     lab.attach(c2, unique("v2"), "10.77.0.102/24", "10.77.0.1");
     // The virt host has no route back to the lab subnet: replies only work through masquerade.
@@ -37,7 +43,7 @@ struct NatLab {
     // An admin's own table that must survive labdesk's rebuilds.
     lab.run("nft add table ip admin_rules");
     lab.run("nft add chain ip admin_rules input '{ type filter hook input priority 10; policy accept; }'");
-    start();
+    if (with_boot_server) start();
   }
   void start() {
     std::ofstream(dir / "lab.toml") << lab_config(dir / "state");
@@ -56,63 +62,70 @@ struct NatLab {
   }
 };
 
-TEST_CASE("only the assigned client reaches its forwarded desktop port, and handoff and roam switch it") {
-  NatLab n;
-  const std::string put = n.api("PUT", "/v1/forwards/15900",
-                                R"({"session":"s1","client_ip":"10.77.0.101","target_ip":"10.88.0.2","target_port":5900})");
-  REQUIRE_MESSAGE(put.find("\"port\":15900") != std::string::npos, put);
-  CHECK(NatLab::reach(n.c1, 15900).find("RFB-desktop-A") != std::string::npos);
-  CHECK(NatLab::reach(n.c2, 15900).empty());
-
-  // Handoff: the same port now leads to the replacement desktop.
-  CHECK(n.api("PUT", "/v1/forwards/15900", R"({"session":"s1","client_ip":"10.77.0.101","target_ip":"10.88.0.2","target_port":5901})").find("5901") != std::string::npos);
-  CHECK(NatLab::reach(n.c1, 15900).find("RFB-desktop-B") != std::string::npos);
-  // Roam: the user moved to the other PC.
-  CHECK(n.api("PUT", "/v1/forwards/15900", R"({"session":"s1","client_ip":"10.77.0.102","target_ip":"10.88.0.2","target_port":5901})").find("10.77.0.102") != std::string::npos);
-  CHECK(NatLab::reach(n.c2, 15900).find("RFB-desktop-B") != std::string::npos);
-  CHECK(NatLab::reach(n.c1, 15900).empty());
-
-  // Another session cannot take the port; a bad forward is a 4xx.
-  CHECK(n.api("PUT", "/v1/forwards/15900", R"({"session":"s2","client_ip":"10.77.0.101","target_ip":"10.88.0.2","target_port":5900})")
-            .find("port_in_use") != std::string::npos);
-  CHECK(n.api("PUT", "/v1/forwards/80", R"({"session":"s2","client_ip":"10.77.0.101","target_ip":"10.88.0.2","target_port":5900})")
-            .find("bad_forward") != std::string::npos);
-
-  // Restart: the table is rebuilt from the store, the admin's table is untouched.
-  n.server.stop();
-  n.lab.run("nft flush table ip labdesk");  // as if a crash left it wrong
-  n.start();
-  // The table is back (rebuilt from the store; the broker then reconciles forwards to its own
-  // sessions, so this session-less forward may be dropped), the admin's table is untouched, and
-  // a forward set after the restart works.
-  CHECK(poll([&] { return n.lab.out("nft list chain ip labdesk prerouting").find("dnat") != std::string::npos; }, 10s));
-  CHECK(n.lab.out("nft list tables").find("admin_rules") != std::string::npos);
-  std::this_thread::sleep_for(1s);  // let the broker's start-up reconcile finish
-  CHECK(n.api("PUT", "/v1/forwards/15900", R"({"session":"s1","client_ip":"10.77.0.102","target_ip":"10.88.0.2","target_port":5901})").find("10.77.0.102") != std::string::npos);
-  CHECK(NatLab::reach(n.c2, 15900).find("RFB-desktop-B") != std::string::npos);
-  CHECK(NatLab::reach(n.c1, 15900).empty());
-
-  // Session ended: nobody reaches the port any more.
-  CHECK(n.api("DELETE", "/v1/forwards/15900").find("removed") != std::string::npos);
-  CHECK(NatLab::reach(n.c2, 15900).empty());
-  CHECK(n.api("GET", "/v1/forwards") == R"({"forwards":[]})");
+// The spec the boot-server derives from the lab's config (br0, 10.77.0.1/24, ports 15900..).
+boot::NatSpec lab_spec(const NatLab& n) {
+  std::ofstream(n.dir / "spec.toml") << lab_config(n.dir / "state");
+  return boot::nat_spec(config::load_lab_config((n.dir / "spec.toml").string()));
 }
 
-TEST_CASE("a lab PC reaches its own forwarded desktop and the boot services, nothing else") {
-  NatLab n;
+TEST_CASE("only the assigned client reaches its forwarded desktop, handoff and roam switch it, nothing else is routed") {
+  NatLab n(false);
   // A service on the boot-server that is not for lab PCs (as SSH would be), on every address.
   Child ssh({"ip", "netns", "exec", n.lab.name(), "socat", "TCP-LISTEN:2222,fork,reuseaddr", "SYSTEM:echo SSH-2.0"},
             n.dir / "ssh.log");
   REQUIRE(poll([&] { return n.lab.out("socat -T1 - TCP:10.77.0.1:2222 </dev/null 2>/dev/null").find("SSH") != std::string::npos; }, 5s));
-  REQUIRE(n.api("PUT", "/v1/forwards/15900",
-                R"({"session":"s1","client_ip":"10.77.0.101","target_ip":"10.88.0.2","target_port":5900})")
-              .find("15900") != std::string::npos);
-  // Its own desktop, through the forward (masqueraded: the virt host has no route to the lab).
+  // What the boot-server does at start when NAT is on: forwarding in its namespace.
+  n.lab.run("sysctl -qw net.ipv4.ip_forward=1");
+  auto log = log::make_logger("nat-test", spdlog::level::warn);
+  const broker::Forward a{15900, "10.77.0.101", "10.88.0.2", 5900};
+  {
+    InNetns in(n.lab);
+    boot::LibNftables nft;
+    boot::ForwardTable table(lab_spec(n), nft, log);
+    REQUIRE(table.rebuild({a}));
+  }
   CHECK(NatLab::reach(n.c1, 15900).find("RFB-desktop-A") != std::string::npos);
-  // Nothing routed: not the desktop's real address, not another desktop, not the hosts' network.
+  CHECK(NatLab::reach(n.c2, 15900).empty());
+  // Nothing routed: not the desktop's real address, not another desktop, not a service of the
+  // boot-server that is not a boot service.
   for (const auto* pc : {&n.c1, &n.c2}) {
     CHECK(pc->out("socat -T2 - TCP:10.88.0.2:5900,connect-timeout=2 </dev/null 2>/dev/null").empty());
     CHECK(pc->out("socat -T2 - TCP:10.88.0.2:5901,connect-timeout=2 </dev/null 2>/dev/null").empty());
+    CHECK(NatLab::reach(*pc, 2222).empty());
+  }
+
+  // A restart (a new process, as if a crash left the table wrong): one rebuild from the
+  // sessions' forwards; then a handoff, a roam and the session's end, each one transaction.
+  n.lab.run("nft flush table ip labdesk");
+  CHECK(NatLab::reach(n.c1, 15900).empty());
+  InNetns in(n.lab);
+  boot::LibNftables nft;
+  boot::ForwardTable table(lab_spec(n), nft, log);
+  REQUIRE(table.rebuild({a}));
+  CHECK(NatLab::reach(n.c1, 15900).find("RFB-desktop-A") != std::string::npos);
+  CHECK(n.lab.out("nft list tables").find("admin_rules") != std::string::npos);
+  REQUIRE(table.upsert({15900, "10.77.0.101", "10.88.0.2", 5901}));  // handoff
+  CHECK(NatLab::reach(n.c1, 15900).find("RFB-desktop-B") != std::string::npos);
+  REQUIRE(table.upsert({15900, "10.77.0.102", "10.88.0.2", 5901}));  // roam
+  CHECK(NatLab::reach(n.c2, 15900).find("RFB-desktop-B") != std::string::npos);
+  CHECK(NatLab::reach(n.c1, 15900).empty());
+  CHECK(table.upsert({15901, "10.77.0.101", "10.88.0.2", 0}).error().code == "bad_forward");
+  REQUIRE(table.remove(15900));  // the session ended
+  CHECK(NatLab::reach(n.c2, 15900).empty());
+  CHECK(n.lab.out("nft list map ip labdesk fwd_port").find("15900") == std::string::npos);
+}
+
+TEST_CASE("a lab PC reaches the boot services of a running boot-server, nothing else") {
+  NatLab n;
+  Child ssh({"ip", "netns", "exec", n.lab.name(), "socat", "TCP-LISTEN:2222,fork,reuseaddr", "SYSTEM:echo SSH-2.0"},
+            n.dir / "ssh.log");
+  REQUIRE(poll([&] { return n.lab.out("socat -T1 - TCP:10.77.0.1:2222 </dev/null 2>/dev/null").find("SSH") != std::string::npos; }, 5s));
+  // The broker's start-up reconciliation built the table (no sessions yet: no forwards).
+  CHECK(n.api("GET", "/v1/forwards") == R"({"forwards":[]})");
+  CHECK(n.lab.out("nft list chain ip labdesk prerouting").find("dnat") != std::string::npos);
+  CHECK(n.lab.out("nft list tables").find("admin_rules") != std::string::npos);
+  for (const auto* pc : {&n.c1, &n.c2}) {
+    CHECK(pc->out("socat -T2 - TCP:10.88.0.2:5900,connect-timeout=2 </dev/null 2>/dev/null").empty());
   }
   // On the boot-server: the boot and lab API ports answer, the rest is closed to the lab.
   CHECK(n.c2.out("curl -s --max-time 5 http://10.77.0.1:8080/boot.ipxe").find("#!ipxe") != std::string::npos);
@@ -120,6 +133,9 @@ TEST_CASE("a lab PC reaches its own forwarded desktop and the boot services, not
                  " https://10.77.0.1:8443/v1/login -d '{}'") == "400");
   CHECK(NatLab::reach(n.c2, 2222).empty());
   CHECK(NatLab::reach(n.c2, 7080).empty());
+  CHECK(NatLab::reach(n.c2, 15900).empty());  // no session, no forward
+  // Forwards are the broker's: the network plane's admin API only shows them.
+  CHECK(n.api("PUT", "/v1/forwards/15900", R"({"client_ip":"10.77.0.101"})").find("\"error\"") != std::string::npos);
 }
 
 TEST_CASE("a hostile lab PC: bad paths, forged ids, a flood of connections and guesses leave the boot-server up") {

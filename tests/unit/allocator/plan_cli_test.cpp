@@ -118,6 +118,10 @@ TEST_CASE("--config reads the admin config, flags override it") {
   CHECK(nlohmann::json::parse(r.out)[0]["alloc_mib"] == nlohmann::json::parse("[1024]"));
   r = run({"check", "--config", path});
   CHECK(r.code == 0);
+  // The boot-server's whole file: the planner's sections are read, the rest left to it.
+  r = run({"check", "--config", LABDESK_SOURCE_DIR "/docs/examples/lab.toml"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("config ok: [tiers], [placement], [[hosts]]") == 0);
   r = run({"check", "--config", "/nonexistent/labdesk.toml"});
   CHECK(r.code == 2);
   CHECK(r.err.find("cannot read the config file") != std::string::npos);

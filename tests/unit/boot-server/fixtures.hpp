@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "labdesk/common/lab_config.hpp"
+#include "config/lab_config.hpp"
 
 namespace labdesk::test {
 

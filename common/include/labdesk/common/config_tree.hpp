@@ -139,6 +139,11 @@ struct Entry {
   bool defaulted = false;
 };
 
+// What a reader does with a top-level section its schema does not declare: an error (a daemon
+// reading its own file), or left to the daemon that owns it (labdesk-plan reading the planner's
+// sections of the boot-server's file).
+enum class OtherSections { rejected, ignored };
+
 // A checked tree of values by flat path: "tiers.mib", "hosts[1].name".
 class Tree {
  public:
@@ -153,7 +158,8 @@ class Tree {
 
   // Parses and checks `text`; problems found are added to `problems` (the tree then holds what
   // could be read, so meaning checks can still run and report more).
-  static Tree parse(std::string_view text, std::span<const SectionSpec> schema, Problems& problems);
+  static Tree parse(std::string_view text, std::span<const SectionSpec> schema, Problems& problems,
+                    OtherSections others = OtherSections::rejected);
 
  private:
   [[nodiscard]] const Entry& at(const std::string& path) const;

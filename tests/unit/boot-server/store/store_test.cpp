@@ -24,14 +24,16 @@ TEST_CASE("store: WAL, migrations once, broker migrations appended") {
   TempDb db;
   {
     boot::Store s(db.path.string());
-    CHECK(s.schema_version() == 2);
+    CHECK(s.schema_version() == 3);
+    // Forwards belong to the broker's sessions: the network plane's old copy is gone.
+    CHECK(s.with_db([](SQLite::Database& d) { return d.tableExists("forwards"); }) == false);
     CHECK(s.with_db([](SQLite::Database& d) { return d.execAndGet("PRAGMA journal_mode").getString(); }) == "wal");
   }
   const boot::Migration broker[] = {{100, "sessions", "CREATE TABLE sessions (id TEXT PRIMARY KEY)"}};
   boot::Store s(db.path.string(), broker);
   CHECK(s.schema_version() == 100);
   boot::Store again(db.path.string(), broker);  // re-applying nothing
-  CHECK(again.with_db([](SQLite::Database& d) { return d.execAndGet("SELECT COUNT(*) FROM schema_migrations").getInt(); }) == 3);
+  CHECK(again.with_db([](SQLite::Database& d) { return d.execAndGet("SELECT COUNT(*) FROM schema_migrations").getInt(); }) == 4);
 }
 
 TEST_CASE("store: announces upsert clients and count them") {
@@ -49,17 +51,6 @@ TEST_CASE("store: announces upsert clients and count them") {
   CHECK(r.ip == "10.77.0.101");
   CHECK(s.clients().size() == 1);
   CHECK(!s.client("52:54:00:00:00:00"));
-}
-
-TEST_CASE("store: one forward per port and per session") {
-  TempDb db;
-  boot::Store s(db.path.string());
-  s.put_forward({15900, "s1", "10.77.0.101", "10.88.0.2", 5900});
-  s.put_forward({15901, "s1", "10.77.0.101", "10.88.0.2", 5901});
-  REQUIRE(s.forwards().size() == 1);
-  CHECK(s.forwards()[0].port == 15901);
-  s.delete_forward(15901);
-  CHECK(s.forwards().empty());
 }
 
 TEST_CASE("store: the clients table stays bounded whatever a lab PC announces") {

@@ -3,11 +3,11 @@
 #pragma once
 
 #include "labdesk/allocator/model.hpp"
-#include "labdesk/common/lab_config.hpp"
+#include "labdesk/common/planner_config.hpp"
 
 namespace labdesk::config {
 
-// [tiers] and [placement] as the planner's policy; `c` has passed validate().
-alloc::Policy planner_policy(const LabConfig& c);
+// [tiers] and [placement] as the planner's policy; `c` has passed validate_planner().
+alloc::Policy planner_policy(const PlannerConfig& c);
 
 }  // namespace labdesk::config

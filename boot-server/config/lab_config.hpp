@@ -1,41 +1,18 @@
-// The lab's admin config (boot-server side): the typed, validated, immutable result of the config
-// pipeline. labdesk-plan reads the same file, so the sections it needs live here in common/.
+// The boot-server's admin config: the typed, validated, immutable result of the config
+// pipeline. The planner's sections ([tiers], [placement], [[hosts]]) are its base, declared in
+// common/ because labdesk-plan reads them from the same file; the rest is the boot-server's own.
 #pragma once
 
 #include <cstdint>
-#include <optional>
-#include <utility>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "labdesk/common/config_tree.hpp"
+#include "labdesk/common/planner_config.hpp"
 
 namespace labdesk::config {
-
-struct TiersConfig {
-  std::vector<std::int64_t> mib;  // strictly descending
-  std::string mode;               // "handoff" | "balloon"
-  std::int64_t grace_seconds = 0;
-  friend bool operator==(const TiersConfig&, const TiersConfig&) = default;
-};
-
-struct PlacementConfig {
-  double memory_weight = 0;
-  double cpu_weight = 0;
-  double network_weight = 0;
-  friend bool operator==(const PlacementConfig&, const PlacementConfig&) = default;
-};
-
-struct HostConfig {
-  std::string name;
-  std::string agent_url;
-  std::string token_file;
-  std::int64_t capacity_mib = 0;
-  std::int64_t reserved_mib = 0;
-  friend bool operator==(const HostConfig&, const HostConfig&) = default;
-};
 
 // The lab network the boot-server serves (PXE, DHCP, NAT). Empty interface: not configured
 // (labdesk-plan reads the same file and needs none of it).
@@ -115,10 +92,7 @@ struct DesktopsConfig {
   friend bool operator==(const DesktopsConfig&, const DesktopsConfig&) = default;
 };
 
-struct LabConfig {
-  TiersConfig tiers;
-  PlacementConfig placement;
-  std::vector<HostConfig> hosts;
+struct LabConfig : PlannerConfig {
   NetworkConfig lab;
   std::vector<ReservationConfig> reservations;
   BootConfig boot;
@@ -130,18 +104,17 @@ struct LabConfig {
   friend bool operator==(const LabConfig&, const LabConfig&) = default;
 };
 
-// The one schema table: keys, types, defaults and their documentation.
+// The one schema table: the planner's sections, then the boot-server's.
 std::span<const SectionSpec> lab_schema();
 
 // parse → defaults → unknown keys → meaning. Throws ConfigError listing every problem.
 LabConfig parse_lab_config(std::string_view text, const std::string& source_name);
 
-// The defaults table as a config (no hosts), for tools that take settings from flags.
+// The defaults table as a config (no hosts).
 LabConfig defaults();
 
-// The meaning checks alone, for a config built from flags rather than a file.
+// The meaning checks alone, for a config built in code rather than read from a file.
 Problems validate(const LabConfig& c);
-
 
 // Reads and parses a file; a missing or unreadable file is a ConfigError too.
 LabConfig load_lab_config(const std::string& path);
