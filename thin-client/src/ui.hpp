@@ -7,16 +7,10 @@
 
 #include "labdesk/common/error.hpp"
 #include "labdesk/viewer/geometry.hpp"
+#include "labdesk/viewer/login_form.hpp"
 #include "sdl_api.hpp"
 
 namespace labdesk::viewer {
-
-struct LoginForm {
-  std::string user, password;
-  int focus = 0;  // 0 user, 1 password
-  std::string message;
-  bool busy = false;  // "Signing in…"
-};
 
 class Ui {
  public:
