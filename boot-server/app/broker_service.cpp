@@ -77,6 +77,7 @@ void BrokerService::attach(Store& store, broker::ForwardPort& forwards) {
   bo.policy = config::planner_policy(config_);
   bo.grace = std::chrono::seconds(config_.tiers.grace_seconds);
   bo.vnc_ready_timeout = std::chrono::seconds(config_.desktops.vnc_ready_seconds);
+  bo.shared_data = config_.desktops.data == "shared";
   broker_ = std::make_unique<broker::Broker>(bo, *hosts_, forwards, probe_, *sessions_, clock_, log_);
   auth_ = std::make_unique<broker::Authenticator>(*users_, clock_);
   broker::ApiOptions ao;

@@ -5,7 +5,6 @@
 #include <optional>
 #include <set>
 
-#include "labdesk/common/file.hpp"
 #include "labdesk/common/net.hpp"
 
 namespace labdesk::config {
@@ -111,6 +110,11 @@ const std::array kDesktopKeys{
             "desktops' consoles speak VeNCrypt x509 (libvirt's vnc_tls = 1 on every host, certificates "
             "from labdesk-boot-server --issue-console-certificate): viewers refuse a console without TLS; "
             "false sends console passwords, pixels and keys in clear"),
+    key<&DesktopsConfig::data>("data", S("per_host"),
+            "where users' data disks live: \"per_host\": each host's own storage.data_dir (data stays on "
+            "the host where it was made); \"shared\": one data area that every host mounts at its "
+            "storage.data_dir (a file server's export, docs/data.md), so data follows the user; a disk "
+            "is in one VM at a time, so every handoff is then stop-first"),
     key<&DesktopsConfig::vnc_ready_seconds>("vnc_ready_seconds", I{120},
             "how long a new desktop may take until its VNC server answers; 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"),
 };
@@ -286,6 +290,9 @@ class Validator {
   }
 
   void desktops() {
+    if (c_.desktops.data != "per_host" && c_.desktops.data != "shared") {
+      problem("desktops.data", "unknown desktops.data '" + c_.desktops.data + "': use \"per_host\" or \"shared\"");
+    }
     if (c_.desktops.vnc_ready_seconds < 0) {
       problem("desktops.vnc_ready_seconds", "vnc_ready_seconds " + std::to_string(c_.desktops.vnc_ready_seconds) + " must be 0 or more");
     }
@@ -328,13 +335,7 @@ Problems validate(const LabConfig& c) {
 }
 
 LabConfig load_lab_config(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) {
-    Problems p;
-    p.add("", {}, "cannot read the config file: check the path and its permissions");
-    throw ConfigError(path, std::move(p));
-  }
-  return parse_lab_config(*text, path);
+  return parse_lab_config(read_config_file(path), path);
 }
 
 }  // namespace labdesk::config

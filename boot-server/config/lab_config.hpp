@@ -89,6 +89,7 @@ struct DesktopsConfig {
   std::string image;
   std::int64_t vnc_ready_seconds = 0;
   bool console_tls = true;  // consoles are VeNCrypt x509: viewers insist on it
+  std::string data;         // "per_host" | "shared": where users' data disks live
   friend bool operator==(const DesktopsConfig&, const DesktopsConfig&) = default;
 };
 

@@ -5,6 +5,8 @@
 
 #include <toml++/toml.h>
 
+#include "labdesk/common/file.hpp"
+
 namespace labdesk::config {
 namespace {
 
@@ -303,6 +305,16 @@ Position Tree::position(const std::string& path) const {
   if (auto it = element_positions_.find(path); it != element_positions_.end()) return it->second;
   auto it = section_positions_.find(path);
   return it == section_positions_.end() ? Position{} : it->second;
+}
+
+std::string read_config_file(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) {
+    Problems p;
+    p.add("", {}, "cannot read the config file: check the path and its permissions");
+    throw ConfigError(path, std::move(p));
+  }
+  return std::move(*text);
 }
 
 std::string reference_markdown(std::span<const SectionSpec> schema) {

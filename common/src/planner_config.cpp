@@ -6,7 +6,6 @@
 #include <optional>
 #include <set>
 
-#include "labdesk/common/file.hpp"
 
 namespace labdesk::config {
 namespace {
@@ -163,13 +162,7 @@ PlannerConfig parse_planner_config(std::string_view text, const std::string& sou
 }
 
 PlannerConfig load_planner_config(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) {
-    Problems p;
-    p.add("", {}, "cannot read the config file: check the path and its permissions");
-    throw ConfigError(path, std::move(p));
-  }
-  return parse_planner_config(*text, path);
+  return parse_planner_config(read_config_file(path), path);
 }
 
 PlannerConfig planner_defaults() {

@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "labdesk/agent/names.hpp"
-#include "labdesk/common/file.hpp"
 #include "labdesk/agent/storage.hpp"
 
 namespace labdesk::agent {
@@ -35,7 +34,9 @@ const std::array kLibvirtKeys{
 const std::array kStorageKeys{
     key<&AgentConfig::images_dir>("images_dir", S("/var/lib/labdesk/images"), "read-only base images, kernels and initrds live here"),
     key<&AgentConfig::overlay_dir>("overlay_dir", S("/var/lib/labdesk/overlays"), "throwaway per-start qcow2 overlays (the agent deletes what no VM uses)"),
-    key<&AgentConfig::data_dir>("data_dir", S("/var/lib/labdesk/data"), "users' persistent data disks (never deleted by the agent)"),
+    key<&AgentConfig::data_dir>("data_dir", S("/var/lib/labdesk/data"),
+            "users' persistent data disks (never deleted by the agent); with several hosts, one area "
+            "that every host mounts at this same path, so data follows the user (docs/data.md)"),
     key<&AgentConfig::console_dir>("console_dir", S(), "serial console sockets and logs per desktop; empty: no serial console"),
     key<&AgentConfig::console_mode>("console_mode", S("file"), "\"file\": serial output to <console_dir>/<desktop>.log; \"unix\": an interactive socket <desktop>.sock, logged too"),
     key<&AgentConfig::data_disk_mib>("data_disk_mib", I{1024}, "size of a new user's data disk in MiB"),
@@ -187,13 +188,7 @@ AgentConfig parse_agent_config(std::string_view text, const std::string& source_
 }
 
 AgentConfig load_agent_config(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) {
-    config::Problems p;
-    p.add("", {}, "cannot read the config file: check the path and its permissions");
-    throw config::ConfigError(path, std::move(p));
-  }
-  return parse_agent_config(*text, path);
+  return parse_agent_config(config::read_config_file(path), path);
 }
 
 }  // namespace labdesk::agent

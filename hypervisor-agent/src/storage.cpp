@@ -140,15 +140,19 @@ Result<std::string> Storage::ensure_data_disk(const std::string& user) {
   std::lock_guard l(data_mutex_);
   std::error_code ec;
   if (fs::exists(path, ec)) return path;
-  // Build aside, then rename: a crash never leaves a half-made disk under the real name.
-  const std::string raw = join_inside(dirs_.data_dir, "." + user + ".raw.tmp");
-  const std::string tmp = join_inside(dirs_.data_dir, "." + user + ".qcow2.tmp");
-  fs::remove(raw, ec);
-  fs::remove(tmp, ec);
+  // Build aside under names of this host and process (data_dir may be one area that every host
+  // mounts), then publish with link(), which never replaces: a disk another host published
+  // meanwhile wins and this one is dropped, so a user's data is never swapped for an empty disk.
+  char host[64] = {};
+  gethostname(host, sizeof host - 1);
+  const std::string mine = "." + user + "." + host + "-" + std::to_string(getpid());
+  const std::string raw = join_inside(dirs_.data_dir, mine + ".raw.tmp");
+  const std::string tmp = join_inside(dirs_.data_dir, mine + ".qcow2.tmp");
   auto cleanup = [&] {
     fs::remove(raw, ec);
     fs::remove(tmp, ec);
   };
+  cleanup();
   auto size = std::to_string(dirs_.data_disk_mib) + "M";
   for (const auto& cmd : std::vector<std::vector<std::string>>{
            {"truncate", "-s", size, raw},
@@ -159,9 +163,14 @@ Result<std::string> Storage::ensure_data_disk(const std::string& user) {
       return std::unexpected(r.error());
     }
   }
-  fs::rename(tmp, path, ec);
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int err = errno;
   cleanup();
-  if (ec) return fail("io", "cannot create data disk '" + path + "': " + ec.message(), 500);
+  if (linked != 0 && err == EEXIST) {
+    log_->info("data disk '{}' of user '{}' was made by another host meanwhile: using it", path, user);
+    return path;
+  }
+  if (linked != 0) return fail("io", "cannot create data disk '" + path + "': " + std::strerror(err), 500);
   log_->info("created data disk '{}' of {} MiB for user '{}'", path, dirs_.data_disk_mib, user);
   return path;
 }

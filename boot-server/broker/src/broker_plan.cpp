@@ -1,5 +1,6 @@
-// Plan execution (hard handoffs that switch the forward and tell the viewer, stop-first on the
-// same host, balloon resizes), admin grow and move, agent events, and reconciliation.
+// Plan execution (hard handoffs that switch the forward and tell the viewer, stop-first where
+// the replacement needs the data disk the old desktop holds, balloon resizes), admin grow and
+// move, agent events, and reconciliation.
 #include <algorithm>
 #include <set>
 
@@ -7,14 +8,16 @@
 
 namespace labdesk::broker {
 
-alloc::Plan cold_on_same_host(alloc::Plan plan, const std::map<std::string, std::size_t>& live) {
+alloc::Plan stop_first_where_data_is_held(alloc::Plan plan, const std::map<std::string, std::size_t>& live,
+                                          bool shared_data) {
   auto& st = plan.steps;
   for (std::size_t i = 0; i < st.size(); ++i) {
     if (st[i].op != alloc::Op::start || !st[i].host) continue;
     auto it = live.find(st[i].user);
-    if (it == live.end() || it->second != *st[i].host) continue;
+    if (it == live.end() || (!shared_data && it->second != *st[i].host)) continue;
+    const std::size_t holder = it->second;
     for (std::size_t j = i + 1; j < st.size(); ++j) {
-      if (st[j].op == alloc::Op::destroy && st[j].user == st[i].user && st[j].host == st[i].host) {
+      if (st[j].op == alloc::Op::destroy && st[j].user == st[i].user && st[j].host == holder) {
         alloc::Step d = st[j];
         st.erase(st.begin() + static_cast<std::ptrdiff_t>(j));
         st.insert(st.begin() + static_cast<std::ptrdiff_t>(i), d);
@@ -34,7 +37,7 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
       if (!x.desktop.empty()) live[x.user] = x.host;
     }
   }
-  const alloc::Plan plan = cold_on_same_host(planned, live);
+  const alloc::Plan plan = stop_first_where_data_is_held(planned, live, opt_.shared_data);
   // Only a stop-first handoff leaves a session without a desktop for a while (and holds plan_mu_).
   const bool stop_first = std::any_of(plan.steps.begin(), plan.steps.end(),
                                       [](const alloc::Step& x) { return x.op == alloc::Op::destroy; });

@@ -177,6 +177,9 @@ void bind(const Tree& tree, std::span<const SectionSpec> schema, void* config);
 // The closest known name within two edits, for "did you mean" hints.
 std::optional<std::string_view> closest(std::string_view word, std::span<const std::string_view> known);
 
+// The text of a config file; a missing or unreadable file is a ConfigError naming the fix.
+std::string read_config_file(const std::string& path);
+
 // Renders the schema as a Markdown config reference (docs/config.md is generated from it).
 std::string reference_markdown(std::span<const SectionSpec> schema);
 

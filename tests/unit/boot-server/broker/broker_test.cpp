@@ -232,12 +232,52 @@ TEST_CASE("after a restart, session events are numbered above the ones viewers a
   CHECK((*after)[0].seq > seen);
 }
 
+TEST_CASE("with one data area for all hosts, a handoff to any host is stop-first: the disk is in one VM at a time") {
+  using alloc::Op;
+  alloc::Plan warm{{{Op::start, "alice", 0, 256, 0, {}}, {Op::switch_to, "alice", 0, 256, 0, {}},
+                    {Op::destroy, "alice", 0, 512, 0, {}}, {Op::start, "bob", 1, 256, 0, {}},
+                    {Op::switch_to, "bob", 1, 256, 0, {}}, {Op::destroy, "bob", 0, 512, 0, {}},
+                    {Op::start, "carol", 1, 256, 0, {}}, {Op::switch_to, "carol", 1, 256, 0, {}}}};
+  auto p = stop_first_where_data_is_held(warm, {{"alice", 0}, {"bob", 0}}, true);
+  REQUIRE(p.steps.size() == 8);
+  CHECK(p.steps[0].op == Op::destroy);  // alice, same host
+  CHECK(p.steps[1].op == Op::start);
+  CHECK(p.steps[3].op == Op::destroy);  // bob, host 0 → 1: his old desktop lets go of the disk first
+  CHECK(p.steps[3].host == std::optional<std::size_t>{0});
+  CHECK(p.steps[4].op == Op::start);
+  CHECK(p.steps[4].host == std::optional<std::size_t>{1});
+  CHECK(p.steps[5].op == Op::switch_to);
+  CHECK(p.steps[6].op == Op::start);  // carol is new: nothing holds her disk
+  CHECK(p.steps[6].user == "carol");
+
+  // An admin move across hosts: the old desktop lets go of the disk before the new one starts;
+  // with data on each host, the new one starts first (the warm handoff).
+  for (const bool shared : {true, false}) {
+    CAPTURE(shared);
+    Lab lab;
+    lab.opt.shared_data = shared;
+    lab.broker = lab.make();
+    auto a = lab.login("alice");
+    REQUIRE(lab.broker->sessions().size() == 1);
+    const std::size_t from = lab.broker->sessions()[0].host;
+    const std::size_t to = 1 - from;
+    std::vector<std::string> order;
+    lab.agents[from]->on_destroy = [&](const std::string&) { order.emplace_back("stop old"); };
+    lab.agents[to]->on_create = [&](const std::string&) { order.emplace_back("start new"); };
+    REQUIRE(lab.broker->move(a.session, "host" + std::to_string(to)).has_value());
+    CHECK(lab.agents[from]->desktops.empty());
+    CHECK(lab.agents[to]->desktops.size() == 1);
+    CHECK(order == (shared ? std::vector<std::string>{"stop old", "start new"}
+                           : std::vector<std::string>{"start new", "stop old"}));
+  }
+}
+
 TEST_CASE("a handoff on the user's own host is stop-first: the agent allows one desktop per user and host") {
   using alloc::Op;
   alloc::Plan warm{{{Op::start, "alice", 0, 256, 0, {}}, {Op::switch_to, "alice", 0, 256, 0, {}},
                     {Op::destroy, "alice", 0, 512, 0, {}}, {Op::start, "bob", 1, 256, 0, {}},
                     {Op::switch_to, "bob", 1, 256, 0, {}}, {Op::destroy, "bob", 0, 512, 0, {}}}};
-  auto p = cold_on_same_host(warm, {{"alice", 0}, {"bob", 0}});
+  auto p = stop_first_where_data_is_held(warm, {{"alice", 0}, {"bob", 0}}, false);
   REQUIRE(p.steps.size() == 6);
   CHECK(p.steps[0].op == Op::destroy);  // alice: same host, cold
   CHECK(p.steps[1].op == Op::start);

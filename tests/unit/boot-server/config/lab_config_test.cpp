@@ -41,6 +41,13 @@ TEST_CASE("a lab config's planner sections land in its PlannerConfig base") {
   CHECK(planner.hosts[1].name == "b");
   CHECK(c.nat.port_min == 20000);
   CHECK(c.boot.state_dir == "/var/lib/labdesk");
+  CHECK(c.desktops.data == "per_host");
+}
+
+TEST_CASE("desktops.data is per_host or shared") {
+  const std::string hosts = "[[hosts]]\nname = \"a\"\ncapacity_mib = 4096\n";
+  CHECK(parse_lab_config(hosts + "[desktops]\ndata = \"shared\"\n", "lab.toml").desktops.data == "shared");
+  CHECK(problems_of(hosts + "[desktops]\ndata = \"nfs\"\n").find("lab.toml:5:8: desktops.data: unknown desktops.data 'nfs': use \"per_host\" or \"shared\"") != std::string::npos);
 }
 
 TEST_CASE("the reference is generated from the schema table") {

@@ -37,6 +37,9 @@ struct BrokerOptions {
   // A console password handed out again (credential, roam) is a fresh one from the agent, good
   // for new connections this long; 0: the stored one is handed out.
   std::chrono::seconds console_password_valid{60};
+  // Users' data areas are on storage every host reaches (one disk per user, wherever the desktop
+  // runs): a handoff to any host is then stop-first, since the disk is in one VM at a time.
+  bool shared_data = false;
 };
 
 struct Login {
@@ -83,10 +86,13 @@ struct Metrics {
   } blackout_seconds;
 };
 
-// A user's data disk is in one VM at a time on a host (the agent refuses a second desktop of the
-// user there), so a handoff whose replacement starts on the host the user runs on (`live`: user
-// -> host) becomes the allocator's cold handoff: destroy(old) → start(new) → switch_to(new).
-alloc::Plan cold_on_same_host(alloc::Plan plan, const std::map<std::string, std::size_t>& live);
+// A user's data disk is in one VM at a time, so a handoff whose replacement would open the disk
+// the running desktop holds becomes the allocator's cold handoff: destroy(old) → start(new) →
+// switch_to(new). `live`: user → the host their desktop runs on. With data on each host, only a
+// replacement on that same host shares the disk (the agent refuses a second desktop of the user
+// there); with `shared_data` (one data area all hosts reach), a replacement on any host does.
+alloc::Plan stop_first_where_data_is_held(alloc::Plan plan, const std::map<std::string, std::size_t>& live,
+                                          bool shared_data);
 
 class Broker {
  public:
