@@ -125,6 +125,14 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   CHECK(first.find("data=mounted bootcount=1 overlay=fresh") != std::string::npos);
   CHECK(fs::exists(a.dir.path + "/data/alice.qcow2"));
 
+  // A second writer of alice's data disk (another host's QEMU, when hosts share one data area)
+  // is refused by QEMU's image lock while her desktop runs (docs/data.md).
+  const std::string second_writer = "qemu-io -f qcow2 -c 'write -P 0 0 512' " + a.dir.path +
+                                    "/data/alice.qcow2 >" + a.dir.path + "/second-writer.log 2>&1";
+  CHECK(itest::run({"/bin/sh", "-c", second_writer}) == 1);  // qemu-io: the device cannot be opened
+  CHECK_MESSAGE(itest::read_file(a.dir.path + "/second-writer.log").find("\"write\" lock") != std::string::npos,
+                itest::read_file(a.dir.path + "/second-writer.log"));
+
   // VNC answers with the password and refuses a wrong one
   CHECK(itest::vnc_login("127.0.0.1", port, password));
   CHECK_FALSE(itest::vnc_login("127.0.0.1", port, "wrong123"));
@@ -222,6 +230,8 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   CHECK(itest::wait_until([&] { return qemu_pid(name) == 0; }, 30s));
   CHECK_FALSE(fs::exists(a.overlay(name)));
   CHECK(fs::exists(a.dir.path + "/data/alice.qcow2"));
+  // Let go: the next writer may open it (the first 512 bytes are ext4's unused boot sector).
+  CHECK(itest::run({"/bin/sh", "-c", second_writer}) == 0);
   auto again = a.create("alice", 256, 256);
   const std::string name2 = again["name"];
   CHECK(name2 != name);
