@@ -456,9 +456,10 @@ void App::handle_api(const SDL_Event& e) {
     log_->info("session event {} '{}'", ev.seq, ev.type);
     auto cmd = machine_->event(ev);
     // From the first move the machine follows until a picture is back (a retry in between
-    // still counts: the picture stayed frozen).
+    // still counts: the picture stayed frozen). A stop-first handoff takes the old desktop away
+    // before the move is announced: the picture froze when its link was lost, not at the event.
     if (ev.type == api::event_type::moved && machine_->phase() == Phase::following && !moved_at_)
-      moved_at_ = clock_.now();
+      moved_at_ = machine_->lost_since().value_or(clock_.now());
     perform(cmd);
   }
 }

@@ -144,6 +144,25 @@ TEST_CASE("a move event is followed without user action") {
   CHECK(m.last_event_seq() == 1);
 }
 
+TEST_CASE("a move announced after the old desktop's link was lost keeps the time of the loss") {
+  // The viewer's blackout figure starts there: a stop-first handoff stops the old desktop first.
+  testing::FakeClock clock;
+  SessionMachine m(clock, true);
+  m.submit("ana", "pw");
+  m.login_ok(login_response());
+  m.first_frame();
+  clock.advance(Millis{1000});
+  m.connection_lost();
+  const auto lost = m.lost_since();
+  REQUIRE(lost.has_value());
+  clock.advance(Millis{4000});
+  REQUIRE(m.event(api::Event{5, "moved", api::Endpoint{"10.0.0.2", 5905}, "pw9", {}}) == Command::connect);
+  CHECK(m.lost_since() == lost);
+  CHECK(clock.now() - *m.lost_since() == Millis{4000});
+  m.first_frame();
+  CHECK_FALSE(m.lost_since().has_value());
+}
+
 TEST_CASE("the new desktop's link dropping while following a move is retried, not waited on for good") {
   testing::FakeClock clock;
   SessionMachine m(clock, true);
