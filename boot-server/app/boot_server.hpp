@@ -58,7 +58,6 @@ class BootServer {
   void join();
 
   [[nodiscard]] Store& store() { return *store_; }
-  [[nodiscard]] ForwardTable* forwards() { return forwards_.get(); }
   [[nodiscard]] DnsmasqSupervisor& dnsmasq() { return *dnsmasq_; }
   [[nodiscard]] BootFiles& boot_files() { return *boot_files_; }
   [[nodiscard]] std::uint16_t http_port() const;

@@ -45,11 +45,6 @@ Result<void> ForwardTable::rebuild_locked(const std::vector<Forward>& all) {
   return {};
 }
 
-Result<void> ForwardTable::check(const Forward& f) const {
-  std::lock_guard lock(mu_);
-  return check_forward(spec_, f);
-}
-
 Result<void> ForwardTable::upsert(const Forward& f) {
   std::lock_guard lock(mu_);
   if (auto ok = check_forward(spec_, f); !ok) return ok;

@@ -39,8 +39,6 @@ class ForwardTable final : public broker::ForwardPort {
   // table when nat was turned off; forwards that no longer fit are left out and named.
   Result<void> respec(const NatSpec& spec);
 
-  // Whether f fits the current spec (what upsert and rebuild check first).
-  Result<void> check(const Forward& f) const;
   // Whether this process has put its table in place (a failed start removes only its own).
   [[nodiscard]] bool applied() const;
   [[nodiscard]] std::vector<Forward> list() const;
