@@ -16,6 +16,7 @@ class NoAgent final : public broker::AgentPort {
   Result<std::vector<api::agent::Desktop>> list() override { return missing(); }
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop&) override { return missing(); }
   Result<void> destroy(const std::string&) override { return missing(); }
+  Result<api::agent::Desktop> attach_data(const std::string&) override { return missing(); }
   Result<api::agent::MemoryReport> resize(const std::string&, std::int64_t) override { return missing(); }
   Result<api::agent::Vnc> console_password(const std::string&, std::chrono::seconds) override { return missing(); }
   Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) override {

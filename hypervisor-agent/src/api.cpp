@@ -69,6 +69,7 @@ http::Router make_router(ApiDeps d) {
     if (!res) return Response::error(res.error());
     return Response::json({{"destroyed", name}});
   });
+  r.add("POST", "/v1/desktops/{name}/data", [d](const Request& req) { return answer(d.desktops.attach_data(req.params.at("name"))); });
   r.add("POST", "/v1/desktops/{name}/memory", [d](const Request& req) {
     auto body = req.json();
     if (!body) return Response::error(body.error());

@@ -31,6 +31,8 @@ DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std
     s.cmdline = image.cmdline;
     if (!s.cmdline.empty()) s.cmdline += ' ';
     s.cmdline += "labdesk.user=" + meta.user + " labdesk.session=" + meta.session;
+    // The guest then waits for the disk to be plugged in instead of warning that it is missing.
+    if (meta.data_disk.empty()) s.cmdline += " labdesk.data=later";
   }
   s.vnc_listen = cfg.vnc_listen;
   s.vnc_password = password;
@@ -142,9 +144,12 @@ Result<aa::Desktop> Desktops::create(const aa::CreateDesktop& req) {
     std::lock_guard l(mutex_);
     std::int64_t committed = 0;
     for (const auto& [n, e] : cache_) {
-      if (e.meta.user == req.user) {
-        return fail("user_busy", "user '" + req.user + "' already has desktop '" + n +
-                                     "' on this host (its data disk is in use): destroy it first", 409);
+      // At most one desktop of a user holds their data disk here, and at most one waits for it
+      // (the replacement in a handoff).
+      if (e.meta.user == req.user && (!req.data_later || e.meta.data_disk.empty())) {
+        return fail("user_busy", "user '" + req.user + "' already has desktop '" + n + "' on this host" +
+                                     (req.data_later ? " waiting for its data disk" : " (its data disk is in use)") +
+                                     ": destroy it first", 409);
       }
       committed += e.memory_mib;
     }
@@ -160,10 +165,10 @@ Result<aa::Desktop> Desktops::create(const aa::CreateDesktop& req) {
     cache_.erase(name);
     return std::unexpected(e);
   };
-  auto disk = storage_.ensure_data_disk(req.user);
-  if (!disk) return abandon(disk.error());
-  meta.data_disk = *disk;
-  {
+  if (!req.data_later) {
+    auto disk = storage_.ensure_data_disk(req.user);
+    if (!disk) return abandon(disk.error());
+    meta.data_disk = *disk;
     std::lock_guard l(mutex_);
     cache_[name].meta.data_disk = *disk;
   }
@@ -174,13 +179,13 @@ Result<aa::Desktop> Desktops::create(const aa::CreateDesktop& req) {
     std::lock_guard l(mutex_);
     cache_[name].pending = false;
   }
-  log_->info("started desktop '{}' for user '{}' session '{}' image '{}' with {} MiB (max {} MiB)", name,
-             req.user, req.session, req.image, mem, max);
+  log_->info("started desktop '{}' for user '{}' session '{}' image '{}' with {} MiB (max {} MiB){}", name,
+             req.user, req.session, req.image, mem, max, req.data_later ? ", its data disk to follow" : "");
   auto started = event("started", name, meta, "");
   started.vnc = aa::Vnc{cfg->vnc_listen, *port, ""};
   events_.push(std::move(started));
   aa::Desktop d{name, req.user, req.session, req.image, req.tier, "running", mem, max,
-                aa::Vnc{cfg->vnc_listen, *port, password}, 0};
+                aa::Vnc{cfg->vnc_listen, *port, password}, 0, !req.data_later};
   return d;
 }
 
@@ -238,6 +243,53 @@ Result<void> Desktops::destroy(const std::string& name, bool force) {
   return {};
 }
 
+Result<aa::Desktop> Desktops::attach_data(const std::string& name) {
+  if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
+  DesktopMeta meta;
+  {
+    std::lock_guard l(mutex_);
+    auto it = cache_.find(name);
+    if (it == cache_.end()) return fail("not_found", "no desktop '" + name + "' on this host", 404);
+    if (it->second.pending) return fail("busy", "desktop '" + name + "' is starting or stopping: retry shortly", 409);
+    meta = it->second.meta;
+    if (meta.data_disk.empty()) {
+      for (const auto& [n, e] : cache_) {
+        if (n != name && e.meta.user == meta.user && !e.meta.data_disk.empty()) {
+          return fail("data_in_use", "desktop '" + n + "' of user '" + meta.user +
+                                         "' still holds the data disk on this host: stop it first", 409);
+        }
+      }
+      it->second.pending = true;  // no destroy while the disk goes in
+    }
+  }
+  if (!meta.data_disk.empty()) return get(name);  // already in: a retried call
+  auto release = [&](DesktopMeta* done) {
+    std::lock_guard l(mutex_);
+    if (auto it = cache_.find(name); it != cache_.end()) {
+      it->second.pending = false;
+      if (done) it->second.meta.data_disk = done->data_disk;
+    }
+  };
+  auto disk = storage_.ensure_data_disk(meta.user);
+  if (!disk) {
+    release(nullptr);
+    return std::unexpected(disk.error());
+  }
+  if (auto r = libvirt_.attach_device(name, render_data_disk(*disk)); !r) {
+    release(nullptr);
+    return std::unexpected(r.error());
+  }
+  meta.data_disk = *disk;
+  release(&meta);
+  // In the metadata too: a restart after a crash starts the desktop with its disk.
+  if (auto r = libvirt_.set_metadata(name, render_metadata(meta, false)); !r) {
+    log_->warn("data disk of '{}': '{}'", name, r.error().message);
+  }
+  events_.push(event("data_attached", name, meta, *disk));
+  log_->info("plugged data disk '{}' into desktop '{}' of user '{}'", *disk, name, meta.user);
+  return get(name);
+}
+
 Result<aa::Desktop> Desktops::to_desktop(const DomainInfo& info) const {
   auto meta = parse_metadata(info.metadata);
   if (!meta) return fail("not_found", "domain '" + info.name + "' is not a labdesk desktop", 404);
@@ -252,6 +304,7 @@ Result<aa::Desktop> Desktops::to_desktop(const DomainInfo& info) const {
   d.max_memory_mib = info.max_memory_kib / 1024;
   d.vnc = aa::Vnc{config()->vnc_listen, info.vnc_port, ""};
   d.restarts = meta->restarts;
+  d.data_attached = !meta->data_disk.empty();
   return d;
 }
 

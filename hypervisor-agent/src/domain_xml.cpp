@@ -168,13 +168,8 @@ std::string render_domain_xml(const DomainSpec& s) {
     << "      <driver name='qemu' type='qcow2' discard='unmap'/>\n"
     << "      <source file='" << e(s.meta.overlay) << "'/>\n"
     << "      <target dev='vda' bus='virtio'/>\n"
-    << "    </disk>\n"
-    << "    <!-- vdb: the user's persistent data disk -->\n"
-    << "    <disk type='file' device='disk'>\n"
-    << "      <driver name='qemu' type='qcow2' cache='writeback'/>\n"
-    << "      <source file='" << e(s.meta.data_disk) << "'/>\n"
-    << "      <target dev='vdb' bus='virtio'/>\n"
     << "    </disk>\n";
+  if (!s.meta.data_disk.empty()) o << "    <!-- vdb: the user's persistent data disk -->\n" << render_data_disk(s.meta.data_disk);
   if (!s.console_socket.empty()) {
     o << "    <serial type='unix'>\n"
       << "      <source mode='bind' path='" << e(s.console_socket) << "'/>\n";
@@ -196,6 +191,14 @@ std::string render_domain_xml(const DomainSpec& s) {
     << "  </devices>\n"
     << "</domain>\n";
   return o.str();
+}
+
+std::string render_data_disk(const std::string& path) {
+  return "    <disk type='file' device='disk'>\n"
+         "      <driver name='qemu' type='qcow2' cache='writeback'/>\n"
+         "      <source file='" + xml_escape(path) + "'/>\n"
+         "      <target dev='vdb' bus='virtio'/>\n"
+         "    </disk>\n";
 }
 
 int vnc_port_from_xml(std::string_view xml) {

@@ -367,6 +367,23 @@ Result<void> Libvirt::update_graphics(const std::string& name, const std::string
   });
 }
 
+Result<void> Libvirt::attach_device(const std::string& name, const std::string& device_xml) {
+  return impl_->with([&](virConnectPtr c) -> Result<void> {
+    auto d = Impl::lookup(c, name);
+    if (!d) return std::unexpected(d.error());
+    DomainRef ref(*d);
+    if (virDomainAttachDeviceFlags(ref.d, device_xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+      const std::string why = last_error();
+      // QEMU's image locking: another VM (on this host or any host sharing the file) has it open.
+      if (why.find("\"write\" lock") != std::string::npos) {
+        return fail("data_in_use", "the data disk is still open in another desktop: '" + why + "'", 409);
+      }
+      return fail("libvirt", "cannot plug a device into '" + name + "': '" + why + "'", 502);
+    }
+    return {};
+  });
+}
+
 Result<void> Libvirt::set_metadata(const std::string& name, const std::string& element_xml) {
   return impl_->with([&](virConnectPtr c) -> Result<void> {
     auto d = Impl::lookup(c, name);

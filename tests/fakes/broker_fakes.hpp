@@ -4,12 +4,28 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 
 #include "labdesk/broker/ports.hpp"
 
 namespace labdesk::fakes {
+
+// Whose data disks are open in a VM. Each fake host has its own; fake hosts given one stand for
+// hosts that mount one shared data area, where QEMU's image lock spans them all.
+struct FakeDataArea {
+  std::mutex mu;
+  std::set<std::string> open;  // users
+  bool take(const std::string& user) {
+    std::lock_guard lock(mu);
+    return open.insert(user).second;
+  }
+  void let_go(const std::string& user) {
+    std::lock_guard lock(mu);
+    open.erase(user);
+  }
+};
 
 class FakeAgent final : public broker::AgentPort {
  public:
@@ -38,14 +54,21 @@ class FakeAgent final : public broker::AgentPort {
     if (on_create) on_create(spec.user);  // outside the lock: a test may hold a create here
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
-    // As the real agent: a user's data disk is in one VM at a time on a host.
+    // As the real agent: on a host, one desktop of a user holds the data disk and one more may
+    // wait for it (a handoff's replacement).
     for (const auto& [name, other] : desktops) {
-      if (other.user == spec.user) return fail("user_busy", "user '" + spec.user + "' already has desktop '" + name + "'", 409);
+      if (other.user == spec.user && (!spec.data_later || !other.data_attached)) {
+        return fail("user_busy", "user '" + spec.user + "' already has desktop '" + name + "'", 409);
+      }
     }
     if (committed_locked() + spec.memory_mib > capacity_) {
       return fail("no_capacity", "host '" + host_ + "' has no room for " + std::to_string(spec.memory_mib) + " MiB", 409);
     }
-    data_users.insert(spec.user);  // the real agent makes the data disk on first use
+    if (!spec.data_later) {
+      // As QEMU's lock: the disk is open in a VM on another host sharing the data area.
+      if (!data_area->take(spec.user)) return fail("data_in_use", "the data disk of '" + spec.user + "' is open in another desktop", 409);
+      data_users.insert(spec.user);  // the real agent makes the data disk on first use
+    }
     api::agent::Desktop d;
     d.name = "ld-" + spec.user + "-" + std::to_string(++created);
     d.user = spec.user;
@@ -56,6 +79,7 @@ class FakeAgent final : public broker::AgentPort {
     d.memory_mib = spec.memory_mib;
     d.max_memory_mib = spec.max_memory_mib ? spec.max_memory_mib : spec.memory_mib;
     d.vnc = {"10.1.0." + host_, 5900 + created, "pw" + std::to_string(created)};
+    d.data_attached = !spec.data_later;
     desktops[d.name] = d;
     push_event_locked("started", d, "");
     return d;
@@ -67,9 +91,26 @@ class FakeAgent final : public broker::AgentPort {
     auto it = desktops.find(name);
     if (it == desktops.end()) return fail("not_found", "no desktop '" + name + "'", 404);
     push_event_locked("stopped", it->second, "destroyed through the API");
+    if (it->second.data_attached) data_area->let_go(it->second.user);
     desktops.erase(it);
     ++destroyed;
     return {};
+  }
+  Result<api::agent::Desktop> attach_data(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    auto it = desktops.find(name);
+    if (it == desktops.end()) return fail("not_found", "no desktop '" + name + "'", 404);
+    auto& d = it->second;
+    if (!d.data_attached) {
+      if (!data_area->take(d.user)) return fail("data_in_use", "the data disk of '" + d.user + "' is still open in another desktop", 409);
+      d.data_attached = true;
+      data_users.insert(d.user);
+      push_event_locked("data_attached", d, "");
+    }
+    auto out = d;
+    out.vnc.password.clear();
+    return out;
   }
   Result<api::agent::MemoryReport> resize(const std::string& name, std::int64_t mib) override {
     std::lock_guard lock(mu_);
@@ -144,6 +185,7 @@ class FakeAgent final : public broker::AgentPort {
   int destroyed = 0;
   int console_passwords = 0;
   std::set<std::string> data_users;   // users with a data disk on this fake host
+  std::shared_ptr<FakeDataArea> data_area = std::make_shared<FakeDataArea>();
   std::vector<std::string> retired;   // "user:mode" per retire_data call
   std::chrono::seconds last_valid_for{0};
 

@@ -70,6 +70,11 @@ Result<void> HttpAgent::destroy(const std::string& desktop) {
   return {};
 }
 
+Result<api::agent::Desktop> HttpAgent::attach_data(const std::string& desktop) {
+  return call<api::agent::Desktop>("POST", "/v1/desktops/" + desktop + "/data", nlohmann::json::object(),
+                                   std::chrono::seconds(30));
+}
+
 Result<api::agent::MemoryReport> HttpAgent::resize(const std::string& desktop, std::int64_t mib) {
   return call<api::agent::MemoryReport>("POST", "/v1/desktops/" + desktop + "/memory",
                                         api::agent::ResizeMemory{mib}, std::chrono::seconds(30));

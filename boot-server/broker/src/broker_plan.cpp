@@ -8,25 +8,19 @@
 
 namespace labdesk::broker {
 
-alloc::Plan stop_first_where_data_is_held(alloc::Plan plan, const std::map<std::string, std::size_t>& live,
-                                          bool shared_data) {
-  auto& st = plan.steps;
+std::set<std::string> data_handovers(const alloc::Plan& plan, const std::map<std::string, std::size_t>& live,
+                                     bool shared_data) {
+  std::set<std::string> out;
+  const auto& st = plan.steps;
   for (std::size_t i = 0; i < st.size(); ++i) {
     if (st[i].op != alloc::Op::start || !st[i].host) continue;
     auto it = live.find(st[i].user);
     if (it == live.end() || (!shared_data && it->second != *st[i].host)) continue;
-    const std::size_t holder = it->second;
     for (std::size_t j = i + 1; j < st.size(); ++j) {
-      if (st[j].op == alloc::Op::destroy && st[j].user == st[i].user && st[j].host == holder) {
-        alloc::Step d = st[j];
-        st.erase(st.begin() + static_cast<std::ptrdiff_t>(j));
-        st.insert(st.begin() + static_cast<std::ptrdiff_t>(i), d);
-        ++i;  // past the start, now one further on
-        break;
-      }
+      if (st[j].op == alloc::Op::destroy && st[j].user == st[i].user && st[j].host == it->second) out.insert(st[i].user);
     }
   }
-  return plan;
+  return out;
 }
 
 Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out) {
@@ -37,8 +31,9 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
       if (!x.desktop.empty()) live[x.user] = x.host;
     }
   }
-  const alloc::Plan plan = stop_first_where_data_is_held(planned, live, opt_.shared_data);
-  // Only a stop-first handoff leaves a session without a desktop for a while (and holds plan_mu_).
+  const alloc::Plan& plan = planned;
+  const std::set<std::string> handovers = data_handovers(plan, live, opt_.shared_data);
+  // Only a cold handoff leaves a session without a desktop for a while (and holds plan_mu_).
   const bool stop_first = std::any_of(plan.steps.begin(), plan.steps.end(),
                                       [](const alloc::Step& x) { return x.op == alloc::Op::destroy; });
   std::map<std::string, Pending> pending;
@@ -46,7 +41,7 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
   for (const auto& s : plan.steps) {
     switch (s.op) {
       case alloc::Op::start:
-        if (auto r = start_step(s, out ? out->session : std::string(), pending); !r) {
+        if (auto r = start_step(s, out ? out->session : std::string(), handovers.contains(s.user), pending); !r) {
           for (auto& [u, p] : pending) (void)hosts_.agent(p.host).destroy(p.desktop.name);
           if (stop_first) end_desktopless_locked_plan();
           return r;
@@ -55,9 +50,19 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
       case alloc::Op::switch_to:
         switch_step(s, newcomer, pending, retired, out);
         break;
-      case alloc::Op::destroy:
+      case alloc::Op::destroy: {
+        const bool handing_over = handovers.contains(s.user) && retired.contains(s.user);
         (void)destroy_step(s, retired);
+        if (handing_over) {
+          std::string id;
+          {
+            std::lock_guard lock(mu_);
+            if (Session* x = by_user_locked(s.user)) id = x->id;
+          }
+          if (!id.empty()) hand_data_over(id);
+        }
         break;
+      }
       case alloc::Op::resize: {
         std::string desktop;
         {
@@ -96,7 +101,7 @@ void Broker::end_desktopless_locked_plan() {
   for (const auto& id : gone) (void)end_serialized(id, "your desktop could not be restarted at its new size: log in again");
 }
 
-Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_session,
+Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_session, bool data_later,
                                 std::map<std::string, Pending>& pending) {
   std::size_t h = *s.host;
   api::agent::CreateDesktop spec;
@@ -106,6 +111,7 @@ Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_ses
   spec.max_memory_mib = s.max_mib ? s.max_mib : s.mib;
   const auto& tiers = opt_.policy.tiers;
   spec.tier = static_cast<int>(std::find(tiers.begin(), tiers.end(), s.mib) - tiers.begin());
+  spec.data_later = data_later;
   {
     std::lock_guard lock(mu_);
     Session* existing = by_user_locked(s.user);
@@ -167,6 +173,7 @@ void Broker::switch_step(const alloc::Step& s, const Login* newcomer,
     sess->vnc = {p.desktop.vnc.host, p.desktop.vnc.port};
     sess->vnc_password = p.desktop.vnc.password;
     sess->last_seen = clock_.now();
+    if (!p.desktop.data_attached) data_waiting_[sess->id] = clock_.now();
     store_.save(*sess);
     f = Forward{sess->lab_port, sess->client_ip, sess->vnc.host, sess->vnc.port};
     if (fresh) {
@@ -183,6 +190,35 @@ void Broker::switch_step(const alloc::Step& s, const Login* newcomer,
     }
   }
   if (auto r = forwards_.upsert(f); !r) log_->error("forward for port {} failed: {}", f.lab_port, r.error().message);
+}
+
+void Broker::hand_data_over(const std::string& session) {
+  std::size_t host = 0;
+  std::string desktop;
+  std::string user;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end() || it->second.desktop.empty()) {
+      data_waiting_.erase(session);
+      return;
+    }
+    host = it->second.host;
+    desktop = it->second.desktop;
+    user = it->second.user;
+    data_waiting_.try_emplace(session, clock_.now());
+  }
+  auto r = hosts_.agent(host).attach_data(desktop);
+  std::lock_guard lock(mu_);
+  if (!r) {
+    log_->warn("data disk of '{}' not yet in desktop '{}' (retried in the next sweep): {}", user, desktop, r.error().message);
+    return;
+  }
+  const auto waited = std::chrono::duration<double>(clock_.now() - data_waiting_[session]).count();
+  data_waiting_.erase(session);
+  char text[160];
+  std::snprintf(text, sizeof text, "data disk in desktop '%s' %.1f s after the switch", desktop.c_str(), waited);
+  note_locked("data", user, text);
 }
 
 Result<void> Broker::destroy_step(const alloc::Step& s, std::map<std::string, Pending>& retired) {
@@ -302,6 +338,7 @@ Result<void> Broker::reconcile() {
   {
     std::lock_guard lock(mu_);
     sessions_.clear();
+    data_waiting_.clear();
     std::fill(ports_used_.begin(), ports_used_.end(), false);
     for (auto& s : stored) {
       bool host_known = s.host < hosts_.size() && running[s.host];
@@ -317,6 +354,7 @@ Result<void> Broker::reconcile() {
         continue;
       }
       if (live && live->vnc.port) s.vnc = {live->vnc.host, live->vnc.port};
+      if (live && !live->data_attached) data_waiting_.try_emplace(s.id, clock_.now());  // a hand-over cut short
       s.last_seen = clock_.now();  // the grace period starts again after a restart
       owned.insert(s.desktop);
       auto idx = static_cast<std::size_t>(s.lab_port - opt_.first_lab_port);

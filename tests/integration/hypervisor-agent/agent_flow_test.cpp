@@ -244,6 +244,63 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   CHECK(a.proc->stop(SIGTERM) == 0);
 }
 
+TEST_CASE("agent on libvirtd: a handoff's replacement boots without the data disk and gets it once the old desktop lets go") {
+  AgentUnderTest a;
+  a.start();
+  auto old_desktop = a.create("alice", 256, 256);
+  const std::string old_name = old_desktop["name"];
+  CHECK(a.ready_line(old_name, 1).find("data=mounted bootcount=1") != std::string::npos);
+
+  auto r = a.client->post_json("/v1/desktops", {{"user", "alice"}, {"session", "sess-alice"}, {"image", "tiny"},
+                                                {"memory_mib", 256}, {"max_memory_mib", 256}, {"data_later", true}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  const std::string name = (*r)["name"];
+  CHECK((*r)["data_attached"] == false);
+  CHECK(a.ready_line(name, 1).find("data=later bootcount=0") != std::string::npos);
+
+  // The old desktop holds the disk: refused by the agent itself ...
+  auto held = a.client->post_json("/v1/desktops/" + name + "/data", json::object());
+  REQUIRE_FALSE(held);
+  CHECK(held.error().status == 409);
+  CHECK(held.error().code == "data_in_use");
+  REQUIRE(a.client->send_json("DELETE", "/v1/desktops/" + old_name, json::object()));
+  // ... and by QEMU's image lock while another writer (as another host's desktop would) has it.
+  const std::string disk = a.dir.path + "/data/alice.qcow2";
+  itest::Child holder({"/bin/sh", "-c", "sleep 60 | qemu-io -f qcow2 " + disk}, a.dir.path + "/holder.log");
+  REQUIRE(itest::wait_until([&] {
+    return itest::run({"/bin/sh", "-c", "qemu-img info " + disk + " >/dev/null 2>&1"}) != 0;  // locked
+  }, 20s));
+  auto locked = a.client->post_json("/v1/desktops/" + name + "/data", json::object());
+  REQUIRE_FALSE(locked);
+  CHECK(locked.error().status == 409);
+  CHECK(locked.error().message.find("\"write\" lock") != std::string::npos);
+  itest::run({"/usr/bin/pkill", "-KILL", "-f", "qemu-io -f qcow2 " + disk});
+  holder.stop(SIGKILL);
+  REQUIRE(itest::wait_until([&] { return itest::run({"/bin/sh", "-c", "qemu-img info " + disk + " >/dev/null 2>&1"}) == 0; }, 20s));
+
+  const auto asked = std::chrono::steady_clock::now();
+  auto in = a.client->post_json("/v1/desktops/" + name + "/data", json::object());
+  REQUIRE_MESSAGE(in, (in ? "" : in.error().message));
+  CHECK((*in)["data_attached"] == true);
+  // The guest mounts it and reads what the old desktop wrote (its boot is in the history).
+  REQUIRE(itest::wait_until([&] { return !itest::lines_with(a.console(name), "LABDESK: data attached").empty(); }, 60s));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  MESSAGE("data disk plugged in and mounted " << seconds << " s after the call");
+  CHECK(itest::lines_with(a.console(name), "LABDESK: data attached")[0].find("bootcount=2 history=2") != std::string::npos);
+  auto again = a.client->post_json("/v1/desktops/" + name + "/data", json::object());  // retried: no change
+  REQUIRE(again);
+  CHECK((*again)["data_attached"] == true);
+
+  // A crash restart starts it with the disk from the start.
+  const int pid = qemu_pid(name);
+  REQUIRE(pid > 0);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  CHECK(a.ready_line(name, 2).find("data=mounted bootcount=3") != std::string::npos);
+  REQUIRE(a.client->send_json("DELETE", "/v1/desktops/" + name, json::object()));
+  CHECK(itest::wait_until([&] { return a.overlay_files().empty(); }, 30s));
+  CHECK(a.proc->stop(SIGTERM) == 0);
+}
+
 TEST_CASE("agent on libvirtd: libvirtd restarts → degraded meanwhile, reconnects, events flow again") {
   AgentUnderTest a;
   a.start();

@@ -6,13 +6,18 @@
 # The init mounts vda (the throwaway overlay) and vdb (the user's data disk) and prints on serial:
 #   LABDESK: ready user=U session=S mem_mib=N data=mounted bootcount=N overlay=fresh|dirty
 # bootcount lives on the data disk (survives restarts); overlay=dirty means a marker written to
-# the root disk by an earlier boot is still there (it must never be).
+# the root disk by an earlier boot is still there (it must never be). With labdesk.data=later (a
+# handoff's replacement) it boots without vdb (ready … data=later) and, once the agent plugs the
+# disk in, mounts it and prints:
+#   LABDESK: data attached bootcount=N history=N
 set -euo pipefail
 OUT=${1:?usage: mkguest.sh OUT}
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock"
 flock 9
-[ -s "$OUT/base.qcow2" ] && [ -s "$OUT/initrd.cpio.gz" ] && [ -s "$OUT/vmlinuz" ] && exit 0
+VERSION=2  # bump when the guest changes: a build folder keeps an older guest otherwise
+[ -s "$OUT/base.qcow2" ] && [ -s "$OUT/initrd.cpio.gz" ] && [ -s "$OUT/vmlinuz" ] &&
+  [ "$(cat "$OUT/version" 2>/dev/null)" = "$VERSION" ] && exit 0
 
 KERNEL=$(ls /boot/vmlinuz-* | sort -V | tail -1)
 KV=${KERNEL#/boot/vmlinuz-}
@@ -36,16 +41,28 @@ for m in $(cat /modlist); do
   case $f in *.xz) xz -dc "$f" > /tmp.ko; insmod /tmp.ko; rm -f /tmp.ko ;; *) insmod "$f" ;; esac 2>/dev/null
 done
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p"; }
-for i in $(seq 1 50); do [ -b /dev/vdb ] && break; sleep 0.1; done
+data_in() {  # mount the data disk, count the boot on it
+  mount -t ext4 /dev/vdb /data || echo "LABDESK: error data"
+  n=$(cat /data/bootcount 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/bootcount
+  echo "boot $n" >> /data/history
+  sync
+}
+later=$(arg labdesk.data)
+[ "$later" = later ] || for i in $(seq 1 50); do [ -b /dev/vdb ] && break; sleep 0.1; done
 mount -t ext4 /dev/vda /mnt || echo "LABDESK: error root"
-mount -t ext4 /dev/vdb /data || echo "LABDESK: error data"
 if [ -e /mnt/overlay-marker ]; then overlay=dirty; else overlay=fresh; fi
 echo "written at boot" > /mnt/overlay-marker
-n=$(cat /data/bootcount 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/bootcount
-echo "boot $n" >> /data/history
 sync
 mem=$(( $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1024 ))
-echo "LABDESK: ready user=$(arg labdesk.user) session=$(arg labdesk.session) mem_mib=$mem data=mounted bootcount=$n overlay=$overlay history=$(cat /data/history | wc -l)"
+if [ "$later" = later ]; then
+  echo "LABDESK: ready user=$(arg labdesk.user) session=$(arg labdesk.session) mem_mib=$mem data=later bootcount=0 overlay=$overlay"
+  ( while [ ! -b /dev/vdb ]; do sleep 0.1; done
+    data_in
+    echo "LABDESK: data attached bootcount=$n history=$(cat /data/history | wc -l)" ) &
+else
+  data_in
+  echo "LABDESK: ready user=$(arg labdesk.user) session=$(arg labdesk.session) mem_mib=$mem data=mounted bootcount=$n overlay=$overlay history=$(cat /data/history | wc -l)"
+fi
 echo "LABDESK DESKTOP $(arg labdesk.user)" > /dev/tty0
 while true; do
   sleep 2
@@ -64,3 +81,4 @@ chmod 0644 "$W"/vmlinuz "$W"/initrd.cpio.gz
 chmod 0444 "$W"/base.qcow2
 mv "$W"/vmlinuz "$W"/initrd.cpio.gz "$OUT"/
 mv "$W"/base.qcow2 "$OUT"/
+echo "$VERSION" > "$OUT"/version

@@ -92,3 +92,16 @@ TEST_CASE("graphics: a console password with its expiry, the element libvirt upd
   CHECK(agent::utc_timestamp(std::chrono::system_clock::from_time_t(0)) == "1970-01-01T00:00:00");
   CHECK(agent::utc_timestamp(std::chrono::system_clock::from_time_t(1764669600)) == "2025-12-02T10:00:00");
 }
+
+TEST_CASE("domain XML: a handoff's replacement starts without the data disk, which plugs in as one element") {
+  auto s = spec(true);
+  s.meta.data_disk.clear();
+  s.cmdline += " labdesk.data=later";
+  CHECK(test::golden("tests/golden/hypervisor-agent/desktop-data-later.xml", agent::render_domain_xml(s)) == "");
+  CHECK(agent::render_domain_xml(s).find("vdb") == std::string::npos);
+  const auto disk = agent::render_data_disk("/d/o'k.qcow2");
+  CHECK(disk.find("<source file='/d/o&apos;k.qcow2'/>") != std::string::npos);
+  CHECK(disk.find("<target dev='vdb' bus='virtio'/>") != std::string::npos);
+  // The same element as the one a desktop started with its data disk has.
+  CHECK(agent::render_domain_xml(spec(true)).find(agent::render_data_disk(spec(true).meta.data_disk)) != std::string::npos);
+}

@@ -43,6 +43,9 @@ class Desktops {
   Desktops& operator=(const Desktops&) = delete;
 
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop& req);
+  // Plugs the user's data disk into a desktop started with data_later, once no other desktop of
+  // the user here holds it (409 data_in_use; QEMU's lock answers the same for another host's).
+  Result<api::agent::Desktop> attach_data(const std::string& name);
   // force: destroy at once instead of waiting up to desktops.shutdown_seconds for a clean stop.
   Result<void> destroy(const std::string& name, bool force = false);
   Result<std::vector<api::agent::Desktop>> list();

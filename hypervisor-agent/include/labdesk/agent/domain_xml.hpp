@@ -19,7 +19,7 @@ struct DesktopMeta {
   std::string session;
   std::string image;
   int tier = 0;
-  std::string data_disk;
+  std::string data_disk;  // "" → started without it (a handoff's replacement), plugged in later
   std::string overlay;
   std::int64_t max_memory_mib = 0;
   int restarts = 0;
@@ -45,6 +45,9 @@ struct DomainSpec {
 };
 
 std::string render_domain_xml(const DomainSpec& spec);
+// The user's data disk (vdb) as a <disk> element: in the domain XML, and alone for
+// virDomainAttachDeviceFlags, which plugs it into a running desktop.
+std::string render_data_disk(const std::string& path);
 // The <graphics> element: in the domain XML, and alone for virDomainUpdateDeviceFlags, which
 // changes a running domain's console password (same listen and autoport, new passwd/validTo).
 std::string render_graphics(const std::string& listen, const std::string& password, const std::string& valid_to);

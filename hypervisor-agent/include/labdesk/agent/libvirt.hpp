@@ -91,6 +91,9 @@ class Libvirt {
   // Replaces a running domain's <graphics> element (render_graphics): a new console password and
   // its expiry; open connections stay.
   Result<void> update_graphics(const std::string& name, const std::string& graphics_xml);
+  // Plugs a device (render_data_disk) into a running domain. QEMU refusing the image because
+  // another VM holds its lock is 409 "data_in_use".
+  Result<void> attach_device(const std::string& name, const std::string& device_xml);
   // Replaces the agent's metadata element of a running domain.
   Result<void> set_metadata(const std::string& name, const std::string& element_xml);
   // The balloon's "actual" from the memory statistics, in KiB.

@@ -57,6 +57,7 @@ std::vector<std::string> event_types(broker::AgentPort& a, const std::string& de
 struct Host {
   bool vnc_servers = true;
   bool console_passwords = true;
+  bool hot_plug = true;  // plugging a disk into a running domain
 };
 
 // The contract itself: what the broker relies on, in one pass.
@@ -91,6 +92,19 @@ void honours_the_contract(broker::AgentPort& a, Host host = {}) {
   CHECK(code_of(full) == "no_capacity");
   CHECK(status_of(full) == 409);
 
+  // A handoff's replacement starts beside it without the data disk (one such per user), and
+  // gets the disk only once the old desktop has let go of it.
+  CHECK(made->data_attached);
+  auto later = spec("alice", 256, 256);
+  later.data_later = true;
+  auto repl = a.create(later);
+  REQUIRE_MESSAGE(repl, (repl ? "" : repl.error().message));
+  CHECK_FALSE(repl->data_attached);
+  CHECK(code_of(a.create(later)) == "user_busy");
+  CHECK(code_of(a.attach_data(repl->name)) == "data_in_use");
+  CHECK(status_of(a.attach_data(repl->name)) == 409);
+  CHECK(status_of(a.attach_data("ld-nobody-000001")) == 404);
+
   auto fresh = a.console_password(name, std::chrono::seconds(60));
   if (host.console_passwords) {
     REQUIRE_MESSAGE(fresh, (fresh ? "" : fresh.error().code + ": " + fresh.error().message));
@@ -116,9 +130,22 @@ void honours_the_contract(broker::AgentPort& a, Host host = {}) {
   CHECK(status_of(a.retire_data("alice", "shred")) == 400);
 
   REQUIRE(a.destroy(name));
-  CHECK(a.list()->empty());
   CHECK(status_of(a.destroy(name)) == 404);
   CHECK(event_types(a, name) == std::vector<std::string>{"started", "resized", "stopped"});
+  auto in = a.attach_data(repl->name);
+  if (host.hot_plug) {
+    REQUIRE_MESSAGE(in, (in ? "" : in.error().message));
+    CHECK(in->data_attached);
+    CHECK(a.attach_data(repl->name).has_value());  // a retried call changes nothing
+    CHECK((*a.list())[0].data_attached);
+  } else {
+    REQUIRE_FALSE(in);
+    CHECK(in.error().status >= 500);
+  }
+  REQUIRE(a.destroy(repl->name));
+  CHECK(a.list()->empty());
+  CHECK(event_types(a, repl->name) == (host.hot_plug ? std::vector<std::string>{"started", "data_attached", "stopped"}
+                                                     : std::vector<std::string>{"started", "stopped"}));
 
   // The data disk made for alice's desktop leaves when an admin deletes her; only once.
   auto gone = a.retire_data("alice", "archive");
@@ -139,5 +166,5 @@ TEST_CASE("agent contract: the fake agent") {
 
 TEST_CASE("agent contract: the real agent on test:///default over HTTP") {
   RealAgent real;
-  honours_the_contract(real.port, Host{.vnc_servers = false, .console_passwords = false});
+  honours_the_contract(real.port, Host{.vnc_servers = false, .console_passwords = false, .hot_plug = false});
 }

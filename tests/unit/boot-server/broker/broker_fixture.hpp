@@ -34,6 +34,13 @@ struct Lab {
     return std::make_unique<Broker>(opt, *table, forwards, probe, store, clock,
                                     log::make_logger("broker-test", spdlog::level::off));
   }
+  // The hosts mount one data area (desktops.data = "shared"): a user's disk is one for all hosts.
+  void share_data_area() {
+    auto area = std::make_shared<fakes::FakeDataArea>();
+    for (auto* a : agents) a->data_area = area;
+    opt.shared_data = true;
+    broker = make();
+  }
   LoginResult login(const std::string& user, const std::string& pc = "") {
     auto r = broker->login({user, pc.empty() ? "pc-" + user : pc, "10.77.0." + std::to_string(100 + ++ips)});
     REQUIRE_MESSAGE(r.has_value(), r.error().message);

@@ -232,31 +232,26 @@ TEST_CASE("after a restart, session events are numbered above the ones viewers a
   CHECK((*after)[0].seq > seen);
 }
 
-TEST_CASE("with one data area for all hosts, a handoff to any host is stop-first: the disk is in one VM at a time") {
+TEST_CASE("a handoff whose replacement needs the disk the old desktop holds hands the disk over after the switch") {
   using alloc::Op;
   alloc::Plan warm{{{Op::start, "alice", 0, 256, 0, {}}, {Op::switch_to, "alice", 0, 256, 0, {}},
                     {Op::destroy, "alice", 0, 512, 0, {}}, {Op::start, "bob", 1, 256, 0, {}},
                     {Op::switch_to, "bob", 1, 256, 0, {}}, {Op::destroy, "bob", 0, 512, 0, {}},
+                    {Op::destroy, "dave", 1, 512, 0, {}}, {Op::start, "dave", 1, 256, 0, {}},
+                    {Op::switch_to, "dave", 1, 256, 0, {}},
                     {Op::start, "carol", 1, 256, 0, {}}, {Op::switch_to, "carol", 1, 256, 0, {}}}};
-  auto p = stop_first_where_data_is_held(warm, {{"alice", 0}, {"bob", 0}}, true);
-  REQUIRE(p.steps.size() == 8);
-  CHECK(p.steps[0].op == Op::destroy);  // alice, same host
-  CHECK(p.steps[1].op == Op::start);
-  CHECK(p.steps[3].op == Op::destroy);  // bob, host 0 → 1: his old desktop lets go of the disk first
-  CHECK(p.steps[3].host == std::optional<std::size_t>{0});
-  CHECK(p.steps[4].op == Op::start);
-  CHECK(p.steps[4].host == std::optional<std::size_t>{1});
-  CHECK(p.steps[5].op == Op::switch_to);
-  CHECK(p.steps[6].op == Op::start);  // carol is new: nothing holds her disk
-  CHECK(p.steps[6].user == "carol");
+  const std::map<std::string, std::size_t> live{{"alice", 0}, {"bob", 0}, {"dave", 1}};
+  // One data area: a replacement on any host; dave's cold handoff and carol's arrival need none.
+  CHECK(data_handovers(warm, live, true) == std::set<std::string>{"alice", "bob"});
+  // Data on each host: only a replacement on the user's own host shares the disk.
+  CHECK(data_handovers(warm, live, false) == std::set<std::string>{"alice"});
 
-  // An admin move across hosts: the old desktop lets go of the disk before the new one starts;
-  // with data on each host, the new one starts first (the warm handoff).
+  // An admin move across hosts: the new desktop starts first either way; with one data area it
+  // starts without the disk, which follows once the old desktop has stopped.
   for (const bool shared : {true, false}) {
     CAPTURE(shared);
     Lab lab;
-    lab.opt.shared_data = shared;
-    lab.broker = lab.make();
+    if (shared) lab.share_data_area();
     auto a = lab.login("alice");
     REQUIRE(lab.broker->sessions().size() == 1);
     const std::size_t from = lab.broker->sessions()[0].host;
@@ -266,24 +261,43 @@ TEST_CASE("with one data area for all hosts, a handoff to any host is stop-first
     lab.agents[to]->on_create = [&](const std::string&) { order.emplace_back("start new"); };
     REQUIRE(lab.broker->move(a.session, "host" + std::to_string(to)).has_value());
     CHECK(lab.agents[from]->desktops.empty());
-    CHECK(lab.agents[to]->desktops.size() == 1);
-    CHECK(order == (shared ? std::vector<std::string>{"stop old", "start new"}
-                           : std::vector<std::string>{"start new", "stop old"}));
+    REQUIRE(lab.agents[to]->desktops.size() == 1);
+    CHECK(order == std::vector<std::string>{"start new", "stop old"});
+    CHECK(lab.agents[to]->desktops.begin()->second.data_attached);
+    auto batch = lab.agents[to]->events(0, std::chrono::seconds(0));
+    int attached = 0;
+    for (const auto& e : batch->events) attached += e.type == "data_attached" ? 1 : 0;
+    CHECK(attached == (shared ? 1 : 0));  // per host: the new host's own disk went in at start
+    auto log = lab.broker->log();
+    CHECK(std::count_if(log.begin(), log.end(), [](const LogEntry& e) { return e.type == "data"; }) == (shared ? 1 : 0));
   }
 }
 
-TEST_CASE("a handoff on the user's own host is stop-first: the agent allows one desktop per user and host") {
-  using alloc::Op;
-  alloc::Plan warm{{{Op::start, "alice", 0, 256, 0, {}}, {Op::switch_to, "alice", 0, 256, 0, {}},
-                    {Op::destroy, "alice", 0, 512, 0, {}}, {Op::start, "bob", 1, 256, 0, {}},
-                    {Op::switch_to, "bob", 1, 256, 0, {}}, {Op::destroy, "bob", 0, 512, 0, {}}}};
-  auto p = stop_first_where_data_is_held(warm, {{"alice", 0}, {"bob", 0}}, false);
-  REQUIRE(p.steps.size() == 6);
-  CHECK(p.steps[0].op == Op::destroy);  // alice: same host, cold
-  CHECK(p.steps[1].op == Op::start);
-  CHECK(p.steps[2].op == Op::switch_to);
-  CHECK(p.steps[3].op == Op::start);  // bob moves to another host: warm, unchanged
-  CHECK(p.steps[5].op == Op::destroy);
+TEST_CASE("a hand-over the old desktop does not let go of is retried by the sweep, and the user keeps working meanwhile") {
+  Lab lab;
+  lab.share_data_area();
+  auto a = lab.login("alice");
+  const auto s = lab.broker->sessions()[0];
+  const std::size_t to = 1 - s.host;
+  lab.agents[s.host]->down = true;  // the old host cannot stop her old desktop: it keeps the disk
+  REQUIRE(lab.broker->move(a.session, "host" + std::to_string(to)).has_value());
+  auto now = lab.broker->sessions();
+  REQUIRE(now.size() == 1);
+  CHECK(now[0].host == to);  // switched: her screen is the new desktop's
+  const auto& fresh = lab.agents[to]->desktops.at(now[0].desktop);
+  CHECK_FALSE(fresh.data_attached);
+  lab.broker->sweep();
+  CHECK_FALSE(lab.agents[to]->desktops.at(now[0].desktop).data_attached);  // still held
+  lab.agents[s.host]->down = false;
+  REQUIRE(lab.agents[s.host]->destroy(s.desktop).has_value());  // e.g. the host's reconciliation
+  lab.broker->sweep();
+  CHECK(lab.agents[to]->desktops.at(now[0].desktop).data_attached);
+  lab.broker->sweep();  // nothing left to retry
+  auto log = lab.broker->log();
+  CHECK(std::count_if(log.begin(), log.end(), [](const LogEntry& e) { return e.type == "data"; }) == 1);
+}
+
+TEST_CASE("a handoff on the user's own host starts the replacement beside the old desktop and hands the disk over") {
   // One host: arrivals shrink earlier users on their own host, and that works.
   Lab lab(alloc::Mode::handoff, 1);
   std::vector<LoginResult> in;
@@ -297,26 +311,33 @@ TEST_CASE("a handoff on the user's own host is stop-first: the agent allows one 
   CHECK(moved >= 1);
   CHECK(lab.agents[0]->desktops.size() == 4);
   CHECK(lab.broker->metrics().handoffs == static_cast<std::uint64_t>(moved));
+  int attached = 0;
+  const auto batch = lab.agents[0]->events(0, std::chrono::seconds(0));
+  for (const auto& e : batch->events) attached += e.type == "data_attached";
+  int warm = 0;  // handoffs where the replacement started while the old desktop ran
+  for (const auto& [n, d] : lab.agents[0]->desktops) CHECK(d.data_attached);
+  for (const auto& l : lab.broker->log()) warm += l.type == "data" ? 1 : 0;
+  CHECK(attached == warm);
+  CHECK(warm >= 1);
 }
 
-TEST_CASE("a stop-first handoff whose replacement fails ends that session instead of leaving it without a desktop") {
+TEST_CASE("a handoff whose replacement does not start leaves the user on the desktop they have") {
   Lab lab(alloc::Mode::handoff, 1);
   std::vector<LoginResult> in;
-  for (const char* u : {"alice", "bob"}) in.push_back(lab.login(u));
+  for (const char* u : {"alice", "bob"}) in.push_back(lab.login(u));  // alice 2048, bob 1024
   lab.probe.ready = false;  // every new desktop fails to answer from now on
-  auto r = lab.broker->login({"carol", "pc-carol", "10.77.0.50"});  // alice 2048 -> 1024 first
+  auto r = lab.broker->login({"carol", "pc-carol", "10.77.0.50"});  // alice 2048 -> 1024 beside hers first
   REQUIRE_FALSE(r.has_value());
-  auto ev = lab.broker->events(in[0].session, in[0].token, 0);  // alice's viewer is told
+  auto ev = lab.broker->events(in[0].session, in[0].token, 0);
   REQUIRE(ev);
-  REQUIRE(ev->size() == 1);
-  CHECK((*ev)[0].type == "ended");
+  CHECK(ev->empty());  // nothing happened to alice's screen
+  REQUIRE(lab.broker->sessions().size() == 2);
   for (const auto& s : lab.broker->sessions()) {
     CAPTURE(s.user);
-    CHECK_FALSE(s.desktop.empty());
     CHECK(lab.agents[0]->desktops.contains(s.desktop));
   }
-  CHECK(lab.agents[0]->desktops.size() == lab.broker->sessions().size());
-  CHECK(lab.forwards.table.size() == lab.broker->sessions().size());
+  CHECK(lab.agents[0]->desktops.size() == 2);
+  CHECK(lab.forwards.table.size() == 2);
 }
 
 TEST_CASE("long-poll waiters are woken by a move") {

@@ -21,6 +21,7 @@ class HttpAgent final : public broker::AgentPort {
   Result<std::vector<api::agent::Desktop>> list() override;
   Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) override;
   Result<void> destroy(const std::string& desktop) override;
+  Result<api::agent::Desktop> attach_data(const std::string& desktop) override;
   Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) override;
   Result<api::agent::Vnc> console_password(const std::string& desktop, std::chrono::seconds valid_for) override;
   Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) override;

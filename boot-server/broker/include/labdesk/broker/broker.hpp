@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,7 @@ struct BrokerOptions {
   // for new connections this long; 0: the stored one is handed out.
   std::chrono::seconds console_password_valid{60};
   // Users' data areas are on storage every host reaches (one disk per user, wherever the desktop
-  // runs): a handoff to any host is then stop-first, since the disk is in one VM at a time.
+  // runs): a handoff to any host then hands the disk over, since it is in one VM at a time.
   bool shared_data = false;
 };
 
@@ -86,13 +87,15 @@ struct Metrics {
   } blackout_seconds;
 };
 
-// A user's data disk is in one VM at a time, so a handoff whose replacement would open the disk
-// the running desktop holds becomes the allocator's cold handoff: destroy(old) → start(new) →
-// switch_to(new). `live`: user → the host their desktop runs on. With data on each host, only a
-// replacement on that same host shares the disk (the agent refuses a second desktop of the user
-// there); with `shared_data` (one data area all hosts reach), a replacement on any host does.
-alloc::Plan stop_first_where_data_is_held(alloc::Plan plan, const std::map<std::string, std::size_t>& live,
-                                          bool shared_data);
+// A user's data disk is in one VM at a time. In a handoff whose replacement starts while the
+// running desktop still holds the disk it needs, the replacement starts without it (data_later),
+// the user is switched to it, the old desktop stops cleanly, and then the disk is plugged into the
+// replacement: these users. `live`: user → the host their desktop runs on. With data on each
+// host only a replacement on that same host needs the disk the old one holds; with
+// `shared_data` (one data area all hosts reach), a replacement on any host does. A cold
+// handoff (destroy before start) needs no hand-over.
+std::set<std::string> data_handovers(const alloc::Plan& plan, const std::map<std::string, std::size_t>& live,
+                                     bool shared_data);
 
 class Broker {
  public:
@@ -131,7 +134,8 @@ class Broker {
   // session's VNC endpoint and forward and tell its viewer, or end the session if it is gone.
   void desktop_event(std::size_t host, const api::agent::Event& e);
 
-  // Ends sessions whose client has not been seen for the grace period.
+  // Ends sessions whose client has not been seen for the grace period, and retries data disks
+  // a hand-over could not plug in yet.
   void sweep();
   // libvirt is the truth: destroy desktops no session owns, end sessions without a desktop,
   // rebuild every forward from the sessions kept.
@@ -164,8 +168,11 @@ class Broker {
   std::optional<Session> forget_session(const std::string& session, const std::string& reason);
   void destroy_forgotten(const Session& s);
   Result<void> execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out);
-  Result<void> start_step(const alloc::Step& s, const std::string& new_session,
+  Result<void> start_step(const alloc::Step& s, const std::string& new_session, bool data_later,
                           std::map<std::string, Pending>& pending);
+  // The old desktop has stopped: its data disk goes into the user's current desktop (on failure
+  // the session waits in data_waiting_ for the next sweep).
+  void hand_data_over(const std::string& session);
   void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
                    std::map<std::string, Pending>& retired, LoginResult* out);
   void end_desktopless_locked_plan();  // plan_mu_ held
@@ -214,6 +221,8 @@ class Broker {
   std::map<std::string, std::pair<std::string, SessionEvent>> retired_;
   std::map<std::string, std::vector<std::pair<std::uint64_t, std::function<void()>>>> waiters_;
   std::map<std::string, TimePoint> switched_at_;
+  // Sessions whose desktop still waits for its data disk → when the user was switched to it.
+  std::map<std::string, TimePoint> data_waiting_;
   std::vector<bool> ports_used_;
   std::uint64_t next_order_ = 1;
   std::uint64_t next_seq_ = 1;

@@ -19,6 +19,9 @@ class AgentPort {
   virtual Result<std::vector<api::agent::Desktop>> list() = 0;
   virtual Result<api::agent::Desktop> create(const api::agent::CreateDesktop& spec) = 0;
   virtual Result<void> destroy(const std::string& desktop) = 0;
+  // Plugs the user's data disk into a desktop started with data_later (idempotent); 409
+  // data_in_use while another desktop, on any host sharing the data area, still holds it.
+  virtual Result<api::agent::Desktop> attach_data(const std::string& desktop) = 0;
   virtual Result<api::agent::MemoryReport> resize(const std::string& desktop, std::int64_t mib) = 0;
   // A fresh console password for new connections during `valid_for` (open connections stay).
   virtual Result<api::agent::Vnc> console_password(const std::string& desktop, std::chrono::seconds valid_for) = 0;

@@ -7,6 +7,7 @@
 //   POST   /v1/desktops                    CreateDesktop → 201 Desktop (with vnc.password)
 //   GET    /v1/desktops/{name}             Desktop
 //   DELETE /v1/desktops/{name}             → 200 {"destroyed": name}   (data disk kept)
+//   POST   /v1/desktops/{name}/data        → Desktop (the user's data disk plugged in)
 //   POST   /v1/desktops/{name}/memory      ResizeMemory → MemoryReport
 //   GET    /v1/desktops/{name}/memory      MemoryReport (requested vs balloon actual, now)
 //   GET    /v1/desktops/{name}/screenshot  image/png
@@ -47,6 +48,9 @@ struct CreateDesktop {
   std::int64_t memory_mib = 0;
   std::int64_t max_memory_mib = 0;  // 0: same as memory_mib (no balloon headroom)
   int tier = 0;
+  // The replacement in a handoff starts without the user's data disk, which the old desktop
+  // still holds; POST /v1/desktops/{name}/data plugs it in once the old one has stopped.
+  bool data_later = false;
 };
 
 struct Vnc {
@@ -66,6 +70,7 @@ struct Desktop {
   std::int64_t max_memory_mib = 0;
   Vnc vnc;
   int restarts = 0;
+  bool data_attached = true;  // false: started with data_later, the data disk not plugged in yet
 };
 
 struct ResizeMemory {
@@ -124,7 +129,7 @@ struct LoadReport {
 
 struct Event {
   std::uint64_t seq = 0;
-  std::string type;  // "started" | "stopped" | "crashed" | "restarted" | "resized"
+  std::string type;  // "started" | "stopped" | "crashed" | "restarted" | "resized" | "data_attached"
   std::string desktop;
   std::string user;
   std::string session;
@@ -139,9 +144,9 @@ struct EventBatch {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Health, ok, libvirt, uri, host, capacity_mib, version)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImageInfo, name, base, direct_kernel)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreateDesktop, user, session, image, memory_mib, max_memory_mib, tier)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreateDesktop, user, session, image, memory_mib, max_memory_mib, tier, data_later)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Vnc, host, port, password)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desktop, name, user, session, image, tier, state, memory_mib, max_memory_mib, vnc, restarts)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desktop, name, user, session, image, tier, state, memory_mib, max_memory_mib, vnc, restarts, data_attached)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResizeMemory, memory_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ConsolePassword, valid_seconds)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetireData, mode)
