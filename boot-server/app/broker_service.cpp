@@ -99,7 +99,9 @@ void BrokerService::started() {
 }
 
 void BrokerService::schedule_sweep() {
-  sweep_.expires_after(std::chrono::seconds(5));
+  // Every 2 s: a dead host is marked down after two missed answers (HostTable), so its users
+  // are re-placed within seconds.
+  sweep_.expires_after(std::chrono::seconds(2));
   sweep_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
     // Grace expiry destroys desktops (agent calls): neither on the control loop nor on the
@@ -107,9 +109,10 @@ void BrokerService::schedule_sweep() {
     if (!sweeping_.exchange(true)) {
       boost::asio::post(sweep_pool_, [this] {
         try {
+          broker_->watch_hosts();
           broker_->sweep();
         } catch (const std::exception& e) {
-          log_->error("grace sweep failed, retried in 5 s: {}", e.what());
+          log_->error("sweep failed, retried in 2 s: {}", e.what());
         }
         sweeping_ = false;
       });

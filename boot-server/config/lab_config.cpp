@@ -114,9 +114,9 @@ const std::array kDesktopKeys{
             "where users' data disks live: \"per_host\": each host's own storage.data_dir (data stays on "
             "the host where it was made); \"shared\": one data area that every host mounts at its "
             "storage.data_dir (a file server's export, docs/data.md), so data follows the user; a disk "
-            "is in one VM at a time, so every handoff is then stop-first"),
+            "is in one VM at a time, so a handoff's replacement starts without it and gets it once the old desktop has stopped"),
     key<&DesktopsConfig::vnc_ready_seconds>("vnc_ready_seconds", I{120},
-            "how long a new desktop may take until its VNC server answers; 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"),
+            "how long a new desktop may take until its VNC server answers and its guest has drawn the desktop (the agent's images[].ready_line); 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"),
 };
 
 const std::array kOwnSections{

@@ -62,6 +62,7 @@ const std::array kImageKeys{
     key<&ImageConfig::kernel>("kernel", S(), "kernel for direct kernel boot (absolute, or relative to images_dir)"),
     key<&ImageConfig::initrd>("initrd", S(), "initrd for direct kernel boot"),
     key<&ImageConfig::cmdline>("cmdline", S("console=ttyS0"), "kernel command line; labdesk.user= and labdesk.session= are appended"),
+    key<&ImageConfig::ready_line>("ready_line", S(), "text the guest prints on its serial console once its desktop is drawn: a desktop reports ready only then, and the broker switches a user to it only then (\"\": ready once QEMU runs)"),
 };
 
 const std::array kSchema{
@@ -151,6 +152,9 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
       problem(p + ".name", "image name '" + im.name + "' is not usable: use 1-64 letters, digits, '.', '_' or '-'");
     } else if (!seen.insert(im.name).second) {
       problem(p + ".name", "image name '" + im.name + "' is used twice: give every image its own name");
+    }
+    if (!im.ready_line.empty() && c.console_dir.empty()) {
+      problem(p + ".ready_line", "ready_line '" + im.ready_line + "' is read from the serial console: set storage.console_dir");
     }
     for (const auto& [key, path] : {std::pair{"base", im.base}, {"kernel", im.kernel}, {"initrd", im.initrd}}) {
       if (path.empty()) continue;

@@ -6,6 +6,7 @@
 
 #include "labdesk/agent/names.hpp"
 #include "labdesk/agent/png.hpp"
+#include "labdesk/common/file.hpp"
 
 namespace labdesk::agent {
 
@@ -185,7 +186,7 @@ Result<aa::Desktop> Desktops::create(const aa::CreateDesktop& req) {
   started.vnc = aa::Vnc{cfg->vnc_listen, *port, ""};
   events_.push(std::move(started));
   aa::Desktop d{name, req.user, req.session, req.image, req.tier, "running", mem, max,
-                aa::Vnc{cfg->vnc_listen, *port, password}, 0, !req.data_later};
+                aa::Vnc{cfg->vnc_listen, *port, password}, 0, !req.data_later, guest_ready(name, meta)};
   return d;
 }
 
@@ -290,6 +291,22 @@ Result<aa::Desktop> Desktops::attach_data(const std::string& name) {
   return get(name);
 }
 
+bool Desktops::guest_ready(const std::string& name, const DesktopMeta& meta) const {
+  auto cfg = config();
+  const ImageConfig* image = cfg->image(meta.image);
+  if (!image || image->ready_line.empty()) return true;
+  // The console log is appended to across crash restarts: the current boot's line is number
+  // restarts + 1.
+  auto log = read_file(storage_.console_log(name));
+  if (!log) return false;
+  int seen = 0;
+  for (std::size_t at = log->find(image->ready_line); at != std::string::npos;
+       at = log->find(image->ready_line, at + image->ready_line.size())) {
+    ++seen;
+  }
+  return seen > meta.restarts;
+}
+
 Result<aa::Desktop> Desktops::to_desktop(const DomainInfo& info) const {
   auto meta = parse_metadata(info.metadata);
   if (!meta) return fail("not_found", "domain '" + info.name + "' is not a labdesk desktop", 404);
@@ -305,6 +322,7 @@ Result<aa::Desktop> Desktops::to_desktop(const DomainInfo& info) const {
   d.vnc = aa::Vnc{config()->vnc_listen, info.vnc_port, ""};
   d.restarts = meta->restarts;
   d.data_attached = !meta->data_disk.empty();
+  d.ready = guest_ready(info.name, *meta);
   return d;
 }
 

@@ -134,6 +134,7 @@ base = "desktop/base.qcow2"
 kernel = "vmlinuz"
 initrd = "desktop/initrd.cpio.gz"
 cmdline = "console=ttyS0"
+ready_line = "LABDESK: ready"
 """, 0o644)
         agent = os.path.join(self.build, "hypervisor-agent", "labdesk-agent")
         sandbox = os.path.join(ROOT, "tests", "integration", "lib", "sandbox.sh")

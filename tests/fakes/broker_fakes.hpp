@@ -44,7 +44,8 @@ class FakeAgent final : public broker::AgentPort {
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
     std::vector<api::agent::Desktop> out;
-    for (const auto& [n, d] : desktops) {
+    for (auto& [n, d] : desktops) {
+      if (!d.ready && --booting_[n] <= 0) d.ready = true;
       out.push_back(d);
       out.back().vnc.password.clear();  // as the real agent: a password only where it is set
     }
@@ -80,6 +81,8 @@ class FakeAgent final : public broker::AgentPort {
     d.max_memory_mib = spec.max_memory_mib ? spec.max_memory_mib : spec.memory_mib;
     d.vnc = {"10.1.0." + host_, 5900 + created, "pw" + std::to_string(created)};
     d.data_attached = !spec.data_later;
+    d.ready = boot_lists == 0;
+    if (!d.ready) booting_[d.name] = boot_lists;
     desktops[d.name] = d;
     push_event_locked("started", d, "");
     return d;
@@ -180,6 +183,8 @@ class FakeAgent final : public broker::AgentPort {
   std::function<void(const std::string& user)> on_create;
   std::function<void(const std::string& desktop)> on_destroy;
   bool down = false;
+  // > 0: a new desktop's guest has drawn its desktop only after this many list() calls.
+  int boot_lists = 0;
   double cpu_pct = 0;
   int created = 0;
   int destroyed = 0;
@@ -204,6 +209,7 @@ class FakeAgent final : public broker::AgentPort {
     return sum;
   }
   mutable std::mutex mu_;
+  std::map<std::string, int> booting_;  // desktop → list() calls until its guest is drawn
   std::uint64_t event_seq_ = 0;
   std::string host_;
   std::int64_t capacity_;

@@ -208,6 +208,7 @@ std::string BrokerApi::metrics_text() {
   counter("labdesk_handoffs_total", "Hard handoffs (desktop replaced by a resized or moved one).", m.handoffs);
   counter("labdesk_roams_total", "Sessions that moved to another lab PC.", m.roams);
   counter("labdesk_grace_expired_total", "Sessions ended after their lab PC vanished.", m.grace_expired);
+  counter("labdesk_failovers_total", "Users given a new desktop because their host went down.", m.failovers);
   const auto& hist = m.blackout_seconds;
   o << "# HELP labdesk_handoff_blackout_seconds Blackout seen by viewers following a handoff.\n"
     << "# TYPE labdesk_handoff_blackout_seconds histogram\n";

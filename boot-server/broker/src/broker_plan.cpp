@@ -3,6 +3,7 @@
 // move, agent events, and reconciliation.
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "labdesk/broker/broker.hpp"
 
@@ -23,7 +24,7 @@ std::set<std::string> data_handovers(const alloc::Plan& plan, const std::map<std
   return out;
 }
 
-Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out) {
+Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out, const Execution& how) {
   std::map<std::string, std::size_t> live;
   {
     std::lock_guard lock(mu_);
@@ -33,6 +34,7 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
   }
   const alloc::Plan& plan = planned;
   const std::set<std::string> handovers = data_handovers(plan, live, opt_.shared_data);
+  auto later = [&](const std::string& user) { return handovers.contains(user) || how.data_later.contains(user); };
   // Only a cold handoff leaves a session without a desktop for a while (and holds plan_mu_).
   const bool stop_first = std::any_of(plan.steps.begin(), plan.steps.end(),
                                       [](const alloc::Step& x) { return x.op == alloc::Op::destroy; });
@@ -41,14 +43,14 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
   for (const auto& s : plan.steps) {
     switch (s.op) {
       case alloc::Op::start:
-        if (auto r = start_step(s, out ? out->session : std::string(), handovers.contains(s.user), pending); !r) {
+        if (auto r = start_step(s, out ? out->session : std::string(), later(s.user), pending); !r) {
           for (auto& [u, p] : pending) (void)hosts_.agent(p.host).destroy(p.desktop.name);
           if (stop_first) end_desktopless_locked_plan();
           return r;
         }
         break;
       case alloc::Op::switch_to:
-        switch_step(s, newcomer, pending, retired, out);
+        switch_step(s, newcomer, pending, retired, out, how.event_detail);
         break;
       case alloc::Op::destroy: {
         const bool handing_over = handovers.contains(s.user) && retired.contains(s.user);
@@ -125,18 +127,38 @@ Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_ses
   }
   hosts_.report_success(h);
   // A zero timeout: the admin chose not to wait (agents on test:///default have no VNC server).
-  if (opt_.vnc_ready_timeout.count() > 0 && !probe_.wait_ready(d->vnc.host, d->vnc.port, opt_.vnc_ready_timeout)) {
-    (void)hosts_.agent(h).destroy(d->name);
-    return fail("desktop_not_ready", "desktop '" + d->name + "' on host '" + hosts_.spec(h).name +
-                                         "' did not answer on VNC in time", 504);
+  if (opt_.vnc_ready_timeout.count() > 0) {
+    const auto deadline = std::chrono::steady_clock::now() + opt_.vnc_ready_timeout;
+    const char* late = nullptr;
+    if (!probe_.wait_ready(d->vnc.host, d->vnc.port, opt_.vnc_ready_timeout)) late = "did not answer on VNC";
+    else if (!d->ready && !guest_ready(h, d->name, deadline)) late = "did not finish booting (its image's ready_line)";
+    if (late) {
+      (void)hosts_.agent(h).destroy(d->name);
+      return fail("desktop_not_ready", "desktop '" + d->name + "' on host '" + hosts_.spec(h).name + "' " + late +
+                                           " in time", 504);
+    }
   }
   pending[s.user] = Pending{h, *d};
   return {};
 }
 
+bool Broker::guest_ready(std::size_t host, const std::string& desktop, std::chrono::steady_clock::time_point deadline) {
+  // QEMU's VNC server answers at once; the guest draws its desktop seconds later. A user is
+  // switched only to a drawn desktop, so what their viewer shows next is the desktop itself.
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto list = hosts_.agent(host).list()) {
+      for (const auto& d : *list) {
+        if (d.name == desktop && d.ready) return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
 void Broker::switch_step(const alloc::Step& s, const Login* newcomer,
                          std::map<std::string, Pending>& pending,
-                         std::map<std::string, Pending>& retired, LoginResult* out) {
+                         std::map<std::string, Pending>& retired, LoginResult* out, const std::string& detail) {
   Pending p = pending.at(s.user);
   pending.erase(s.user);
   Forward f;
@@ -182,7 +204,8 @@ void Broker::switch_step(const alloc::Step& s, const Login* newcomer,
       out->tier_mib = sess->mib;
     } else {
       push_event_locked(*sess, SessionEvent{0, "moved", Endpoint{opt_.lab_address, sess->lab_port},
-                                            sess->vnc_password, "memory now " + std::to_string(sess->mib) + " MiB"});
+                                            sess->vnc_password,
+                                            detail.empty() ? "memory now " + std::to_string(sess->mib) + " MiB" : detail});
       switched_at_[sess->id] = clock_.now();
       ++metrics_.handoffs;
       note_locked("handoff", sess->user, "now " + std::to_string(sess->mib) + " MiB on host '" +

@@ -138,17 +138,25 @@ def main(build):
         old = set(doms)
         t0 = time.monotonic()
         type_login(pc2, "bob", "bob-pw")
-        # PC 1's screen, sampled while the handoff runs: how long it does not show a desktop
+        # PC 1's screen, sampled while the handoff runs: how long it does not show a desktop. The
+        # handoff is warm (her replacement is drawn before she is switched to it), so it may
+        # never leave one: sampled until her session is on the new desktop and the screen shows one.
         gone = back = None
-        while time.monotonic() - t0 < 300 and back is None:
+        switched = False
+        while time.monotonic() - t0 < 300:
             kind = screen(pc1)
             now = time.monotonic()
             if kind != "desktop" and gone is None:
                 gone = now
-            elif kind == "desktop" and gone is not None:
+            elif kind == "desktop" and gone is not None and back is None:
                 back = now
-        check(gone and back, "PC 1's screen never went through the handoff")
-        TIMES["handoff: PC 1 without a desktop on screen (old VM stopping, new VM booting)"] = back - gone
+            if not switched:
+                s = session_of(lab, "alice")
+                switched = bool(s and s["desktop"] != a["desktop"])
+            if switched and kind == "desktop" and (gone is None or back is not None):
+                break
+        check(switched, "alice was never switched to a new desktop")
+        TIMES["handoff: PC 1 without a desktop on screen (sampled by QMP screendumps)"] = back - gone if gone else 0.0
         wait_screen(pc2, "desktop", 240)
         TIMES["login to desktop (bob, PC 2, with alice's handoff)"] = time.monotonic() - t0
         b = poll("bob's session", lambda: session_of(lab, "bob"), 30)
@@ -193,6 +201,9 @@ def main(build):
         check(forward_to(lab, ip1) is None, "nft: PC 1 still has a forward to alice's desktop")
         wait_screen(pc1, "login", 60)
         check(marker in data_file(lab, "alice", "/note.txt"), "alice's file is gone from her data disk")
+        ev = lab.admin("GET", "/v1/admin/events?max=200", want=200)
+        check(any(e["type"] == "data" and e["user"] == "alice" for e in ev),
+              f"alice's data disk was not handed over to her new desktop: {ev}")
         ok = True
         log("all steps passed")
     finally:

@@ -45,7 +45,7 @@ struct AgentUnderTest {
         << "[desktops]\ncapacity_mib = 2048\nvnc_listen = \"127.0.0.1\"\nmax_restarts = 3\n"
         << "[load]\nsample_ms = 200\n"
         << "[[images]]\nname = \"tiny\"\nbase = \"base.qcow2\"\nkernel = \"vmlinuz\"\ninitrd = \"initrd.cpio.gz\"\n"
-        << "cmdline = \"console=ttyS0 panic=-1 quiet\"\n";
+        << "cmdline = \"console=ttyS0 panic=-1 quiet\"\nready_line = \"LABDESK: ready\"\n";
     client = std::make_unique<http::Client>("http://127.0.0.1:17400",
                                             http::ClientOptions{.bearer_token = kToken, .timeout = 60s});
   }
@@ -120,7 +120,9 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   const std::string password = d["vnc"]["password"];
   const int port = d["vnc"]["port"];
   CHECK(port >= 5900);
+  CHECK(d["ready"] == false);  // QEMU runs; the guest has not drawn its desktop yet
   auto first = a.ready_line(name, 1);
+  CHECK((*a.client->get_json("/v1/desktops/" + name))["ready"] == true);
   CHECK(first.find("user=alice session=sess-alice") != std::string::npos);
   CHECK(first.find("data=mounted bootcount=1 overlay=fresh") != std::string::npos);
   CHECK(fs::exists(a.dir.path + "/data/alice.qcow2"));
@@ -191,6 +193,7 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   CHECK(types[0]["type"] == "crashed");
   CHECK(types[0]["user"] == "alice");
   auto second = a.ready_line(name, 2);
+  CHECK((*a.client->get_json("/v1/desktops/" + name))["ready"] == true);  // this boot's line, not the first one's
   CHECK(second.find("bootcount=2 overlay=fresh history=2") != std::string::npos);  // data kept, root fresh
   const std::string new_password = restarted["vnc"]["password"];
   CHECK(new_password != password);

@@ -35,7 +35,12 @@ Child::~Child() {
   if (running()) stop(SIGKILL, std::chrono::seconds(5));
 }
 
-bool Child::running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+bool Child::running() const {
+  if (pid_ <= 0 || kill(pid_, 0) != 0) return false;
+  // An exited child stays a zombie until reaped, and kill() still finds it: ask without reaping.
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
 
 int Child::stop(int sig, std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;

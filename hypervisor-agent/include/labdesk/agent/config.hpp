@@ -19,6 +19,7 @@ struct ImageConfig {
   std::string kernel;   // "" or an absolute path inside images_dir (direct kernel boot)
   std::string initrd;   // "" or an absolute path inside images_dir
   std::string cmdline;  // kernel command line; the agent appends labdesk.user=… labdesk.session=…
+  std::string ready_line;  // printed on the serial console once the desktop is drawn; "" → none
   friend bool operator==(const ImageConfig&, const ImageConfig&) = default;
 };
 

@@ -93,6 +93,8 @@ class Desktops {
   std::string random_id();
   api::agent::Event event(std::string type, const std::string& name, const DesktopMeta& m, std::string detail);
   Result<api::agent::Desktop> to_desktop(const DomainInfo& info) const;
+  // The image's ready_line is on this boot's serial console (true for images without one).
+  bool guest_ready(const std::string& name, const DesktopMeta& meta) const;
 
   mutable std::mutex cfg_mutex_;
   std::shared_ptr<const AgentConfig> cfg_;

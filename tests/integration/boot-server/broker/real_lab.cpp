@@ -76,7 +76,14 @@ BrokerLab::BrokerLab(LabOptions opt) : opt_(std::move(opt)) {
 BrokerLab::~BrokerLab() {
   if (server_) server_->stop(SIGTERM, 10s);
   server_.reset();
-  for (auto& a : agents_) a->stop(SIGTERM, 10s);
+  for (std::size_t i = 0; i < agents_.size(); ++i) {
+    // A host of its own: its agent goes first, then its sandbox's cleanup stops its VMs and libvirtd.
+    if (i > 0 && opt_.libvirt_uri == "qemu:///system" && agents_[i]->running()) {
+      sh("pkill -TERM -P " + std::to_string(agents_[i]->pid()) + " -x labdesk-agent");
+      wait_until([&] { return !agents_[i]->running(); }, 20s);
+    }
+    agents_[i]->stop(SIGTERM, 10s);
+  }
   agents_.clear();
   for (int pid : dnsmasq_pids()) ::kill(pid, SIGKILL);  // one a killed boot-server left behind
   for (const auto& ns : pc_ns_) sh("ip netns del " + ns + " 2>/dev/null");
@@ -95,13 +102,18 @@ void BrokerLab::write_agent(std::size_t i) {
       << "\ntoken_file = \"" << path() << "/agent.token\"\n"
       << "[libvirt]\nuri = \"" << opt_.libvirt_uri << "\"\n"
       << "[storage]\nimages_dir = \"" << path() << "/images\"\noverlay_dir = \"" << root << "/overlays\"\n"
-      << "data_dir = \"" << root << "/data\"\nconsole_dir = \"" << root << "/console\"\ndata_disk_mib = 64\n"
+      << "data_dir = \"" << data_dir(i) << "\"\nconsole_dir = \"" << root << "/console\"\ndata_disk_mib = 64\n"
       << "[desktops]\ncapacity_mib = " << opt_.capacity_mib << "\nvnc_listen = \"10.77.0.1\"\nmax_restarts = 2\n"
       << "[load]\nsample_ms = 100\n"
       << "[[images]]\nname = \"desktop\"\nbase = \"base.qcow2\"\nkernel = \"vmlinuz\"\ninitrd = \"initrd.cpio.gz\"\n"
-      << "cmdline = \"console=ttyS0 quiet\"\n";
-  agents_.push_back(std::make_unique<Child>(std::vector<std::string>{bin("hypervisor-agent/labdesk-agent"), "-c", root + ".toml"},
-                                            root + ".log"));
+      << "cmdline = \"console=ttyS0 quiet\"\nready_line = \"LABDESK: ready\"\n";
+  std::vector<std::string> argv{bin("hypervisor-agent/labdesk-agent"), "-c", root + ".toml"};
+  if (i > 0 && opt_.libvirt_uri == "qemu:///system") {
+    // A host of its own: libvirtd in a fresh mount namespace (private /run/libvirt, /etc/libvirt).
+    argv.insert(argv.begin(), {"/usr/bin/unshare", "--mount", "--propagation", "private",
+                               std::string(LABDESK_SOURCE_DIR) + "/tests/integration/lib/sandbox.sh", "inner"});
+  }
+  agents_.push_back(std::make_unique<Child>(argv, root + ".log"));
   agent_clients_.push_back(std::make_unique<http::Client>(
       "http://127.0.0.1:" + std::to_string(port), http::ClientOptions{.bearer_token = kAgentToken, .timeout = 60s}));
   auto& c = *agent_clients_.back();
@@ -109,6 +121,20 @@ void BrokerLab::write_agent(std::size_t i) {
     auto h = c.get_json("/v1/health");
     return h && (*h)["libvirt"] == "connected";
   }, 60s), "agent " << i << " did not come up: " << read_file(root + ".log"));
+}
+
+std::string BrokerLab::data_dir(std::size_t i) const {
+  return opt_.shared_data ? path() + "/shared-data" : path() + "/agent" + std::to_string(i) + "/data";
+}
+
+void BrokerLab::kill_host(std::size_t i) {
+  const bool own_libvirtd = i > 0 && opt_.libvirt_uri == "qemu:///system";
+  REQUIRE_MESSAGE(own_libvirtd, "only a host with its own libvirtd can die alone");
+  const int sandbox = agents_.at(i)->pid();
+  // The agent is the sandbox shell's child; once it is gone the shell's cleanup kills the VMs
+  // (by their PID files) and libvirtd.
+  sh("pkill -KILL -P " + std::to_string(sandbox) + " -x labdesk-agent");
+  REQUIRE(wait_until([&] { return !agents_.at(i)->running(); }, 30s));
 }
 
 http::Client BrokerLab::agent_client(std::size_t i) const {
@@ -122,7 +148,8 @@ void BrokerLab::write_server_config() {
     << "range_end = \"10.77.0.200\"\nlease_seconds = 600\nipv6_ra = false\n"
     << "[boot]\nassets_dir = \"" << bin("pxe-assets") << "\"\nstate_dir = \"" << path() << "/state\"\n"
     << "[tiers]\nmib = " << opt_.tiers << "\nmode = \"" << opt_.mode << "\"\ngrace_seconds = 600\n"
-    << "[desktops]\nimage = \"desktop\"\nvnc_ready_seconds = " << opt_.vnc_ready_seconds << "\n";
+    << "[desktops]\nimage = \"desktop\"\nvnc_ready_seconds = " << opt_.vnc_ready_seconds << "\n"
+    << "data = \"" << (opt_.shared_data ? "shared" : "per_host") << "\"\n";
   for (int i = 0; i < opt_.agents; ++i) {
     f << "[[hosts]]\nname = \"" << host_name(static_cast<std::size_t>(i)) << "\"\nagent_url = \"http://127.0.0.1:"
       << 17400 + i << "\"\ntoken_file = \"" << path() << "/agent.token\"\ncapacity_mib = " << opt_.capacity_mib << "\n";
@@ -247,7 +274,7 @@ std::set<std::string> BrokerLab::expected_forwards(const json& sessions) {
   return out;
 }
 
-std::string BrokerLab::data_disk(const std::string& user) const { return path() + "/agent0/data/" + user + ".qcow2"; }
+std::string BrokerLab::data_disk(const std::string& user) const { return data_dir(0) + "/" + user + ".qcow2"; }
 
 std::vector<int> BrokerLab::dnsmasq_pids() const {
   std::vector<int> out;

@@ -21,12 +21,17 @@ namespace labdesk::itest {
 
 struct LabOptions {
   std::string libvirt_uri = "test:///default";
-  int agents = 3;                      // one agent per host (qemu:///system: 1, they share libvirtd)
+  // One agent per host. With qemu:///system, host 0 uses the sandbox's libvirtd and every further
+  // host runs its own libvirtd + virtlogd in a mount namespace of its own (sandbox.sh inner).
+  int agents = 3;
   int capacity_mib = 1024;             // per host
   std::string tiers = "[512, 256, 128]";
   std::string mode = "handoff";
   int vnc_ready_seconds = 0;           // 0: test:///default desktops have no VNC server
   int pcs = 2;
+  // desktops.data = "shared": every host's data_dir is one folder (standing for a file server's
+  // export that each host mounts, docs/data.md).
+  bool shared_data = false;
 };
 
 // An HTTP answer seen from a lab PC: status (0 = no answer) and the body as JSON (null if none).
@@ -44,6 +49,9 @@ class BrokerLab {
 
   void start_server();  // returns once the broker reconciled and the APIs answer
   void kill_server();   // SIGKILL, no draining: the crash the restart tests are about
+  // A host dies: its agent is SIGKILLed, and with it (sandbox.sh's cleanup) its VMs and libvirtd.
+  // Only hosts with a libvirtd of their own (index >= 1 on qemu:///system).
+  void kill_host(std::size_t i);
   [[nodiscard]] bool server_running() const { return server_ && server_->running(); }
 
   // Admin API (loopback, no token) and the agents' API, from the boot-server's namespace.
@@ -69,7 +77,8 @@ class BrokerLab {
   std::set<std::string> nft_forwards();                          // "client:port->target:port" from nft
   std::set<std::string> api_forwards();                          // the same from GET /v1/forwards
   static std::set<std::string> expected_forwards(const nlohmann::json& sessions);
-  std::string data_disk(const std::string& user) const;         // path on agent 0's data_dir
+  std::string data_disk(const std::string& user) const;         // path on agent 0's data_dir (or the shared one)
+  [[nodiscard]] std::string data_dir(std::size_t i) const;
   [[nodiscard]] std::string host_name(std::size_t i) const { return "host" + std::to_string(i); }
   [[nodiscard]] const std::string& path() const { return dir_.path; }
   std::string server_log() const { return read_file(dir_.path + "/server.log"); }

@@ -340,6 +340,28 @@ TEST_CASE("a handoff whose replacement does not start leaves the user on the des
   CHECK(lab.forwards.table.size() == 2);
 }
 
+TEST_CASE("a user gets a desktop only once its guest has drawn it, not when QEMU's VNC server first answers") {
+  Lab lab;
+  lab.opt.vnc_ready_timeout = std::chrono::milliseconds(5000);
+  lab.broker = lab.make();
+  for (auto* a : lab.agents) a->boot_lists = 3;
+  auto a = lab.login("alice");
+  const auto s = lab.broker->sessions()[0];
+  CHECK(lab.agents[s.host]->list()->at(0).ready);
+
+  lab.opt.vnc_ready_timeout = std::chrono::milliseconds(600);
+  lab.broker = lab.make();
+  REQUIRE(lab.broker->reconcile().has_value());
+  for (auto* x : lab.agents) x->boot_lists = 1000;  // never drawn
+  auto r = lab.broker->login({"bob", "pc-bob", "10.77.0.60"});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == "desktop_not_ready");
+  CHECK(r.error().status == 504);
+  CHECK(r.error().message.find("did not finish booting") != std::string::npos);
+  CHECK(lab.broker->sessions().size() == 1);
+  CHECK(lab.agents[0]->desktops.size() + lab.agents[1]->desktops.size() == 1);  // bob's was destroyed
+}
+
 TEST_CASE("long-poll waiters are woken by a move") {
   Lab lab;
   auto a = lab.login("alice");
@@ -392,4 +414,105 @@ TEST_CASE("events and logout answer only the lab PC the session is on (moves car
   CHECK(lab.broker->sessions().size() == 1);
   CHECK(lab.broker->logout(a.session, a.token, ip).has_value());
   CHECK(lab.broker->sessions().empty());
+}
+
+namespace {
+
+// Two missed answers mark a host down (HostTable); each watch asks again once the cache is old.
+void watch(Lab& lab, int times) {
+  for (int i = 0; i < times; ++i) {
+    lab.clock.advance(std::chrono::seconds(3));
+    lab.broker->watch_hosts();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a dead host: its users get desktops on the host that answers, their viewers are told, and it is reconciled when it returns") {
+  for (const bool shared : {false, true}) {
+    CAPTURE(shared);
+    Lab lab;
+    if (shared) lab.share_data_area();
+    auto a = lab.login("alice");
+    auto b = lab.login("bob");
+    std::map<std::size_t, int> per_host;
+    for (const auto& s : lab.broker->sessions()) ++per_host[s.host];
+    const std::size_t dead = lab.broker->sessions()[0].host;
+    const std::size_t alive = 1 - dead;
+    const auto before = lab.broker->sessions();
+    lab.agents[dead]->down = true;  // libvirtd, agent and VMs gone: nothing answers
+
+    watch(lab, 1);
+    CHECK(lab.table->state(dead) == HostState::suspect);  // one miss is not a death
+    for (const auto& s : lab.broker->sessions()) CHECK(s.desktop == std::find_if(before.begin(), before.end(), [&](const Session& x) { return x.id == s.id; })->desktop);
+    watch(lab, 1);
+    CHECK(lab.table->state(dead) == HostState::down);
+    for (const auto& s : lab.broker->sessions()) {
+      CAPTURE(s.user);
+      CHECK(s.host == alive);
+      CHECK(lab.agents[alive]->desktops.contains(s.desktop));
+      CHECK(lab.forwards.table.at(s.lab_port).vnc_port == lab.agents[alive]->desktops.at(s.desktop).vnc.port);
+    }
+    CHECK(lab.broker->sessions().size() == 2);
+    CHECK(lab.broker->metrics().failovers == static_cast<std::uint64_t>(per_host[dead]));
+    for (const auto* r : {&a, &b}) {
+      const auto s = std::find_if(before.begin(), before.end(), [&](const Session& x) { return x.id == r->session; });
+      auto ev = lab.broker->events(r->session, r->token, 0);
+      REQUIRE(ev);
+      if (s->host != dead) continue;
+      REQUIRE_FALSE(ev->empty());
+      CHECK(ev->back().type == "moved");
+      CHECK(ev->back().reason.find("stopped answering") != std::string::npos);
+    }
+    // The fake host is cut off rather than dead: its VMs still hold their disks. With one data
+    // area the new desktop waits for the disk meanwhile (the sweep keeps trying).
+    auto attached = [&] {
+      int n = 0;
+      for (const auto& [name, d] : lab.agents[alive]->desktops) n += d.data_attached ? 1 : 0;
+      return n;
+    };
+    CHECK(attached() == (shared ? per_host[alive] : 2));
+    lab.broker->sweep();
+    CHECK(attached() == (shared ? per_host[alive] : 2));
+
+    // It comes back (its agent restarted; its old VMs still there): they are destroyed, the
+    // disks follow their users, and it takes new desktops again.
+    lab.agents[dead]->down = false;
+    lab.clock.advance(std::chrono::seconds(11));  // a down host is asked again after 10 s
+    lab.broker->watch_hosts();
+    CHECK(lab.table->state(dead) == HostState::up);
+    CHECK(lab.agents[dead]->desktops.empty());
+    CHECK(attached() == 2);
+    lab.login("carol");
+    lab.login("dave");
+    bool placed_there = false;
+    for (const auto& s : lab.broker->sessions()) placed_there = placed_there || s.host == dead;
+    CHECK(placed_there);
+  }
+}
+
+TEST_CASE("a dead host's user for whom no host has room: the session ends with a message, the others keep theirs") {
+  Lab lab(alloc::Mode::handoff, 2);
+  std::vector<LoginResult> in;
+  for (const char* u : {"alice", "bob", "carol", "dave", "erin", "frank", "gina"}) in.push_back(lab.login(u));
+  const std::size_t dead = 0;
+  lab.agents[dead]->down = true;
+  watch(lab, 2);
+  int ended = 0;
+  int moved = 0;
+  for (const auto& r : in) {
+    auto ev = lab.broker->events(r.session, r.token, 0);
+    if (!ev) continue;
+    for (const auto& e : *ev) {
+      ended += e.type == "ended" && e.reason.find("no other host could take you") != std::string::npos ? 1 : 0;
+      moved += e.type == "moved" && e.reason.find("stopped answering") != std::string::npos ? 1 : 0;
+    }
+  }
+  CHECK(ended + moved >= 1);
+  for (const auto& s : lab.broker->sessions()) {
+    CAPTURE(s.user);
+    CHECK(s.host == 1);
+    CHECK(lab.agents[1]->desktops.contains(s.desktop));
+  }
+  CHECK(lab.agents[1]->committed() <= 4096);
 }

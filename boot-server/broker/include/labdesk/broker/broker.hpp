@@ -72,6 +72,7 @@ struct Metrics {
   std::uint64_t handoffs = 0;
   std::uint64_t roams = 0;
   std::uint64_t grace_expired = 0;
+  std::uint64_t failovers = 0;  // users re-placed because their host went down
   // Blackouts reported by viewers after following a move: one report per move counts, kept as
   // fixed buckets (Prometheus' histogram), so no client can grow it.
   struct Histogram {
@@ -137,6 +138,10 @@ class Broker {
   // Ends sessions whose client has not been seen for the grace period, and retries data disks
   // a hand-over could not plug in yet.
   void sweep();
+  // Asks every host whose last answer is old (HostTable's TTL): a host marked down has its
+  // users re-placed on hosts that answer; one that answers again is reconciled (stale desktops
+  // destroyed) before it takes new ones. Called with the sweep, every 2 s.
+  void watch_hosts();
   // libvirt is the truth: destroy desktops no session owns, end sessions without a desktop,
   // rebuild every forward from the sessions kept.
   Result<void> reconcile();
@@ -167,14 +172,23 @@ class Broker {
   class Landing;
   std::optional<Session> forget_session(const std::string& session, const std::string& reason);
   void destroy_forgotten(const Session& s);
-  Result<void> execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out);
+  // How a plan's moves are started and told (the defaults: a tier handoff).
+  struct Execution {
+    std::string event_detail;          // the "moved" event's words; "" → the new memory size
+    std::set<std::string> data_later;  // users whose new desktop starts without the data disk
+  };
+  Result<void> execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out, const Execution& how = {});
   Result<void> start_step(const alloc::Step& s, const std::string& new_session, bool data_later,
                           std::map<std::string, Pending>& pending);
+  // Polls the agent until the desktop's guest has drawn its desktop (api Desktop::ready).
+  bool guest_ready(std::size_t host, const std::string& desktop, std::chrono::steady_clock::time_point deadline);
   // The old desktop has stopped: its data disk goes into the user's current desktop (on failure
   // the session waits in data_waiting_ for the next sweep).
   void hand_data_over(const std::string& session);
   void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
-                   std::map<std::string, Pending>& retired, LoginResult* out);
+                   std::map<std::string, Pending>& retired, LoginResult* out, const std::string& detail);
+  void fail_over(std::size_t host);  // its users get desktops on hosts that answer
+  void rejoin(std::size_t host);     // a host back from down: destroy what no session owns
   void end_desktopless_locked_plan();  // plan_mu_ held
   Result<void> destroy_step(const alloc::Step& s, std::map<std::string, Pending>& retired);
   Session* by_user_locked(const std::string& user);
@@ -223,6 +237,7 @@ class Broker {
   std::map<std::string, TimePoint> switched_at_;
   // Sessions whose desktop still waits for its data disk → when the user was switched to it.
   std::map<std::string, TimePoint> data_waiting_;
+  std::vector<HostState> seen_states_;  // per host, at the last watch_hosts()
   std::vector<bool> ports_used_;
   std::uint64_t next_order_ = 1;
   std::uint64_t next_seq_ = 1;

@@ -71,6 +71,9 @@ struct Desktop {
   Vnc vnc;
   int restarts = 0;
   bool data_attached = true;  // false: started with data_later, the data disk not plugged in yet
+  // The guest has drawn its desktop (its image's ready_line is on the serial console); always
+  // true for an image without one.
+  bool ready = true;
 };
 
 struct ResizeMemory {
@@ -146,7 +149,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Health, ok, libvirt, uri, host, 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImageInfo, name, base, direct_kernel)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreateDesktop, user, session, image, memory_mib, max_memory_mib, tier, data_later)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Vnc, host, port, password)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desktop, name, user, session, image, tier, state, memory_mib, max_memory_mib, vnc, restarts, data_attached)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Desktop, name, user, session, image, tier, state, memory_mib, max_memory_mib, vnc, restarts, data_attached, ready)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResizeMemory, memory_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ConsolePassword, valid_seconds)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetireData, mode)
