@@ -392,7 +392,8 @@ std::string App::overlay() const {
     case Phase::reconnecting: {
       auto lost = machine_->lost_since();
       long s = lost ? (clock_.now() - *lost).count() / 1000 : 0;
-      return "Reconnecting... (" + std::to_string(s) + " s)";
+      const std::string& why = machine_->notice();
+      return (why.empty() ? std::string("Reconnecting...") : why) + " (" + std::to_string(s) + " s)";
     }
     case Phase::connecting:
       return ui_->has_desktop() ? "" : "Connecting to your desktop...";

@@ -17,7 +17,10 @@ class HttpSessionApi final : public SessionApi {
   HttpSessionApi(std::string base, std::string ca_file) : base_(std::move(base)), ca_file_(std::move(ca_file)) {}
 
   LoginResult login(const api::LoginRequest& req) override {
-    auto r = call("POST", "/v1/login", "", nlohmann::json(req), std::chrono::seconds(10));
+    // A login starts desktops (its own, and replacements for users whose tier shrinks) and
+    // answers once they are drawn: tens of seconds under load. Past the server's own deadline
+    // for an answer (180 s), so the student reads the server's words rather than a time-out.
+    auto r = call("POST", "/v1/login", "", nlohmann::json(req), std::chrono::seconds(190));
     if (!r) return std::unexpected(LoginError{r.error(), {}});
     if (r->status != 200) return std::unexpected(LoginError{error_of(*r), api::queue_position(r->body)});
     auto parsed = parse<api::LoginResponse>(*r);

@@ -87,6 +87,7 @@ Command SessionMachine::first_frame() {
   deadline_.reset();
   lost_since_.reset();
   message_.clear();
+  notice_.clear();
   return Command::none;
 }
 
@@ -144,6 +145,10 @@ Command SessionMachine::event(const api::Event& e) {
   if (e.seq <= last_seq_) return Command::none;  // long-poll replays are harmless
   last_seq_ = e.seq;
   if (e.type == api::event_type::ended) return end(e.reason.value_or("Your session has ended."));
+  if (e.type == api::event_type::notice) {
+    notice_ = e.reason.value_or("");
+    return Command::none;
+  }
   if (e.type == api::event_type::moved && e.endpoint) {
     if (phase_ == Phase::ended || phase_ == Phase::login || phase_ == Phase::logging_in)
       return Command::none;

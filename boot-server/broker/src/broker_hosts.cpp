@@ -38,6 +38,14 @@ void Broker::fail_over(std::size_t host) {
     }
     std::sort(on_host.begin(), on_host.end(), [](const Session* a, const Session* b) { return a->order < b->order; });
     for (const Session* s : on_host) orphans.push_back(s->user);
+    // Their viewers show this over the last picture until the new desktop is there.
+    for (auto& [id, s] : sessions_) {
+      if (s.host == host) {
+        push_event_locked(s, SessionEvent{0, "notice", std::nullopt, "",
+                                          "The computer running your desktop stopped answering. A new desktop is "
+                                          "starting for you"});
+      }
+    }
   }
   if (orphans.empty()) return;
   log_->warn("host '{}' is down: re-placing {} desktop(s) on the hosts that answer", name, orphans.size());

@@ -88,6 +88,24 @@ TEST_CASE("a lost link retries with backoff, fetching a fresh credential, same s
   CHECK(m.next_deadline() == clock.now() + Millis{200});  // backoff reset by the good connection
 }
 
+TEST_CASE("a notice while the desktop is away is kept for the overlay until the desktop is back") {
+  testing::FakeClock clock;
+  SessionMachine m(clock, true, BackoffPolicy{Millis{200}, Millis{4000}, 2.0, 0.0});
+  m.submit("ana", "pw");
+  m.login_ok(login_response());
+  m.first_frame();
+  m.connection_lost();
+  api::Event notice{7, std::string(api::event_type::notice), std::nullopt, std::nullopt, "Starting a new desktop"};
+  CHECK(m.event(notice) == Command::none);
+  CHECK(m.phase() == Phase::reconnecting);  // the session goes on
+  CHECK(m.notice() == "Starting a new desktop");
+  api::Event moved{8, std::string(api::event_type::moved), api::Endpoint{"10.0.0.1", 15900}, "pw9", std::nullopt};
+  CHECK(m.event(moved) == Command::connect);
+  CHECK(m.notice() == "Starting a new desktop");
+  m.first_frame();
+  CHECK(m.notice().empty());
+}
+
 TEST_CASE("backoff is capped so a long outage is still retried every few seconds") {
   testing::FakeClock clock;
   SessionMachine m(clock, false, BackoffPolicy{Millis{200}, Millis{4000}, 2.0, 0.0});

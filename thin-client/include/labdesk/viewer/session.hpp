@@ -67,6 +67,8 @@ class SessionMachine {
   [[nodiscard]] const std::string& token() const { return token_; }
   [[nodiscard]] std::uint64_t last_event_seq() const { return last_seq_; }
   [[nodiscard]] unsigned reconnect_attempts() const { return backoff_.attempts(); }
+  // What the boot-server said about a desktop that is away (a "notice"), until it is back.
+  [[nodiscard]] const std::string& notice() const { return notice_; }
   // When the link was lost (for "reconnecting… 12 s" in the overlay).
   [[nodiscard]] std::optional<Millis> lost_since() const { return lost_since_; }
 
@@ -80,7 +82,7 @@ class SessionMachine {
   Backoff backoff_;
   Phase phase_ = Phase::login;
   Target target_;
-  std::string message_, user_, password_, session_, token_;
+  std::string message_, user_, password_, session_, token_, notice_;
   std::uint64_t last_seq_ = 0;
   std::optional<Millis> deadline_;
   std::optional<Millis> lost_since_;

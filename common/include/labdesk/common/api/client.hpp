@@ -66,6 +66,9 @@ struct Credential {
 namespace event_type {
 inline constexpr std::string_view moved = "moved";  // handoff or roaming: reconnect to endpoint
 inline constexpr std::string_view ended = "ended";  // session over (logout, admin, timeout)
+// The desktop is away for a while and the session goes on (its host failed, a new desktop is
+// starting): `reason` is shown until the desktop is back.
+inline constexpr std::string_view notice = "notice";
 }  // namespace event_type
 
 struct Event {
@@ -73,7 +76,7 @@ struct Event {
   std::string type;
   std::optional<Endpoint> endpoint;         // moved
   std::optional<std::string> vnc_password;  // moved
-  std::optional<std::string> reason;        // ended (shown to the student)
+  std::optional<std::string> reason;        // ended, notice (shown to the student)
 };
 
 struct EventBatch {
