@@ -41,6 +41,8 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--out", default=None, help="where the screenshots go (default BUILD/demo-out)")
     ap.add_argument("--no-wait", action="store_true", help="tear down after the desktop shows")
+    ap.add_argument("--hosts", type=int, default=2,
+                    help="virtualization hosts, each its own libvirtd and agent (default 2, the paper's S = 2)")
     a = ap.parse_args()
     out = os.path.abspath(a.out or os.path.join(a.build, "demo-out"))
     os.makedirs(out, exist_ok=True)
@@ -49,10 +51,12 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 
-    lab = onelab.OneLab(a.build, work, "demo", tiers=(1024, 512, 256), capacity_mib=2048)
+    if not 1 <= a.hosts <= 8:
+        raise SystemExit(f"--hosts {a.hosts}: use 1 to 8")
+    lab = onelab.OneLab(a.build, work, "demo", tiers=(1024, 512, 256), capacity_mib=2048, hosts=a.hosts)
     try:
         t0 = time.monotonic()
-        log("starting the lab: boot-server, virtualization host (libvirtd + labdesk-agent), lab network")
+        log(f"starting the lab: boot-server, {a.hosts} virtualization host(s) (libvirtd + labdesk-agent each), lab network")
         lab.start()
         lab.add_user(USER, PASSWORD)
         loopback_forward(lab, DASHBOARD_PORT,

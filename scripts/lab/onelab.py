@@ -1,13 +1,16 @@
 """The whole lab on one machine, in network namespaces: used by scripts/demo and the end-to-end
 test (tests/integration/e2e). Needs root.
 
-    boot namespace (ns_boot)            host namespace (ns_host, own mount namespace too)
-    br-lab 10.77.0.1/24  <-- lab PCs    libvirtd + virtlogd + labdesk-agent
-    labdesk-boot-server (dnsmasq,       desktops' VNC on 10.78.0.2
+    boot namespace (ns_boot)            host namespaces (ns_hosts, each its own mount namespace too)
+    br-lab 10.77.0.1/24  <-- lab PCs    libvirtd + virtlogd + labdesk-agent, one set per host
+    labdesk-boot-server (dnsmasq,       desktops' VNC on 10.78.0.2, .3, ...
       NAT, broker, admin API on lo)
-    veth 10.78.0.1/24 <---------------> veth 10.78.0.2/24
+    br-hosts 10.78.0.1/24 <-- veth ---> veth 10.78.0.2/24 (host-1), 10.78.0.3/24 (host-2), ...
 
-Lab PCs are diskless QEMU (TCG) VMs with a tap on br-lab that PXE-boot from the boot-server.
+With more than one host the users' data disks are on one folder every host's agent uses as its
+data_dir (desktops.data = "shared"): it stands for a file server's export that each host mounts
+(docs/data.md). Lab PCs are diskless QEMU (TCG) VMs with a tap on br-lab that PXE-boot from the
+boot-server.
 Everything started here is stopped by PID (and by the namespaces' PID lists) in close()."""
 import json
 import os
@@ -25,7 +28,11 @@ import labvm  # noqa: E402  (the QEMU/QMP/serial half of this lab library, share
 
 LAB_GW = "10.77.0.1"
 HOST_GW = "10.78.0.1"
-HOST_IP = "10.78.0.2"
+HOST_IP = "10.78.0.2"  # the first host
+
+
+def host_ip(i):
+    return f"10.78.0.{2 + i}"
 API_PORT = 7080
 AGENT_PORT = 7400
 
@@ -46,13 +53,17 @@ class OneLab:
     """tiers: list of MiB; capacity_mib: the one host's desktop memory; mode: handoff|balloon."""
 
     def __init__(self, build, workdir, tag, tiers=(512, 256), capacity_mib=1024, mode="handoff",
-                 grace_seconds=300, pc_cmdline="labdesk.shell=1"):
+                 grace_seconds=300, pc_cmdline="labdesk.shell=1", hosts=1):
         self.build = os.path.abspath(build)
         self.assets = os.path.join(self.build, "pxe-assets")
         self.dir = workdir
         os.chmod(workdir, 0o755)  # dnsmasq (user nobody) reads its TFTP folder below it
         self.ns_boot = f"ld{tag}-boot"
-        self.ns_host = f"ld{tag}-host"
+        self.ns_hosts = [f"ld{tag}-host" + ("" if i == 0 else str(i + 1)) for i in range(hosts)]
+        self.ns_host = self.ns_hosts[0]
+        self.host_dirs = [os.path.join(workdir, "host" + ("" if i == 0 else str(i + 1))) for i in range(hosts)]
+        # More than one host: one data area for all (it stands for an NFS export each host mounts).
+        self.data_dir = os.path.join(workdir, "shared-data" if hosts > 1 else "host/data")
         self.tiers, self.capacity_mib, self.mode = list(tiers), capacity_mib, mode
         self.grace_seconds, self.pc_cmdline = grace_seconds, pc_cmdline
         self.procs = []
@@ -72,7 +83,7 @@ class OneLab:
             self._network()
             self._lab_config()
             self._console_certificates()
-            self._host()
+            self._hosts()
             self._boot_server()
         except BaseException:
             self.close()
@@ -80,7 +91,7 @@ class OneLab:
         return self
 
     def _network(self):
-        for ns in (self.ns_boot, self.ns_host):
+        for ns in [self.ns_boot] + self.ns_hosts:
             run("ip", "netns", "add", ns)
             run("ip", "-n", ns, "link", "set", "lo", "up")
         b = lambda *a: run("ip", "-n", self.ns_boot, *a)  # noqa: E731
@@ -88,13 +99,16 @@ class OneLab:
         b("addr", "add", f"{LAB_GW}/24", "dev", "br-lab")
         b("addr", "add", "fd77::1/64", "dev", "br-lab", "nodad")  # RAs: iPXE skips its IPv6 wait
         b("link", "set", "br-lab", "up")
-        b("link", "add", "to-host", "type", "veth", "peer", "name", "to-boot", "netns", self.ns_host)
-        b("addr", "add", f"{HOST_GW}/24", "dev", "to-host")
-        b("link", "set", "to-host", "up")
-        h = lambda *a: run("ip", "-n", self.ns_host, *a)  # noqa: E731
-        h("addr", "add", f"{HOST_IP}/24", "dev", "to-boot")
-        h("link", "set", "to-boot", "up")
-        h("route", "add", "default", "via", HOST_GW)  # replies to lab PCs go back through the NAT
+        b("link", "add", "br-hosts", "type", "bridge")
+        b("addr", "add", f"{HOST_GW}/24", "dev", "br-hosts")
+        b("link", "set", "br-hosts", "up")
+        for i, ns in enumerate(self.ns_hosts):
+            b("link", "add", f"to-host{i + 1}", "type", "veth", "peer", "name", "to-boot", "netns", ns)
+            b("link", "set", f"to-host{i + 1}", "master", "br-hosts", "up")
+            run("ip", "-n", ns, "addr", "add", f"{host_ip(i)}/24", "dev", "to-boot")
+            run("ip", "-n", ns, "link", "set", "to-boot", "up")
+            # replies to lab PCs go back through the boot-server's NAT
+            run("ip", "-n", ns, "route", "add", "default", "via", HOST_GW)
 
     def _write(self, name, text, mode=0o600):
         path = os.path.join(self.dir, name)
@@ -103,14 +117,20 @@ class OneLab:
         os.chmod(path, mode)
         return path
 
-    def _host(self):
-        for d in ("overlays", "data", "console"):
-            os.makedirs(os.path.join(self.dir, "host", d), exist_ok=True)
+    def _hosts(self):
         token = self._write("agent.token", self.agent_token + "\n")
-        h = os.path.join(self.dir, "host")
-        conf = self._write("agent.toml", f"""[agent]
-host = "host-1"
-listen = "{HOST_IP}"
+        for i in range(len(self.ns_hosts)):
+            self._host(i, token)
+
+    def _host(self, i, token):
+        h = self.host_dirs[i]
+        for d in ("overlays", "console"):
+            os.makedirs(os.path.join(h, d), exist_ok=True)
+        os.makedirs(self.data_dir, exist_ok=True)
+        name = os.path.basename(h)
+        conf = self._write(f"agent-{name}.toml", f"""[agent]
+host = "host-{i + 1}"
+listen = "{host_ip(i)}"
 port = {AGENT_PORT}
 token_file = "{token}"
 
@@ -120,13 +140,13 @@ uri = "qemu:///system"
 [storage]
 images_dir = "{self.assets}"
 overlay_dir = "{h}/overlays"
-data_dir = "{h}/data"
+data_dir = "{self.data_dir}"
 console_dir = "{h}/console"
 data_disk_mib = 64
 
 [desktops]
 capacity_mib = {self.capacity_mib}
-vnc_listen = "{HOST_IP}"
+vnc_listen = "{host_ip(i)}"
 
 [[images]]
 name = "desktop"
@@ -140,16 +160,16 @@ ready_line = "LABDESK: ready"
         sandbox = os.path.join(ROOT, "tests", "integration", "lib", "sandbox.sh")
         # libvirtd gets its own mount namespace (private /etc/libvirt, /run/libvirt...) inside the
         # host's network namespace; sandbox.sh starts libvirtd + virtlogd, then the agent.
-        self._spawn("host", ["ip", "netns", "exec", self.ns_host, "env", f"SANDBOX_VNC_TLS_DIR={self.console_tls}",
-                             "unshare", "--mount", "--propagation", "private", sandbox, "inner", agent,
-                             "-c", conf])
-        self._wait(lambda: self._http(f"http://{HOST_IP}:{AGENT_PORT}/v1/health", ns=self.ns_host),
-                   120, "labdesk-agent on the host answering /v1/health", "host.log")
+        self._spawn(name, ["ip", "netns", "exec", self.ns_hosts[i], "env", f"SANDBOX_VNC_TLS_DIR={self.console_tls}",
+                           "unshare", "--mount", "--propagation", "private", sandbox, "inner", agent,
+                           "-c", conf])
+        self._wait(lambda: self._http(f"http://{host_ip(i)}:{AGENT_PORT}/v1/health", ns=self.ns_hosts[i]),
+                   120, f"labdesk-agent on host-{i + 1} answering /v1/health", f"{name}.log")
 
     def _console_certificates(self):
         """The host's console certificate from the lab CA (what an admin copies to each host's
         /etc/pki/libvirt-vnc): the boot-server makes the CA in its state folder if need be."""
-        self.console_tls = os.path.join(self.dir, "host", "console-tls")
+        self.console_tls = os.path.join(self.dir, "console-tls")
         server = os.path.join(self.build, "boot-server", "labdesk-boot-server")
         r = subprocess.run([server, "-c", self.config, "--issue-console-certificate", self.console_tls],
                            capture_output=True, text=True)
@@ -162,18 +182,19 @@ ready_line = "LABDESK: ready"
         state = os.path.join(self.dir, "state")
         os.makedirs(state, exist_ok=True)
         self.lab_ca = os.path.join(state, "tls", "ca.crt")  # made by the boot-server at first start
+        hosts = "".join(f"""
+[[hosts]]
+name = "host-{i + 1}"
+agent_url = "http://{host_ip(i)}:{AGENT_PORT}"
+token_file = "{agent_token}"
+capacity_mib = {self.capacity_mib}
+""" for i in range(len(self.ns_hosts)))
         self.config = self._write("lab.toml", f"""# The one-machine lab (scripts/lab/onelab.py)
 [tiers]
 mib = {json.dumps(self.tiers)}
 mode = "{self.mode}"
 grace_seconds = {self.grace_seconds}
-
-[[hosts]]
-name = "host-1"
-agent_url = "http://{HOST_IP}:{AGENT_PORT}"
-token_file = "{agent_token}"
-capacity_mib = {self.capacity_mib}
-
+{hosts}
 [lab]
 interface = "br-lab"
 address = "{LAB_GW}/24"
@@ -194,6 +215,7 @@ token_file = "{token}"
 [desktops]
 image = "desktop"
 vnc_ready_seconds = 240
+data = "{'shared' if len(self.ns_hosts) > 1 else 'per_host'}"
 """, 0o644)
 
     def _boot_server(self):
@@ -269,22 +291,22 @@ vnc_ready_seconds = 240
         self.admin("POST", "/v1/admin/users", {"name": name, "password": password, "admin": False},
                    want=201)
 
-    def virsh(self, *args):
-        """virsh on the host, inside the host's libvirt sandbox (joins its mount namespace)."""
-        pid = self._libvirtd_pid()
+    def virsh(self, *args, host=0):
+        """virsh on a host, inside that host's libvirt sandbox (joins its mount namespace)."""
+        pid = self._libvirtd_pid(self.ns_hosts[host])
         r = subprocess.run(["nsenter", "-t", str(pid), "-m", "-n", "virsh", "-c", "qemu:///system"]
                            + list(args), capture_output=True, text=True)
         return r.stdout
 
-    def _libvirtd_pid(self):
-        out = subprocess.run(["ip", "netns", "pids", self.ns_host], capture_output=True, text=True)
+    def _libvirtd_pid(self, ns):
+        out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
         for pid in out.stdout.split():
             try:
                 if open(f"/proc/{pid}/comm").read().strip() == "libvirtd":
                     return int(pid)
             except OSError:
                 pass
-        raise LabError("no libvirtd in the host namespace")
+        raise LabError(f"no libvirtd in the host namespace '{ns}'")
 
     def nft(self):
         return subprocess.run(["ip", "netns", "exec", self.ns_boot, "nft", "list", "ruleset"],
@@ -326,7 +348,7 @@ vnc_ready_seconds = 240
         # What is left in our namespaces was started by us (desktops' QEMU, libvirtd, virtlogd,
         # dnsmasq): stop it by PID, QEMU first with SIGTERM so it exits cleanly.
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for ns in (self.ns_host, self.ns_boot):
+            for ns in self.ns_hosts + [self.ns_boot]:
                 out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
                 for pid in out.stdout.split():
                     try:
@@ -334,7 +356,7 @@ vnc_ready_seconds = 240
                     except ProcessLookupError:
                         pass
             time.sleep(1 if sig == signal.SIGTERM else 0)
-        for ns in (self.ns_boot, self.ns_host):
+        for ns in [self.ns_boot] + self.ns_hosts:
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
 
 

@@ -81,7 +81,7 @@ def pc_ip(lab, mac):
 
 def data_file(lab, user, path):
     """Reads a file from the user's data disk as it is on the host's storage right now."""
-    disk = os.path.join(lab.dir, "host", "data", f"{user}.qcow2")
+    disk = os.path.join(lab.data_dir, f"{user}.qcow2")
     raw = os.path.join(lab.dir, f"{user}.raw")
     subprocess.run(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", disk, raw], check=True)
     r = subprocess.run(["debugfs", "-R", f"cat {path}", raw], capture_output=True, text=True)

@@ -3,6 +3,7 @@
 // gets a desktop on the other host with their data, and their viewer is told where it is.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "real_lab.hpp"
@@ -11,6 +12,7 @@ using namespace labdesk;
 using namespace labdesk::itest;
 using namespace std::chrono_literals;
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -39,6 +41,14 @@ int bootcount(BrokerLab& lab, std::size_t host, const std::string& desktop) {
     if (at != std::string::npos && l.find("data=mounted") != std::string::npos) n = std::stoi(l.substr(at + 10));
   }
   return n;
+}
+
+// Overlays of desktops only: ".spare-*" is the never-used overlay an agent keeps ready.
+bool only_spares(const std::string& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (!e.path().filename().string().starts_with(".spare-")) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -91,6 +101,16 @@ TEST_CASE("two hosts, one data area, real libvirtd + TCG: data follows a move ac
   REQUIRE_MESSAGE(wait_until([&] { return bootcount(lab, 0, s["desktop"]) == before + 1; }, 60s),
                   read_file(lab.path() + "/agent0/console/" + s["desktop"].get<std::string>() + ".log"));
   CHECK(lab.nft_forwards() == BrokerLab::expected_forwards(lab.sessions()));
+  // She logs out: nothing of hers is left running, no overlay, no forward; her data disk stays.
+  auto out = lab.pc_call(0, "POST", "/v1/sessions/" + a["session"].get<std::string>() + "/logout", nullptr, a["token"]);
+  CHECK(out.status == 204);
+  CHECK(wait_until([&] {  // host1 is dead: only host0 answers
+    auto r = lab.agent(0).get_json("/v1/desktops");
+    return r && r->empty();
+  }, 60s));
+  CHECK(wait_until([&] { return fs::is_empty(lab.path() + "/agent0/overlays") || only_spares(lab.path() + "/agent0/overlays"); }, 30s));
+  CHECK(lab.nft_forwards().empty());
+  CHECK(fs::exists(lab.data_disk("alice")));
   const auto secs = [&](auto t) { return std::chrono::duration<double>(t - t_dead).count(); };
   std::cout << "MEASURE host death on TCG (2 hosts, shared data): marked down after " << down_s
             << " s, viewer told after " << secs(t_told) << " s, VNC login on the new desktop after " << secs(t_back)
