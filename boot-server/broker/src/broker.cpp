@@ -274,13 +274,20 @@ void Broker::sweep() {
     metrics_.grace_expired += expired.size();
   }
   for (const auto& id : expired) (void)end(id, "the lab PC was gone longer than the grace period");
+  {
+    std::lock_guard lock(mu_);
+    if (data_waiting_.empty()) return;
+  }
+  std::lock_guard serial(plan_mu_);  // no handoff of the same user meanwhile
+  retry_data_handovers();
+}
+
+void Broker::retry_data_handovers() {
   std::vector<std::string> waiting;
   {
     std::lock_guard lock(mu_);
     for (const auto& [id, at] : data_waiting_) waiting.push_back(id);
   }
-  if (waiting.empty()) return;
-  std::lock_guard serial(plan_mu_);  // no handoff of the same user meanwhile
   for (const auto& id : waiting) hand_data_over(id);
 }
 

@@ -93,13 +93,7 @@ void Broker::fail_over(std::size_t host) {
       note_locked("failover", user, text);
     }
   }
-  // The disks of the re-placed users: at once if the dead host let go of them.
-  std::vector<std::string> waiting;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, at] : data_waiting_) waiting.push_back(id);
-  }
-  for (const auto& id : waiting) hand_data_over(id);
+  retry_data_handovers();  // at once, if the dead host let go of the disks
 }
 
 void Broker::rejoin(std::size_t host) {
@@ -121,13 +115,7 @@ void Broker::rejoin(std::size_t host) {
   for (const auto& d : stale) {
     if (auto r = hosts_.agent(host).destroy(d); !r) log_->warn("destroying stale '{}' failed: {}", d, r.error().message);
   }
-  // Disks the stale desktops held can follow their users now.
-  std::vector<std::string> waiting;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, at] : data_waiting_) waiting.push_back(id);
-  }
-  for (const auto& id : waiting) hand_data_over(id);
+  retry_data_handovers();  // the disks the stale desktops held can follow their users now
 }
 
 }  // namespace labdesk::broker

@@ -185,6 +185,7 @@ class Broker {
   // The old desktop has stopped: its data disk goes into the user's current desktop (on failure
   // the session waits in data_waiting_ for the next sweep).
   void hand_data_over(const std::string& session);
+  void retry_data_handovers();  // plan_mu_ held: every session in data_waiting_
   void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
                    std::map<std::string, Pending>& retired, LoginResult* out, const std::string& detail);
   void fail_over(std::size_t host);  // its users get desktops on hosts that answer
