@@ -256,9 +256,9 @@ data = "{'shared' if len(self.ns_hosts) > 1 else 'per_host'}"
         data, _, code = r.stdout.rpartition(b"\n")
         return int(code), data
 
-    def admin(self, method, path, body=None, raw=False, want=None):
+    def admin(self, method, path, body=None, raw=False, want=None, timeout=30):
         r = self._http(f"http://127.0.0.1:{API_PORT}{path}", self.ns_boot, method, body,
-                       {"Authorization": f"Bearer {self.admin_token}"})
+                       {"Authorization": f"Bearer {self.admin_token}"}, timeout=timeout)
         if raw:
             return r[1] if r else None
         if r is None:
@@ -307,6 +307,16 @@ data = "{'shared' if len(self.ns_hosts) > 1 else 'per_host'}"
             except OSError:
                 pass
         raise LabError(f"no libvirtd in the host namespace '{ns}'")
+
+    def kill_host(self, i):
+        """A host dies: every process in its network namespace (agent, libvirtd, the desktops'
+        QEMU) is SIGKILLed at once; a pulled plug for its desktops."""
+        out = subprocess.run(["ip", "netns", "pids", self.ns_hosts[i]], capture_output=True, text=True)
+        for pid in out.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def nft(self):
         return subprocess.run(["ip", "netns", "exec", self.ns_boot, "nft", "list", "ruleset"],
