@@ -24,7 +24,7 @@ std::set<std::string> data_handovers(const alloc::Plan& plan, const std::map<std
   return out;
 }
 
-Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out, const Execution& how) {
+Result<void> Broker::execute(const alloc::Plan& plan, const Login* newcomer, LoginResult* out, const Execution& how) {
   std::map<std::string, std::size_t> live;
   {
     std::lock_guard lock(mu_);
@@ -32,7 +32,6 @@ Result<void> Broker::execute(const alloc::Plan& planned, const Login* newcomer, 
       if (!x.desktop.empty()) live[x.user] = x.host;
     }
   }
-  const alloc::Plan& plan = planned;
   const std::set<std::string> handovers = data_handovers(plan, live, opt_.shared_data);
   auto later = [&](const std::string& user) { return handovers.contains(user) || how.data_later.contains(user); };
   // Only a cold handoff leaves a session without a desktop for a while (and holds plan_mu_).

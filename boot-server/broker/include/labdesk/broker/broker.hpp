@@ -177,7 +177,7 @@ class Broker {
     std::string event_detail;          // the "moved" event's words; "" → the new memory size
     std::set<std::string> data_later;  // users whose new desktop starts without the data disk
   };
-  Result<void> execute(const alloc::Plan& planned, const Login* newcomer, LoginResult* out, const Execution& how = {});
+  Result<void> execute(const alloc::Plan& plan, const Login* newcomer, LoginResult* out, const Execution& how = {});
   Result<void> start_step(const alloc::Step& s, const std::string& new_session, bool data_later,
                           std::map<std::string, Pending>& pending);
   // Polls the agent until the desktop's guest has drawn its desktop (api Desktop::ready).
