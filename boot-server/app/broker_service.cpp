@@ -35,7 +35,7 @@ class NoAgent final : public broker::AgentPort {
 
 BrokerService::BrokerService(boost::asio::io_context& control, config::LabConfig config,
                              std::shared_ptr<spdlog::logger> log)
-    : control_(control), config_(std::move(config)), log_(std::move(log)), sweep_(control) {}
+    : config_(std::move(config)), log_(std::move(log)), sweep_(control) {}
 
 BrokerService::~BrokerService() { stop(); }
 

@@ -35,7 +35,6 @@ class BrokerService {
   void started();
   void schedule_sweep();
 
-  boost::asio::io_context& control_;
   config::LabConfig config_;
   std::shared_ptr<spdlog::logger> log_;
   broker::SteadyClock clock_;
