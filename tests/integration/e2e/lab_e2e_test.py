@@ -89,6 +89,20 @@ def data_file(lab, user, path):
     return r.stdout
 
 
+def finish(lab, work, ok, times):
+    """Prints the times (and writes times.json), tears the lab down, removes the work folder
+    unless something failed or KEEP=1."""
+    for k, v in times.items():
+        log(f"time: {k}: {v:.1f} s")
+    with open(os.path.join(work, "times.json"), "w") as f:
+        json.dump(times, f, indent=1)
+    lab.close()
+    if ok and not os.environ.get("KEEP"):
+        subprocess.run(["rm", "-rf", work])
+    else:
+        log(f"kept {work} for inspection")
+
+
 def login_at(lab, pc, user, password, expect_mib):
     t0 = time.monotonic()
     type_login(pc, user, password)
@@ -207,15 +221,7 @@ def main(build):
         ok = True
         log("all steps passed")
     finally:
-        for k, v in TIMES.items():
-            log(f"time: {k}: {v:.1f} s")
-        with open(os.path.join(d, "times.json"), "w") as f:
-            json.dump(TIMES, f, indent=1)
-        lab.close()
-        if ok and not os.environ.get("KEEP"):
-            subprocess.run(["rm", "-rf", d])
-        else:
-            log(f"kept {d} for inspection")
+        finish(lab, d, ok, TIMES)
     return 0 if ok else 1
 
 

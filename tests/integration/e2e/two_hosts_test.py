@@ -8,16 +8,14 @@ overlay or forward is left. Checked from outside: the PC's screen (QEMU screendu
 on the shared folder (debugfs), the admin API and nftables.
 
 usage: two_hosts_test.py BUILD_DIR      (root; KEEP=1 keeps the work folder)"""
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab_e2e_test as e2e  # noqa: E402
-from lab_e2e_test import check, data_file, forward_to, onelab, pc_ip, poll, session_of  # noqa: E402
+from lab_e2e_test import check, data_file, finish, forward_to, onelab, pc_ip, poll, session_of  # noqa: E402
 from onelab import log, wait_screen  # noqa: E402
 
 PC_MAC = "52:54:00:77:0e:11"
@@ -88,15 +86,7 @@ def main(build):
         ok = True
         log("all steps passed")
     finally:
-        for k, v in TIMES.items():
-            log(f"time: {k}: {v:.1f} s")
-        with open(os.path.join(d, "times.json"), "w") as f:
-            json.dump(TIMES, f, indent=1)
-        lab.close()
-        if ok and not os.environ.get("KEEP"):
-            subprocess.run(["rm", "-rf", d])
-        else:
-            log(f"kept {d} for inspection")
+        finish(lab, d, ok, TIMES)
     return 0 if ok else 1
 
 
