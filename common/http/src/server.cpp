@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -68,6 +69,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     if (loops.empty()) return asio::make_strand(io);
     return loops[next_loop++ % loops.size()]->get_executor();
   }
+  tcp::socket to_connection_loop(tcp::socket sock);
   void accept();
   void pause_accepting(const beast::error_code& ec);
   void start_session(tcp::socket sock);
@@ -399,12 +401,29 @@ void Server::Impl::start_session(tcp::socket sock) {
   }
 }
 
+// The asynchronous accept's socket belongs to the owner's io_context, never to one of the
+// server's loops: an accept completed but not yet run when the owner stops its io_context stays
+// queued there until that io_context is destroyed, after the server and its loops (ASan saw the
+// queued socket reach into a destroyed loop). Its descriptor moves to a loop once it runs.
+tcp::socket Server::Impl::to_connection_loop(tcp::socket sock) {
+  if (loops.empty()) return sock;
+  beast::error_code ec;
+  auto protocol = sock.local_endpoint(ec).protocol();
+  if (ec) return sock;  // already reset by the peer: the session's first read says so
+  auto fd = sock.release(ec);
+  if (ec) return sock;
+  tcp::socket moved(connection_executor());
+  moved.assign(protocol, fd, ec);
+  if (ec) ::close(fd);  // the session sees a closed socket and ends
+  return moved;
+}
+
 void Server::Impl::accept() {
-  acceptor.async_accept(connection_executor(), [self = shared_from_this()](
+  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
                                                    beast::error_code ec, tcp::socket sock) {
     if (ec == asio::error::operation_aborted || self->stopped) return;
     if (ec) return self->pause_accepting(ec);
-    self->start_session(std::move(sock));
+    self->start_session(self->to_connection_loop(std::move(sock)));
     // Take every connection already waiting, not one per pass of the event loop: behind
     // thousands of queued reads and writes, one accept per pass left clients that had connected
     // at once waiting a second for their first answer.
