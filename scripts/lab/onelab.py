@@ -50,10 +50,11 @@ def run(*cmd, check=True, **kw):
 
 
 class OneLab:
-    """tiers: list of MiB; capacity_mib: the one host's desktop memory; mode: handoff|balloon."""
+    """tiers: list of MiB; capacity_mib: each host's desktop memory (one number for all, or one per
+    host); mode: handoff|balloon."""
 
     def __init__(self, build, workdir, tag, tiers=(512, 256), capacity_mib=1024, mode="handoff",
-                 grace_seconds=300, pc_cmdline="labdesk.shell=1", hosts=1):
+                 grace_seconds=300, pc_cmdline="labdesk.shell=1", hosts=1, placement_by_memory_only=False):
         self.build = os.path.abspath(build)
         self.assets = os.path.join(self.build, "pxe-assets")
         self.dir = workdir
@@ -64,8 +65,14 @@ class OneLab:
         self.host_dirs = [os.path.join(workdir, "host" + ("" if i == 0 else str(i + 1))) for i in range(hosts)]
         # More than one host: one data area for all (it stands for an NFS export each host mounts).
         self.data_dir = os.path.join(workdir, "shared-data" if hosts > 1 else "host/data")
-        self.tiers, self.capacity_mib, self.mode = list(tiers), capacity_mib, mode
+        self.tiers, self.mode = list(tiers), mode
+        self.capacities = list(capacity_mib) if isinstance(capacity_mib, (list, tuple)) else [capacity_mib] * hosts
+        if len(self.capacities) != hosts:
+            raise LabError(f"capacity_mib {capacity_mib} names {len(self.capacities)} hosts, the lab has {hosts}")
         self.grace_seconds, self.pc_cmdline = grace_seconds, pc_cmdline
+        # Memory only: placement a test can predict (host CPU load would break the ties).
+        self.placement = ("\n[placement]\nmemory_weight = 1.0\ncpu_weight = 0.0\nnetwork_weight = 0.0\n"
+                          if placement_by_memory_only else "")
         self.procs = []
         self.pcs = {}
         self.admin_token = secrets.token_hex(16)
@@ -145,7 +152,7 @@ console_dir = "{h}/console"
 data_disk_mib = 64
 
 [desktops]
-capacity_mib = {self.capacity_mib}
+capacity_mib = {self.capacities[i]}
 vnc_listen = "{host_ip(i)}"
 
 [[images]]
@@ -187,14 +194,14 @@ ready_line = "LABDESK: ready"
 name = "host-{i + 1}"
 agent_url = "http://{host_ip(i)}:{AGENT_PORT}"
 token_file = "{agent_token}"
-capacity_mib = {self.capacity_mib}
+capacity_mib = {self.capacities[i]}
 """ for i in range(len(self.ns_hosts)))
         self.config = self._write("lab.toml", f"""# The one-machine lab (scripts/lab/onelab.py)
 [tiers]
 mib = {json.dumps(self.tiers)}
 mode = "{self.mode}"
 grace_seconds = {self.grace_seconds}
-{hosts}
+{self.placement}{hosts}
 [lab]
 interface = "br-lab"
 address = "{LAB_GW}/24"
@@ -267,11 +274,11 @@ data = "{'shared' if len(self.ns_hosts) > 1 else 'per_host'}"
             raise LabError(f"admin API {method} {path}: HTTP {r[0]} {r[1][:300]!r}")
         return json.loads(r[1]) if r[1] else None
 
-    def client(self, method, path, body=None, token=None):
+    def client(self, method, path, body=None, token=None, timeout=30):
         """The lab-facing client API, as a lab PC sees it: HTTPS, checked against the lab CA."""
         h = {"Authorization": f"Bearer {token}"} if token else {}
         r = self._http(f"https://{LAB_GW}:8443{path}", self.ns_boot, method, body, h,
-                       cacert=self.lab_ca)
+                       timeout=timeout, cacert=self.lab_ca)
         if r is None:
             raise LabError(f"client API {method} {path}: boot-server unreachable")
         return r[0], (json.loads(r[1]) if r[1] else None)

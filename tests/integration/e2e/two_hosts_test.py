@@ -1,11 +1,18 @@
 """End to end on two hosts (issue #16): the one-machine lab with two virtualization hosts, each
-its own libvirtd and agent, on one data area. A diskless lab PC PXE-boots; alice logs in and writes
-a file on /data by typing through the viewer. An admin moves her desktop to the other host: her
-screen follows and the new desktop reads the file. Then that host dies (every process in its
-namespace SIGKILLed): the boot-server marks it down, her viewer follows to a desktop on the
-surviving host with no action, and that desktop reads the file too. She logs out: no desktop,
-overlay or forward is left. Checked from outside: the PC's screen (QEMU screendump), the data disk
-on the shared folder (debugfs), the admin API and nftables.
+its own libvirtd and agent, on one data area (a shared folder standing for the file server's
+export). A diskless lab PC PXE-boots; alice logs in there and writes a file on /data by typing
+through the viewer. Then her desktop is replaced in every way the lab replaces one, and each time
+the desktop on her PC's screen reads the file (it copies it on /data, and the copy is read back
+from her data disk on the shared folder):
+  1. a cross-host handoff: bob and carol log in (through the client API, no PC), the tiers shrink
+     and the planner hands her over to host-2 (bob's shrink is a same-host handoff beside it);
+  2. a re-login placed on the other host than the one she wrote the file on;
+  3. a same-host handoff: bob logs in again and she shrinks on host-2;
+  4. an admin move back to host-1;
+  5. host-1 dies (every process in its namespace SIGKILLed): host-2 takes her over.
+She logs out: no desktop, overlay or forward is left. The hosts' sizes (640 and 1024 MiB, tiers
+512/384, placement by memory only) make every placement above the only one the planner can choose
+(`labdesk-plan simulate` prints the same steps).
 
 usage: two_hosts_test.py BUILD_DIR      (root; KEEP=1 keeps the work folder)"""
 import os
@@ -16,10 +23,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab_e2e_test as e2e  # noqa: E402
 from lab_e2e_test import check, data_file, finish, forward_to, onelab, pc_ip, poll, session_of  # noqa: E402
-from onelab import log, wait_screen  # noqa: E402
+from onelab import LabError, log, type_login, wait_screen  # noqa: E402
 
 PC_MAC = "52:54:00:77:0e:11"
 TIMES = {}
+LOGOUT_KEYS = [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "shift", "q")]
 
 
 def sees_file(lab, pc, marker, name):
@@ -33,53 +41,115 @@ def host_index(s):
     return int(s["host"].rsplit("-", 1)[1]) - 1  # "host-2" -> 1
 
 
+class ApiUser:
+    """A user logged in through the client API (no lab PC): fills a host so the tiers move."""
+
+    def __init__(self, lab, name):
+        self.lab, self.name, self.session = lab, name, None
+        lab.add_user(name, f"{name}-pw")
+
+    def login(self):
+        status, body = self.lab.client("POST", "/v1/login", {"user": self.name, "password": f"{self.name}-pw",
+                                                              "client_id": f"api-{self.name}"}, timeout=300)
+        if status != 200:
+            raise LabError(f"{self.name}'s login: HTTP {status} {body}")
+        self.session = body
+        return body
+
+    def logout(self):
+        status, body = self.lab.client("POST", f"/v1/sessions/{self.session['session']}/logout",
+                                       token=self.session["token"], timeout=120)
+        if status != 204:
+            raise LabError(f"{self.name}'s logout: HTTP {status} {body}")
+        poll(f"{self.name}'s session ended", lambda: session_of(self.lab, self.name) is None, 60)
+
+
+def alice_at(lab, host, mib, what, timeout=300):
+    """Waits until alice's session is on `host` at `mib` and her PC's screen shows a desktop."""
+    s = poll(f"alice on host-{host + 1} at {mib} MiB ({what})",
+             lambda: (x := session_of(lab, "alice")) and host_index(x) == host and x["mib"] == mib and x, timeout)
+    return s
+
+
 def main(build):
     d = tempfile.mkdtemp(prefix="labdesk-e2e2.")
-    lab = onelab.OneLab(build, d, f"f{os.getpid() % 10000}", tiers=(512,), capacity_mib=768, hosts=2)
+    lab = onelab.OneLab(build, d, f"f{os.getpid() % 10000}", tiers=(512, 384), capacity_mib=(640, 1024), hosts=2,
+                        grace_seconds=1800, placement_by_memory_only=True)
     ok = False
     try:
         lab.start()
         lab.add_user("alice", "alice-pw")
+        bob, carol = ApiUser(lab, "bob"), ApiUser(lab, "carol")
         pc = lab.boot_pc("pc1", PC_MAC)
         wait_screen(pc, "login", 300)
         ip = pc_ip(lab, PC_MAC)
         a, TIMES["login to desktop"] = e2e.login_at(lab, pc, "alice", "alice-pw", 512)
+        check(host_index(a) == 0, f"alice was placed on {a['host']}, expected host-1 (the planner's only choice)")
         marker = f"two-hosts-{os.getpid()}"
         pc.type_text(f"echo {marker} >/data/note.txt; sync\n")
         poll("alice's file on her data disk", lambda: marker in data_file(lab, "alice", "/note.txt"), 60, 2)
 
-        first = host_index(a)
-        other = 1 - first
-        log(f"an admin moves alice from host-{first + 1} to host-{other + 1}")
+        log("bob and carol log in: alice is handed over from host-1 to host-2")
+        bob.login()
         t0 = time.monotonic()
-        lab.admin("POST", f"/v1/admin/sessions/{a['id']}/move", {"host": f"host-{other + 1}"}, want=200,
+        carol.login()
+        s = alice_at(lab, 1, 384, "cross-host handoff")
+        check(s["id"] == a["id"], "the handoff kept alice's session")
+        wait_screen(pc, "desktop", 120)
+        sees_file(lab, pc, marker, "after-cross-host-handoff.txt")
+        TIMES["cross-host handoff: carol's login until alice's new desktop has her files"] = time.monotonic() - t0
+
+        log("bob logs out; alice logs out and in again: placed on host-2, not host-1 where she wrote the file")
+        bob.logout()
+        pc.qmp_cmd("send-key", keys=LOGOUT_KEYS)
+        wait_screen(pc, "login", 60)
+        poll("alice's session ended", lambda: session_of(lab, "alice") is None, 60)
+        a, TIMES["re-login on the other host: login to desktop"] = e2e.login_at(lab, pc, "alice", "alice-pw", 512)
+        check(host_index(a) == 1, f"alice's re-login was placed on {a['host']}, expected host-2")
+        sees_file(lab, pc, marker, "after-relogin.txt")
+
+        log("bob logs in again: alice shrinks by a handoff on host-2")
+        old_desktop = a["desktop"]
+        t0 = time.monotonic()
+        bob.login()
+        s = alice_at(lab, 1, 384, "same-host handoff")
+        check(s["id"] == a["id"] and s["desktop"] != old_desktop, f"alice was not handed over on host-2: {s}")
+        wait_screen(pc, "desktop", 120)
+        sees_file(lab, pc, marker, "after-same-host-handoff.txt")
+        TIMES["same-host handoff: bob's login until alice's new desktop has her files"] = time.monotonic() - t0
+
+        log("carol logs out; an admin moves alice back to host-1")
+        carol.logout()
+        t0 = time.monotonic()
+        lab.admin("POST", f"/v1/admin/sessions/{a['id']}/move", {"host": "host-1"}, want=200,
                   timeout=240)  # answers once the new desktop is drawn
-        moved = poll("alice on the other host", lambda: (s := session_of(lab, "alice")) and host_index(s) == other and s, 240)
-        check(moved["id"] == a["id"], "the move kept alice's session")
+        s = alice_at(lab, 0, 384, "admin move")
+        check(s["id"] == a["id"], "the move kept alice's session")
         wait_screen(pc, "desktop", 120)
         sees_file(lab, pc, marker, "after-move.txt")
         TIMES["admin move across hosts: until the new desktop has her files"] = time.monotonic() - t0
 
-        log(f"host-{other + 1} dies with alice's desktop on it")
+        log("host-1 dies with alice's desktop on it")
         t0 = time.monotonic()
-        lab.kill_host(other)
+        lab.kill_host(0)
         poll("the dead host marked down",
-             lambda: any(h["name"] == f"host-{other + 1}" and h["state"] == "down"
+             lambda: any(h["name"] == "host-1" and h["state"] == "down"
                          for h in lab.admin("GET", "/v1/admin/hosts", want=200)), 30, 0.2)
         TIMES["host death: marked down"] = time.monotonic() - t0
-        back = poll("alice on the surviving host", lambda: (s := session_of(lab, "alice")) and host_index(s) == first and s, 240)
+        back = alice_at(lab, 1, 384, "failover", 240)
         check(back["id"] == a["id"], "the host's death kept alice's session")
         wait_screen(pc, "desktop", 120)
         TIMES["host death: her screen shows a desktop again"] = time.monotonic() - t0
-        sees_file(lab, pc, marker, "after-death.txt")
+        sees_file(lab, pc, marker, "after-host-death.txt")
         check(forward_to(lab, ip) is not None, "nft: alice's PC has no forward after the failover")
 
-        log("alice logs out")
-        pc.qmp_cmd("send-key", keys=[{"type": "qcode", "data": k} for k in ("ctrl", "alt", "shift", "q")])
+        log("alice and bob log out")
+        pc.qmp_cmd("send-key", keys=LOGOUT_KEYS)
         wait_screen(pc, "login", 60)
         poll("alice's session ended", lambda: session_of(lab, "alice") is None, 60)
-        poll("no desktop left", lambda: not lab.virsh("list", "--name", host=first).split(), 60)
-        overlays = os.path.join(lab.host_dirs[first], "overlays")
+        bob.logout()
+        poll("no desktop left", lambda: not lab.virsh("list", "--name", host=1).split(), 60)
+        overlays = os.path.join(lab.host_dirs[1], "overlays")
         poll("no overlay left", lambda: all(f.startswith(".spare-") for f in os.listdir(overlays)), 30)
         check(forward_to(lab, ip) is None, "nft: a forward is left after the logout")
         check(marker in data_file(lab, "alice", "/note.txt"), "alice's file is gone from her data disk")
