@@ -21,7 +21,14 @@ const std::array kMigrations{
               " vnc_host TEXT NOT NULL, vnc_port INTEGER NOT NULL, vnc_password TEXT NOT NULL,"
               " lab_port INTEGER NOT NULL,"
               " updated_at INTEGER NOT NULL DEFAULT (strftime('%s','now')))"},
+    Migration{102, "data_leases",
+              "CREATE TABLE data_leases (disk TEXT PRIMARY KEY, host TEXT NOT NULL, desktop TEXT NOT NULL,"
+              " since INTEGER NOT NULL DEFAULT (strftime('%s','now')))"},
 };
+
+broker::DataLease lease_row(SQLite::Statement& q) {
+  return {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString()};
+}
 
 }  // namespace
 
@@ -111,6 +118,54 @@ bool SqliteUserStore::remove(const std::string& name) {
     SQLite::Statement q(db, "DELETE FROM users WHERE name = ?");
     q.bind(1, name);
     return q.exec() > 0;
+  });
+}
+
+bool SqliteSessionStore::claim_data(const broker::DataLease& holder) {
+  return store_.with_db([&](SQLite::Database& db) {
+    // IMMEDIATE: the read and the write are one step for every process on this database.
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      SQLite::Statement q(db, "SELECT disk, host, desktop FROM data_leases WHERE disk = ?");
+      q.bind(1, holder.disk);
+      bool ok = !q.executeStep() || broker::lease_allows(lease_row(q), holder);
+      if (ok) {
+        SQLite::Statement w(db, "INSERT OR REPLACE INTO data_leases (disk, host, desktop) VALUES (?,?,?)");
+        SQLite::bind(w, holder.disk, holder.host, holder.desktop);
+        w.exec();
+      }
+      db.exec("COMMIT");
+      return ok;
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+  });
+}
+
+void SqliteSessionStore::release_data(const broker::DataLease& holder) {
+  store_.with_db([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "DELETE FROM data_leases WHERE disk = ? AND host = ? AND desktop = ?");
+    SQLite::bind(q, holder.disk, holder.host, holder.desktop);
+    q.exec();
+  });
+}
+
+std::optional<broker::DataLease> SqliteSessionStore::data_lease(const std::string& disk) {
+  return store_.with_db([&](SQLite::Database& db) -> std::optional<broker::DataLease> {
+    SQLite::Statement q(db, "SELECT disk, host, desktop FROM data_leases WHERE disk = ?");
+    q.bind(1, disk);
+    if (!q.executeStep()) return std::nullopt;
+    return lease_row(q);
+  });
+}
+
+std::vector<broker::DataLease> SqliteSessionStore::data_leases() {
+  return store_.with_db([&](SQLite::Database& db) {
+    std::vector<broker::DataLease> out;
+    SQLite::Statement q(db, "SELECT disk, host, desktop FROM data_leases ORDER BY disk");
+    while (q.executeStep()) out.push_back(lease_row(q));
+    return out;
   });
 }
 

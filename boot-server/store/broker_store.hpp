@@ -1,4 +1,4 @@
-// The broker's tables in the boot-server's SQLite store: users and sessions. Migrations 100+
+// The broker's tables in the boot-server's SQLite store: users, sessions and data leases. Migrations 100+
 // (1..99 are the network plane's).
 #pragma once
 
@@ -18,6 +18,10 @@ class SqliteSessionStore final : public broker::SessionStore {
   void save(const broker::Session& s) override;
   void remove(const std::string& id) override;
   std::vector<broker::Session> load_all() override;
+  bool claim_data(const broker::DataLease& holder) override;
+  void release_data(const broker::DataLease& holder) override;
+  std::optional<broker::DataLease> data_lease(const std::string& disk) override;
+  std::vector<broker::DataLease> data_leases() override;
 
  private:
   Store& store_;

@@ -69,6 +69,13 @@ void BrokerApi::add_admin_routes(http::Router& router) {
     for (const auto& s : broker_.sessions()) out.push_back(session_json(s, broker_.hosts()));
     return http::Response::json(out);
   });
+  router.add("GET", "/v1/admin/data-leases", [this](const http::Request&) {
+    json out = json::array();
+    for (const auto& l : broker_.data_leases()) {
+      out.push_back({{"disk", l.disk}, {"host", l.host}, {"desktop", l.desktop}});
+    }
+    return http::Response::json(out);
+  });
   router.add_async("DELETE", "/v1/admin/sessions/{id}", [this](const http::Request& req, http::Reply reply) {
     boost::asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), reply] {
       auto r = broker_.end(id, "ended by an administrator");

@@ -176,6 +176,8 @@ void Broker::destroy_forgotten(const Session& s) {
   if (s.desktop.empty()) return;
   if (auto r = hosts_.agent(s.host).destroy(s.desktop); !r) {
     log_->warn("destroying '{}' failed: {} (reconciliation will retry)", s.desktop, r.error().message);
+  } else {
+    release_lease(s.user, s.host, s.desktop);
   }
   {
     std::lock_guard lock(mu_);
@@ -280,15 +282,6 @@ void Broker::sweep() {
   }
   std::lock_guard serial(plan_mu_);  // no handoff of the same user meanwhile
   retry_data_handovers();
-}
-
-void Broker::retry_data_handovers() {
-  std::vector<std::string> waiting;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, at] : data_waiting_) waiting.push_back(id);
-  }
-  for (const auto& id : waiting) hand_data_over(id);
 }
 
 }  // namespace labdesk::broker

@@ -113,7 +113,13 @@ void Broker::rejoin(std::size_t host) {
   }
   log_->info("host '{}' answers again: destroying {} desktop(s) no session owns", hosts_.spec(host).name, stale.size());
   for (const auto& d : stale) {
-    if (auto r = hosts_.agent(host).destroy(d); !r) log_->warn("destroying stale '{}' failed: {}", d, r.error().message);
+    if (auto r = hosts_.agent(host).destroy(d); !r) {
+      log_->warn("destroying stale '{}' failed: {}", d, r.error().message);
+      continue;
+    }
+    for (const auto& held : store_.data_leases()) {
+      if (held.host == hosts_.spec(host).name && held.desktop == d) store_.release_data(held);
+    }
   }
   retry_data_handovers();  // the disks the stale desktops held can follow their users now
 }

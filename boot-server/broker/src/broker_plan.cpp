@@ -43,7 +43,9 @@ Result<void> Broker::execute(const alloc::Plan& plan, const Login* newcomer, Log
     switch (s.op) {
       case alloc::Op::start:
         if (auto r = start_step(s, out ? out->session : std::string(), later(s.user), pending); !r) {
-          for (auto& [u, p] : pending) (void)hosts_.agent(p.host).destroy(p.desktop.name);
+          for (auto& [u, p] : pending) {
+            if (hosts_.agent(p.host).destroy(p.desktop.name)) release_lease(u, p.host, p.desktop.name);
+          }
           if (stop_first) end_desktopless_locked_plan();
           return r;
         }
@@ -112,14 +114,18 @@ Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_ses
   spec.max_memory_mib = s.max_mib ? s.max_mib : s.mib;
   const auto& tiers = opt_.policy.tiers;
   spec.tier = static_cast<int>(std::find(tiers.begin(), tiers.end(), s.mib) - tiers.begin());
-  spec.data_later = data_later;
+  // The disk opens at the start only if the store's lease lets this desktop have it.
+  const bool claimed = !data_later && claim_for_start(s.user, h);
+  spec.data_later = !claimed;
   {
     std::lock_guard lock(mu_);
     Session* existing = by_user_locked(s.user);
     spec.session = existing ? existing->id : new_session;
   }
   auto d = hosts_.agent(h).create(spec);
+  if (d && claimed) store_.claim_data(lease_for(s.user, h, d->name));  // the claim gets its desktop's name
   if (!d) {
+    if (claimed) release_lease(s.user, h, "");
     hosts_.report_failure(h);
     return fail("agent_failed", "host '" + hosts_.spec(h).name + "' could not start a desktop for '" +
                                     s.user + "': " + d.error().message, 502);
@@ -132,7 +138,7 @@ Result<void> Broker::start_step(const alloc::Step& s, const std::string& new_ses
     if (!probe_.wait_ready(d->vnc.host, d->vnc.port, opt_.vnc_ready_timeout)) late = "did not answer on VNC";
     else if (!d->ready && !guest_ready(h, d->name, deadline)) late = "did not finish booting (its image's ready_line)";
     if (late) {
-      (void)hosts_.agent(h).destroy(d->name);
+      if (hosts_.agent(h).destroy(d->name)) release_lease(s.user, h, d->name);
       return fail("desktop_not_ready", "desktop '" + d->name + "' on host '" + hosts_.spec(h).name + "' " + late +
                                            " in time", 504);
     }
@@ -214,35 +220,6 @@ void Broker::switch_step(const alloc::Step& s, const Login* newcomer,
   if (auto r = forwards_.upsert(f); !r) log_->error("forward for port {} failed: {}", f.lab_port, r.error().message);
 }
 
-void Broker::hand_data_over(const std::string& session) {
-  std::size_t host = 0;
-  std::string desktop;
-  std::string user;
-  {
-    std::lock_guard lock(mu_);
-    auto it = sessions_.find(session);
-    if (it == sessions_.end() || it->second.desktop.empty()) {
-      data_waiting_.erase(session);
-      return;
-    }
-    host = it->second.host;
-    desktop = it->second.desktop;
-    user = it->second.user;
-    data_waiting_.try_emplace(session, clock_.now());
-  }
-  auto r = hosts_.agent(host).attach_data(desktop);
-  std::lock_guard lock(mu_);
-  if (!r) {
-    log_->warn("data disk of '{}' not yet in desktop '{}' (retried in the next sweep): {}", user, desktop, r.error().message);
-    return;
-  }
-  const auto waited = std::chrono::duration<double>(clock_.now() - data_waiting_[session]).count();
-  data_waiting_.erase(session);
-  char text[160];
-  std::snprintf(text, sizeof text, "data disk in desktop '%s' %.1f s after the switch", desktop.c_str(), waited);
-  note_locked("data", user, text);
-}
-
 Result<void> Broker::destroy_step(const alloc::Step& s, std::map<std::string, Pending>& retired) {
   std::string desktop;
   if (auto it = retired.find(s.user); it != retired.end() && it->second.host == *s.host) {
@@ -258,6 +235,7 @@ Result<void> Broker::destroy_step(const alloc::Step& s, std::map<std::string, Pe
   }
   auto r = hosts_.agent(*s.host).destroy(desktop);
   if (!r) log_->warn("destroying '{}' on host '{}' failed: {}", desktop, hosts_.spec(*s.host).name, r.error().message);
+  else release_lease(s.user, *s.host, desktop);
   return r;
 }
 
@@ -394,6 +372,7 @@ Result<void> Broker::reconcile() {
       (void)hosts_.agent(h).destroy(d.name);
     }
   }
+  reconcile_leases(running);
   return forwards_.rebuild(forwards);
 }
 

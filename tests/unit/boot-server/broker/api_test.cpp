@@ -102,6 +102,11 @@ TEST_CASE("admin API: hosts, sessions, end, users, tiers, events, metrics, dashb
   auto moved = admin.post_json("/v1/admin/sessions/" + id + "/move", {{"host", other}});
   REQUIRE_MESSAGE(moved.has_value(), moved.error().message);
   CHECK((*admin.get_json("/v1/admin/sessions"))[0]["host"] == other);
+  auto leases = admin.get_json("/v1/admin/data-leases");  // the moved desktop has alice's disk
+  REQUIRE(leases.has_value());
+  REQUIRE(leases->size() == 1);
+  CHECK((*leases)[0]["host"] == other);
+  CHECK((*leases)[0]["desktop"] == (*admin.get_json("/v1/admin/sessions"))[0]["desktop"]);
   CHECK(c.post_json("/v1/login", {{"user", "dave"}, {"password", "dave-pw"}}).has_value());
   // dave's 2 GiB went to the emptied host: alice's 4 GiB cannot move back beside it.
   auto full = admin.post_json("/v1/admin/sessions/" + id + "/move", {{"host", here}});

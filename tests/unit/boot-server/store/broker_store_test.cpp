@@ -50,3 +50,53 @@ TEST_CASE("broker tables in the SQLite store: sessions and users survive a reope
   CHECK(sessions.load_all().empty());
   std::filesystem::remove(path);
 }
+
+namespace {
+
+// The data lease contract, for the in-memory store the broker's tests use and for SQLite.
+void data_lease_contract(broker::SessionStore& st) {
+  const broker::DataLease starting{"alice", "host-1", ""};
+  const broker::DataLease a1{"alice", "host-1", "ld-alice-1"};
+  const broker::DataLease a2{"alice", "host-2", "ld-alice-2"};
+  CHECK_FALSE(st.data_lease("alice").has_value());
+  CHECK(st.claim_data(starting));                 // free: taken while the desktop is created
+  CHECK_FALSE(st.claim_data(a2));                 // another host's desktop may not have it
+  CHECK(st.claim_data(a1));                       // the created desktop's name fills the claim in
+  CHECK(st.data_lease("alice") == a1);
+  CHECK(st.claim_data(a1));                       // claiming again is harmless
+  CHECK_FALSE(st.claim_data(starting));           // a start on the same host waits for a1 too
+  CHECK_FALSE(st.claim_data(a2));
+  st.release_data(a2);                            // not a2's to give up
+  CHECK(st.data_lease("alice") == a1);
+  CHECK(st.claim_data({"bob", "host-2", "ld-bob-1"}));  // one lease per user
+  CHECK(st.data_leases().size() == 2u);
+  st.release_data(a1);
+  CHECK(st.claim_data(a2));
+  CHECK(st.data_lease("alice") == a2);
+  st.release_data(a2);
+  st.release_data({"bob", "host-2", "ld-bob-1"});
+  CHECK(st.data_leases().empty());
+}
+
+}  // namespace
+
+TEST_CASE("data leases: one desktop has a user's disk at a time (memory store and SQLite, one contract)") {
+  SUBCASE("memory") {
+    broker::MemorySessionStore st;
+    data_lease_contract(st);
+  }
+  SUBCASE("sqlite") {
+    auto path = std::filesystem::temp_directory_path() / ("labdesk-lease-" + std::to_string(::getpid()) + ".sqlite");
+    std::filesystem::remove(path);
+    {
+      boot::Store store(path.string(), boot::broker_migrations());
+      boot::SqliteSessionStore st(store);
+      data_lease_contract(st);
+      CHECK(st.claim_data({"carol", "host-1", "ld-carol-1"}));
+    }
+    boot::Store again(path.string(), boot::broker_migrations());  // a restart keeps the lease
+    boot::SqliteSessionStore st(again);
+    CHECK(st.data_lease("carol") == broker::DataLease{"carol", "host-1", "ld-carol-1"});
+    std::filesystem::remove(path);
+  }
+}

@@ -122,6 +122,8 @@ class Broker {
 
   // Admin operations.
   std::vector<Session> sessions() const;
+  // Which desktop may have each data disk open (the store's leases).
+  std::vector<DataLease> data_leases() { return store_.data_leases(); }
   Result<void> end(const std::string& session, const std::string& reason);
   Result<void> grow();
   // Hands the session's desktop over to another host at the same size (admin "move").
@@ -186,6 +188,12 @@ class Broker {
   // the session waits in data_waiting_ for the next sweep).
   void hand_data_over(const std::string& session);
   void retry_data_handovers();  // plan_mu_ held: every session in data_waiting_
+  // The store's data lease (broker_data.cpp).
+  DataLease lease_for(const std::string& user, std::size_t host, const std::string& desktop) const;
+  bool claim_for_start(const std::string& user, std::size_t host);  // false: another desktop has it
+  void release_lease(const std::string& user, std::size_t host, const std::string& desktop);
+  bool lease_holder_gone(const DataLease& held);  // its desktop (or its host) is gone
+  void reconcile_leases(const std::vector<std::optional<std::vector<api::agent::Desktop>>>& running);
   void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
                    std::map<std::string, Pending>& retired, LoginResult* out, const std::string& detail);
   void fail_over(std::size_t host);  // its users get desktops on hosts that answer

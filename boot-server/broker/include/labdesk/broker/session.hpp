@@ -48,22 +48,52 @@ struct SessionEvent {
 
 // Persistence of sessions (intent). libvirt stays the truth for what runs; the broker reconciles
 // the two at start.
+// Who may have a user's data disk open: one desktop at a time. The broker claims it before a
+// desktop opens the disk (at its start, or when a hand-over plugs it in) and releases it once that
+// desktop is gone. It lives in the store so that every boot-server sharing the store (and this
+// one after a restart) sees it; the agents' `data_attached` says which desktop really has it, and
+// QEMU's image lock stands behind both. `disk` is the user's name (one data area for all hosts)
+// or user@host (each host's own disk); `host` is the desktop's host's configured name; `desktop`
+// is empty while the claiming desktop is being created (its name is the agent's to give).
+struct DataLease {
+  std::string disk;
+  std::string host;
+  std::string desktop;
+  bool operator==(const DataLease&) const = default;
+};
+
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
   virtual void save(const Session& s) = 0;
   virtual void remove(const std::string& id) = 0;
   virtual std::vector<Session> load_all() = 0;
+  // Takes the data disk for `holder`, atomically: true if `holder` has it now (it was
+  // free, or already `holder`'s, or `holder` names the desktop of a claim made while it was
+  // being created on that host), false if another desktop has it.
+  virtual bool claim_data(const DataLease& holder) = 0;
+  // Gives the disk up, only if `holder` has it (a late release never frees another's claim).
+  virtual void release_data(const DataLease& holder) = 0;
+  virtual std::optional<DataLease> data_lease(const std::string& disk) = 0;
+  virtual std::vector<DataLease> data_leases() = 0;
 };
+
+// Whether the claim `held` lets `holder` have the disk (the rule both stores follow).
+bool lease_allows(const DataLease& held, const DataLease& holder);
 
 class MemorySessionStore final : public SessionStore {
  public:
   void save(const Session& s) override;
   void remove(const std::string& id) override;
   std::vector<Session> load_all() override { return sessions_; }
+  bool claim_data(const DataLease& holder) override;
+  void release_data(const DataLease& holder) override;
+  std::optional<DataLease> data_lease(const std::string& disk) override;
+  std::vector<DataLease> data_leases() override;
 
  private:
   std::vector<Session> sessions_;
+  std::vector<DataLease> leases_;
 };
 
 }  // namespace labdesk::broker
