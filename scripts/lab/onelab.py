@@ -12,6 +12,7 @@ data_dir (desktops.data = "shared"): it stands for a file server's export that e
 (docs/data.md). Lab PCs are diskless QEMU (TCG) VMs with a tap on br-lab that PXE-boot from the
 boot-server.
 Everything started here is stopped by PID (and by the namespaces' PID lists) in close()."""
+import hashlib
 import json
 import os
 import secrets
@@ -54,7 +55,8 @@ class OneLab:
     host); mode: handoff|balloon."""
 
     def __init__(self, build, workdir, tag, tiers=(512, 256), capacity_mib=1024, mode="handoff",
-                 grace_seconds=300, pc_cmdline="labdesk.shell=1", hosts=1, placement_by_memory_only=False):
+                 grace_seconds=300, pc_cmdline="labdesk.shell=1", hosts=1, placement_by_memory_only=False,
+                 desktop_cmdline="console=ttyS0"):
         self.build = os.path.abspath(build)
         self.assets = os.path.join(self.build, "pxe-assets")
         self.dir = workdir
@@ -69,7 +71,7 @@ class OneLab:
         self.capacities = list(capacity_mib) if isinstance(capacity_mib, (list, tuple)) else [capacity_mib] * hosts
         if len(self.capacities) != hosts:
             raise LabError(f"capacity_mib {capacity_mib} names {len(self.capacities)} hosts, the lab has {hosts}")
-        self.grace_seconds, self.pc_cmdline = grace_seconds, pc_cmdline
+        self.grace_seconds, self.pc_cmdline, self.desktop_cmdline = grace_seconds, pc_cmdline, desktop_cmdline
         # Memory only: placement a test can predict (host CPU load would break the ties).
         self.placement = ("\n[placement]\nmemory_weight = 1.0\ncpu_weight = 0.0\nnetwork_weight = 0.0\n"
                           if placement_by_memory_only else "")
@@ -160,7 +162,7 @@ name = "desktop"
 base = "desktop/base.qcow2"
 kernel = "vmlinuz"
 initrd = "desktop/initrd.cpio.gz"
-cmdline = "console=ttyS0"
+cmdline = "{self.desktop_cmdline}"
 ready_line = "LABDESK: ready"
 """, 0o644)
         agent = os.path.join(self.build, "hypervisor-agent", "labdesk-agent")
@@ -325,6 +327,16 @@ data = "{'shared' if len(self.ns_hosts) > 1 else 'per_host'}"
             except ProcessLookupError:
                 pass
 
+    def reset_console(self, host, vnc_host, vnc_port):
+        """Resets a desktop's console connections from its host (ss -K: the kernel aborts QEMU's
+        end of each and sends the viewer a TCP reset, as a flaky network would): the viewer loses
+        the connection at once and reconnects to the same running desktop."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns_hosts[host], "ss", "-K", "-t", "state", "established",
+                            "src", f"{vnc_host}:{vnc_port}"], capture_output=True, text=True)
+        if r.returncode != 0 or f"{vnc_host}:{vnc_port}" not in r.stdout:
+            raise LabError(f"no console connection to {vnc_host}:{vnc_port} on host-{host + 1} to reset: "
+                           f"{r.stdout}{r.stderr}")
+
     def nft(self):
         return subprocess.run(["ip", "netns", "exec", self.ns_boot, "nft", "list", "ruleset"],
                               capture_output=True, text=True).stdout
@@ -385,10 +397,9 @@ def classify(width, height, rgb):
     """'login' (the viewer's login screen), 'desktop' (a desktop whose top row is the test
     desktop's white-on-blue banner, drawn by the viewer), 'black', or 'other'."""
     n = width * height
-    step = 7  # sample every 7th pixel: enough for these large uniform areas
-    login = sum(1 for i in range(0, n, step)
-                if tuple(rgb[3 * i:3 * i + 3]) == LOGIN_BG) * step
-    if login > 0.5 * n:
+    # Counting the colour's bytes is C-fast (a frame watch classifies many frames a second); in
+    # a large uniform area nearly every pixel starts a match.
+    if rgb.count(bytes(LOGIN_BG)) > 0.5 * n:
         return "login"
     if not any(rgb[::97]):
         return "black"
@@ -404,6 +415,62 @@ def classify(width, height, rgb):
 def screen(vm):
     w, h, rgb = vm.screendump(os.path.join(vm.dir, f"{vm.name}.ppm"))
     return classify(w, h, rgb)
+
+
+class FrameWatch:
+    """A lab PC's screen sampled as fast as QMP screendumps go, noting each new picture and what it
+    shows. With an animated test desktop (labdesk.anim=1) a desktop's picture changes several
+    times a second, so the longest time between two new desktop pictures is what the user saw
+    frozen or dark: around a switch, from the last frame of one desktop to the first frame of
+    the next."""
+
+    def __init__(self, vm):
+        self.vm, self.path = vm, os.path.join(vm.dir, f"{vm.name}.watch.ppm")
+        self.changes = []  # (monotonic time, kind) of each new picture
+        self.samples, self._last = 0, None
+
+    def sample(self):
+        w, h, rgb = self.vm.screendump(self.path)
+        t = time.monotonic()
+        self.samples += 1
+        digest = hashlib.blake2b(rgb, digest_size=16).digest()
+        if digest != self._last:
+            self._last = digest
+            self.changes.append((t, classify(w, h, rgb)))
+        return self.changes[-1][1]
+
+    def run(self, seconds=None, until=None, timeout=300):
+        """Samples for `seconds`, or until `until()` is true (checked about every 0.5 s)."""
+        t0 = last_check = time.monotonic()
+        while True:
+            self.sample()
+            now = time.monotonic()
+            if seconds is not None and now - t0 >= seconds:
+                return
+            if until is not None and now - last_check >= 0.5:
+                last_check = now
+                if until():
+                    return
+            if now - t0 > timeout:
+                raise LabError(f"{self.vm.name}: watched its screen {timeout} s, the awaited state never came")
+
+    def save(self, path):
+        """The pictures seen, for a look afterwards: one line per new picture (seconds, kind)."""
+        t0 = self.changes[0][0] if self.changes else 0
+        with open(path, "a") as f:
+            f.write(f"# {self.vm.name}: {self.samples} screendumps\n")
+            f.writelines(f"{t - t0:.3f} {kind}\n" for t, kind in self.changes)
+
+    def longest_freeze(self, start, end):
+        """The longest time in [start, end] without a new desktop picture (seconds)."""
+        times = [start] + [t for t, kind in self.changes if start < t < end and kind == "desktop"] + [end]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def frame_period(self, start, end):
+        """The median time between new desktop pictures in [start, end]: the watch's resolution."""
+        times = [t for t, kind in self.changes if start <= t <= end and kind == "desktop"]
+        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        return gaps[len(gaps) // 2] if gaps else float("nan")
 
 
 def wait_screen(vm, kind, timeout):

@@ -1,9 +1,11 @@
 """End to end (issue #7): two diskless lab PCs PXE-boot from labdesk-boot-server; alice logs in
-at PC 1 and gets the largest tier; bob logs in at PC 2, which shrinks alice by hard handoff while
+at PC 1 and gets the largest tier; her console connection is reset and her viewer reconnects to
+the running desktop (the anchor); bob logs in at PC 2, which shrinks alice by hard handoff while
 her viewer follows (one host of 1152 MiB, tiers 512/384 MiB: with two users the planner keeps room
 for a third 384 MiB arrival, so alice must shrink); PC 1's cable is pulled for 20 s and her session
 comes back by itself; alice logs in at PC 2 (bob logged out) and roams there; the file she wrote
-before the handoff is still on her data disk. Every step is checked from outside: the PCs' own
+before the handoff is still on her data disk. PC 1's screen is watched through the reconnect and the
+handoff: the longest time its (animated) picture froze in each, side by side. Every step is checked from outside: the PCs' own
 screens (QEMU screendump), the host's libvirt (virsh), the boot-server's nftables ruleset and its
 admin API. The times are printed and written to times.json in the work folder.
 
@@ -19,7 +21,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
                                 "scripts", "lab"))
 import onelab  # noqa: E402
-from onelab import LabError, log, wait_screen, screen, type_login  # noqa: E402
+from onelab import LabError, log, wait_screen, type_login  # noqa: E402
 
 PC1_MAC, PC2_MAC = "52:54:00:77:0e:01", "52:54:00:77:0e:02"
 TIMES = {}
@@ -93,7 +95,7 @@ def finish(lab, work, ok, times):
     """Prints the times (and writes times.json), tears the lab down, removes the work folder
     unless something failed or KEEP=1."""
     for k, v in times.items():
-        log(f"time: {k}: {v:.1f} s")
+        log(f"time: {k}: {v:.2f}" + ("" if "ratio" in k or "per second" in k else " s"))
     with open(os.path.join(work, "times.json"), "w") as f:
         json.dump(times, f, indent=1)
     lab.close()
@@ -113,9 +115,35 @@ def login_at(lab, pc, user, password, expect_mib):
     return s, took
 
 
+def plain_reconnect(lab, pc, ip, session, times=TIMES):
+    """The anchor for a handoff's blackout: the user's console connection is reset (from the host:
+    QEMU's end aborted, the viewer sent a TCP reset) and her viewer reconnects to the same running
+    desktop.
+    Returns the longest time the PC's picture froze (screendumps of an animated desktop)."""
+    log("alice's console connection is reset: her viewer reconnects to her running desktop")
+    watch = onelab.FrameWatch(pc)
+    watch.run(seconds=3)
+    mark = len(pc.text())
+    t_cut = time.monotonic()
+    host = int(session["host"].rsplit("-", 1)[1]) - 1  # "host-2" -> 1
+    lab.reset_console(host, session["vnc"]["host"], session["vnc"]["port"])
+    watch.run(until=lambda: re.search(r"connected to '", pc.text()[mark:]), timeout=60)
+    watch.run(seconds=3)
+    check(session_of(lab, session["user"])["desktop"] == session["desktop"], "the reconnect changed her desktop")
+    freeze = watch.longest_freeze(t_cut - 2, time.monotonic())
+    times["plain reconnect: longest frozen picture on the PC (screendumps of an animated desktop)"] = freeze
+    times["screen watch: time between new desktop pictures before the reset (median)"] = watch.frame_period(
+        t_cut - 3, t_cut)
+    times["screen watch: screendumps per second"] = watch.samples / (time.monotonic() - watch.changes[0][0])
+    return freeze
+
+
 def main(build):
     d = tempfile.mkdtemp(prefix="labdesk-e2e.")
-    lab = onelab.OneLab(build, d, f"e{os.getpid() % 10000}", tiers=(512, 384), capacity_mib=1152)
+    # Animated test desktops (labdesk.anim=1): their picture changes several times a second, so a
+    # watch of PC 1's screen sees how long it froze around a reconnect and a handoff.
+    lab = onelab.OneLab(build, d, f"e{os.getpid() % 10000}", tiers=(512, 384), capacity_mib=1152,
+                        desktop_cmdline="console=ttyS0 labdesk.anim=1")
     ok = False
     try:
         lab.start()
@@ -148,29 +176,37 @@ def main(build):
         pc1.type_text(f"echo {marker} >/data/note.txt; sync\n")
         poll("alice's file on her data disk", lambda: marker in data_file(lab, "alice", "/note.txt"), 60, 2)
 
+        reconnect_freeze = plain_reconnect(lab, pc1, ip1, a)
+
         log("bob logs in at PC 2: alice shrinks by hard handoff")
         old = set(doms)
         t0 = time.monotonic()
         type_login(pc2, "bob", "bob-pw")
-        # PC 1's screen, sampled while the handoff runs: how long it does not show a desktop. The
-        # handoff is warm (her replacement is drawn before she is switched to it), so it may
-        # never leave one: sampled until her session is on the new desktop and the screen shows one.
-        gone = back = None
-        switched = False
+        # PC 1's screen, watched while the handoff runs: how long it does not show a desktop, and
+        # how long its picture froze. The handoff is warm (her replacement is drawn before she is
+        # switched to it), so it may never leave one: watched until 3 s after her session is on
+        # the new desktop and the screen shows one.
+        watch = onelab.FrameWatch(pc1)
+        gone = back = switched = None
+        asked = 0.0
         while time.monotonic() - t0 < 300:
-            kind = screen(pc1)
+            kind = watch.sample()
             now = time.monotonic()
             if kind != "desktop" and gone is None:
                 gone = now
             elif kind == "desktop" and gone is not None and back is None:
                 back = now
-            if not switched:
+            if switched is None and now - asked > 0.5:
+                asked = now
                 s = session_of(lab, "alice")
-                switched = bool(s and s["desktop"] != a["desktop"])
-            if switched and kind == "desktop" and (gone is None or back is not None):
+                switched = now if s and s["desktop"] != a["desktop"] else None
+            if switched and now - switched > 3 and kind == "desktop" and (gone is None or back is not None):
                 break
         check(switched, "alice was never switched to a new desktop")
         TIMES["handoff: PC 1 without a desktop on screen (sampled by QMP screendumps)"] = back - gone if gone else 0.0
+        handoff_freeze = watch.longest_freeze(switched - 5, time.monotonic())
+        TIMES["handoff: longest frozen picture on PC 1 (screendumps of an animated desktop)"] = handoff_freeze
+        TIMES["handoff vs plain reconnect: frozen picture, ratio"] = handoff_freeze / reconnect_freeze
         wait_screen(pc2, "desktop", 240)
         TIMES["login to desktop (bob, PC 2, with alice's handoff)"] = time.monotonic() - t0
         b = poll("bob's session", lambda: session_of(lab, "bob"), 30)

@@ -10,14 +10,17 @@ from her data disk on the shared folder):
   3. a same-host handoff: bob logs in again and she shrinks on host-2;
   4. an admin move back to host-1;
   5. host-1 dies (every process in its namespace SIGKILLed): host-2 takes her over.
-She logs out: no desktop, overlay or forward is left. The hosts' sizes (640 and 1024 MiB, tiers
+She logs out: no desktop, overlay, data lease or forward is left. The hosts' sizes (640 and 1024 MiB, tiers
 512/384, placement by memory only) make every placement above the only one the planner can choose
-(`labdesk-plan simulate` prints the same steps).
+(`labdesk-plan simulate` prints the same steps). The desktops are animated (labdesk.anim=1): the PC's
+screen is watched through a plain reconnect (the console connection reset) and both handoffs, and
+the longest time its picture froze in each is printed side by side.
 
 usage: two_hosts_test.py BUILD_DIR      (root; KEEP=1 keeps the work folder)"""
 import os
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,9 +35,22 @@ LOGOUT_KEYS = [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "shift", "q
 
 def sees_file(lab, pc, marker, name):
     """The desktop on the PC's screen copies alice's note; the copy on the data disk proves that
-    this desktop has her data area mounted."""
-    pc.type_text(f"cp /data/note.txt /data/{name}; sync\n")
-    poll(f"the copy '{name}' on alice's data disk", lambda: marker in data_file(lab, "alice", f"/{name}"), 90, 2)
+    this desktop has her data area mounted, and the store's lease names that desktop."""
+    # Her files may still be on their way (plugged in a few seconds after the switch): the copy
+    # is typed again every 10 s until it is there.
+    t0 = time.monotonic()
+    while True:
+        pc.type_text(f"cp /data/note.txt /data/{name}; sync\n")
+        try:
+            poll(f"the copy '{name}' on alice's data disk", lambda: marker in data_file(lab, "alice", f"/{name}"), 10, 2)
+            break
+        except LabError:
+            if time.monotonic() - t0 > 90:
+                raise
+    s = session_of(lab, "alice")
+    mine = [x for x in lab.admin("GET", "/v1/admin/data-leases", want=200) if x["disk"] == "alice"]
+    check(mine == [{"disk": "alice", "host": s["host"], "desktop": s["desktop"]}],
+          f"the store's data lease of alice is not her desktop's ({s['host']}, {s['desktop']}): {mine}")
 
 
 def host_index(s):
@@ -71,10 +87,58 @@ def alice_at(lab, host, mib, what, timeout=300):
     return s
 
 
+def watch_handoff(lab, pc, start, old_desktop, key):
+    """Runs `start` (a login that hands alice over) while PC 1's screen is watched; records the
+    longest time her animated picture froze around the switch."""
+    failed = []
+
+    def run():
+        try:
+            start()
+        except Exception as e:  # raised again below, in the test's thread
+            failed.append(e)
+
+    th = threading.Thread(target=run)
+    th.start()
+    watch = onelab.FrameWatch(pc)
+    switched, asked, t0 = None, 0.0, time.monotonic()
+    while switched is None or time.monotonic() - switched < 3:
+        watch.sample()
+        now = time.monotonic()
+        if switched is None and now - asked > 0.5:
+            asked = now
+            s = session_of(lab, "alice")
+            switched = now if s and s["desktop"] != old_desktop else None
+        if now - t0 > 300 or (failed and switched is None):
+            break
+    end = time.monotonic()  # the watch ends here; the login may go on (its old desktop's stop)
+    th.join()
+    if failed:
+        raise failed[0]
+    check(switched, "alice was never switched to a new desktop")
+    TIMES[key] = watch.longest_freeze(switched - 5, end)
+    watch.save(os.path.join(lab.dir, "frames.txt"))
+    with open(os.path.join(lab.dir, "frames.txt"), "a") as f:
+        f.write(f"# {key}: switched at {switched - watch.changes[0][0]:.3f}\n")
+
+
+def handed_over(lab, pc, marker, a, newcomer, kind):
+    """`newcomer` logs in, which hands alice over to a 384 MiB desktop on host-2 (`kind`: from
+    host-1, or on host-2 itself) while her screen is watched; her new desktop reads her file."""
+    t0 = time.monotonic()
+    watch_handoff(lab, pc, newcomer.login, a["desktop"], f"{kind} handoff: longest frozen picture")
+    s = alice_at(lab, 1, 384, f"{kind} handoff")
+    check(s["id"] == a["id"] and s["desktop"] != a["desktop"], f"alice was not handed over: {s}")
+    wait_screen(pc, "desktop", 120)
+    sees_file(lab, pc, marker, f"after-{kind}-handoff.txt")
+    TIMES[f"{kind} handoff: {newcomer.name}'s login until alice's new desktop has her files"] = time.monotonic() - t0
+
+
 def main(build):
     d = tempfile.mkdtemp(prefix="labdesk-e2e2.")
     lab = onelab.OneLab(build, d, f"f{os.getpid() % 10000}", tiers=(512, 384), capacity_mib=(640, 1024), hosts=2,
-                        grace_seconds=1800, placement_by_memory_only=True)
+                        grace_seconds=1800, placement_by_memory_only=True,
+                        desktop_cmdline="console=ttyS0 labdesk.anim=1")
     ok = False
     try:
         lab.start()
@@ -89,34 +153,27 @@ def main(build):
         pc.type_text(f"echo {marker} >/data/note.txt; sync\n")
         poll("alice's file on her data disk", lambda: marker in data_file(lab, "alice", "/note.txt"), 60, 2)
 
+        reconnect = e2e.plain_reconnect(lab, pc, ip, a, TIMES)
+
         log("bob and carol log in: alice is handed over from host-1 to host-2")
         bob.login()
-        t0 = time.monotonic()
-        carol.login()
-        s = alice_at(lab, 1, 384, "cross-host handoff")
-        check(s["id"] == a["id"], "the handoff kept alice's session")
-        wait_screen(pc, "desktop", 120)
-        sees_file(lab, pc, marker, "after-cross-host-handoff.txt")
-        TIMES["cross-host handoff: carol's login until alice's new desktop has her files"] = time.monotonic() - t0
+        handed_over(lab, pc, marker, a, carol, "cross-host")
 
         log("bob logs out; alice logs out and in again: placed on host-2, not host-1 where she wrote the file")
         bob.logout()
         pc.qmp_cmd("send-key", keys=LOGOUT_KEYS)
         wait_screen(pc, "login", 60)
         poll("alice's session ended", lambda: session_of(lab, "alice") is None, 60)
+        # Her old desktop shuts down cleanly first (a few seconds): until then it keeps its memory
+        # and her disk's lease, and a login would be placed around it (and get her files late).
+        poll("alice's old desktop gone (its data lease released)",
+             lambda: not [x for x in lab.admin("GET", "/v1/admin/data-leases", want=200) if x["disk"] == "alice"], 60)
         a, TIMES["re-login on the other host: login to desktop"] = e2e.login_at(lab, pc, "alice", "alice-pw", 512)
         check(host_index(a) == 1, f"alice's re-login was placed on {a['host']}, expected host-2")
         sees_file(lab, pc, marker, "after-relogin.txt")
 
         log("bob logs in again: alice shrinks by a handoff on host-2")
-        old_desktop = a["desktop"]
-        t0 = time.monotonic()
-        bob.login()
-        s = alice_at(lab, 1, 384, "same-host handoff")
-        check(s["id"] == a["id"] and s["desktop"] != old_desktop, f"alice was not handed over on host-2: {s}")
-        wait_screen(pc, "desktop", 120)
-        sees_file(lab, pc, marker, "after-same-host-handoff.txt")
-        TIMES["same-host handoff: bob's login until alice's new desktop has her files"] = time.monotonic() - t0
+        handed_over(lab, pc, marker, a, bob, "same-host")
 
         log("carol logs out; an admin moves alice back to host-1")
         carol.logout()
@@ -152,7 +209,12 @@ def main(build):
         overlays = os.path.join(lab.host_dirs[1], "overlays")
         poll("no overlay left", lambda: all(f.startswith(".spare-") for f in os.listdir(overlays)), 30)
         check(forward_to(lab, ip) is None, "nft: a forward is left after the logout")
+        leases = lab.admin("GET", "/v1/admin/data-leases", want=200)
+        check(leases == [], f"data leases left after every logout: {leases}")
         check(marker in data_file(lab, "alice", "/note.txt"), "alice's file is gone from her data disk")
+        for kind in ("cross-host", "same-host"):
+            TIMES[f"{kind} handoff vs plain reconnect: frozen picture, ratio"] = (
+                TIMES[f"{kind} handoff: longest frozen picture"] / reconnect)
         ok = True
         log("all steps passed")
     finally:
