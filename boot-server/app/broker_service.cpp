@@ -3,6 +3,8 @@
 #include "labdesk/allocator/from_config.hpp"
 #include "labdesk/common/token_file.hpp"
 
+#include <ctime>
+
 #include <boost/asio/post.hpp>
 
 namespace labdesk::boot {
@@ -23,6 +25,11 @@ class NoAgent final : public broker::AgentPort {
     return api::agent::RetiredData{user, mode, false, ""};  // no agent: no data disk here
   }
   Result<api::agent::EventBatch> events(std::uint64_t, std::chrono::seconds) override { return missing(); }
+  Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration&) override { return missing(); }
+  Result<api::agent::MigrationReport> migrate(const std::string&, const api::agent::MigrationTarget&) override {
+    return missing();
+  }
+  Result<api::agent::Arrival> finish_incoming(const std::string&) override { return missing(); }
 
  private:
   std::unexpected<Error> missing() const {
@@ -31,11 +38,30 @@ class NoAgent final : public broker::AgentPort {
   std::string host_;
 };
 
+// rebalance.* as the broker's options; quiet_hours compared with the local time of day.
+broker::RebalanceOptions rebalance_options(const config::RebalanceConfig& r) {
+  broker::RebalanceOptions o;
+  o.enabled = r.enabled;
+  o.grow_idle = std::chrono::seconds(r.grow_idle_seconds);
+  o.balance = alloc::BalancePolicy{r.memory_spread, r.cpu_spread};
+  o.cooldown = std::chrono::seconds(r.cooldown_seconds);
+  if (auto q = config::parse_quiet_hours(r.quiet_hours)) {
+    o.quiet_now = [from = q->first, to = q->second] {
+      std::time_t t = std::time(nullptr);
+      std::tm local{};
+      localtime_r(&t, &local);
+      const int now = local.tm_hour * 60 + local.tm_min;
+      return from < to ? (now >= from && now < to) : (now >= from || now < to);
+    };
+  }
+  return o;
+}
+
 }  // namespace
 
 BrokerService::BrokerService(boost::asio::io_context& control, config::LabConfig config,
                              std::shared_ptr<spdlog::logger> log)
-    : config_(std::move(config)), log_(std::move(log)), sweep_(control) {}
+    : config_(std::move(config)), log_(std::move(log)), sweep_(control), rebalance_timer_(control) {}
 
 BrokerService::~BrokerService() { stop(); }
 
@@ -79,6 +105,7 @@ void BrokerService::attach(Store& store, broker::ForwardPort& forwards) {
   bo.grace = std::chrono::seconds(config_.tiers.grace_seconds);
   bo.vnc_ready_timeout = std::chrono::seconds(config_.desktops.vnc_ready_seconds);
   bo.shared_data = config_.desktops.data == "shared";
+  bo.rebalance = rebalance_options(config_.rebalance);
   broker_ = std::make_unique<broker::Broker>(bo, *hosts_, forwards, probe_, *sessions_, clock_, log_);
   auth_ = std::make_unique<broker::Authenticator>(*users_, clock_);
   broker::ApiOptions ao;
@@ -95,7 +122,29 @@ void BrokerService::started() {
   watcher_ = std::make_unique<agents::EventWatcher>(*broker_, *hosts_);
   watcher_->start();
   schedule_sweep();
+  schedule_rebalance();
   log_->info("broker up: {} hosts, {} sessions restored", hosts_->size(), broker_->sessions().size());
+}
+
+void BrokerService::schedule_rebalance() {
+  if (!config_.rebalance.enabled) return;
+  rebalance_timer_.expires_after(std::chrono::seconds(config_.rebalance.interval_seconds));
+  rebalance_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    // A migration takes seconds: on a thread of its own, so the sweep (a dead host noticed
+    // within seconds) never waits for it.
+    if (!rebalancing_.exchange(true)) {
+      boost::asio::post(rebalance_pool_, [this] {
+        try {
+          if (auto did = broker_->rebalance(); !did.empty()) log_->info("rebalance: {}", did);
+        } catch (const std::exception& e) {
+          log_->error("rebalance failed, retried next round: {}", e.what());
+        }
+        rebalancing_ = false;
+      });
+    }
+    schedule_rebalance();
+  });
 }
 
 void BrokerService::schedule_sweep() {
@@ -124,8 +173,10 @@ void BrokerService::schedule_sweep() {
 void BrokerService::stop() {
   stopping_ = true;
   sweep_.cancel();
+  rebalance_timer_.cancel();
   if (watcher_) watcher_->stop();
   sweep_pool_.join();
+  rebalance_pool_.join();
   api_work_.reset();
   api_io_.stop();
   if (api_thread_.joinable()) api_thread_.join();

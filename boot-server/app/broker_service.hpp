@@ -34,6 +34,7 @@ class BrokerService {
   void attach(Store& store, broker::ForwardPort& forwards);
   void started();
   void schedule_sweep();
+  void schedule_rebalance();
 
   config::LabConfig config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -54,6 +55,9 @@ class BrokerService {
   // never delays the long-poll answers on api_io_. One sweep at a time.
   boost::asio::thread_pool sweep_pool_{1};
   std::atomic<bool> sweeping_{false};
+  boost::asio::steady_timer rebalance_timer_;
+  boost::asio::thread_pool rebalance_pool_{1};  // one rebalancing look (maybe a migration) at a time
+  std::atomic<bool> rebalancing_{false};
   bool stopping_ = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -119,6 +120,27 @@ const std::array kDesktopKeys{
             "how long a new desktop may take until its VNC server answers and its guest has drawn the desktop (the agent's images[].ready_line); 0: do not wait (agents on libvirt's test:///default driver, whose desktops have no VNC server)"),
 };
 
+const std::array kRebalanceKeys{
+    key<&RebalanceConfig::enabled>("enabled", true,
+            "the lab evens itself out: users grow back toward their tier once others leave, and desktops "
+            "move live from a crowded host to a quiet one (docs/migration.md)"),
+    key<&RebalanceConfig::interval_seconds>("interval_seconds", I{30},
+            "how often the boot-server looks; each look does at most one thing (one grow plan or one migration)"),
+    key<&RebalanceConfig::grow_idle_seconds>("grow_idle_seconds", I{60},
+            "[tiers] mode = \"handoff\": a user grows back (a new desktop) only once their viewer has not been "
+            "heard from for this long (the lab PC is off or its cable out), so nobody's screen is replaced "
+            "mid-work; balloon mode grows users live at once"),
+    key<&RebalanceConfig::memory_spread>("memory_spread", 0.25,
+            "move a desktop when the fullest and emptiest hosts' memory use (share of their capacity) differ by more"),
+    key<&RebalanceConfig::cpu_spread>("cpu_spread", 0.5,
+            "with memory even, move a busy desktop when the hosts' CPU utilization differs by more"),
+    key<&RebalanceConfig::cooldown_seconds>("cooldown_seconds", I{600},
+            "a desktop moved for balance is not moved for balance again within this time"),
+    key<&RebalanceConfig::quiet_hours>("quiet_hours", S(),
+            "\"HH:MM-HH:MM\" (local time, may wrap past midnight) when no desktop is migrated for balance, "
+            "e.g. the hours classes run; growing back still happens; \"\": none"),
+};
+
 const std::array kOwnSections{
     SectionSpec{"lab", false, false, kLabKeys, "",
                 "The lab network labdesk-boot-server serves: PXE boot, DHCP and the NAT gateway.", section<&LabConfig::lab>},
@@ -134,6 +156,8 @@ const std::array kOwnSections{
     SectionSpec{"tls", false, false, kTlsKeys, "",
                 "TLS on the lab network: the lab API that lab PCs log in through.", section<&LabConfig::tls>},
     SectionSpec{"desktops", false, false, kDesktopKeys, "", "What a login starts on a virtualization host.", section<&LabConfig::desktops>},
+    SectionSpec{"rebalance", false, false, kRebalanceKeys, "",
+                "The lab evening itself out: grow-backs and live migrations between hosts.", section<&LabConfig::rebalance>},
 };
 
 // The planner's sections (declared once in common/), located in LabConfig's PlannerConfig base.
@@ -163,6 +187,7 @@ class Validator {
     nat();
     tls();
     desktops();
+    rebalance();
   }
 
  private:
@@ -298,12 +323,39 @@ class Validator {
     }
   }
 
+  void rebalance() {
+    const auto& r = c_.rebalance;
+    if (r.interval_seconds < 5 || r.interval_seconds > 3600) {
+      problem("rebalance.interval_seconds", "interval_seconds " + std::to_string(r.interval_seconds) + " must be 5..3600");
+    }
+    if (r.grow_idle_seconds < 30) {
+      problem("rebalance.grow_idle_seconds", "grow_idle_seconds " + std::to_string(r.grow_idle_seconds) +
+                                                 " must be at least 30: a connected viewer is heard from every 25 s");
+    }
+    for (const auto& [key, v] : {std::pair{"rebalance.memory_spread", r.memory_spread}, {"rebalance.cpu_spread", r.cpu_spread}}) {
+      if (v <= 0 || v > 1) problem(key, std::string(key) + " " + std::to_string(v) + " must be above 0 and at most 1");
+    }
+    if (r.cooldown_seconds < 0) problem("rebalance.cooldown_seconds", "cooldown_seconds must be 0 or more");
+    if (!r.quiet_hours.empty() && !parse_quiet_hours(r.quiet_hours)) {
+      problem("rebalance.quiet_hours", "quiet_hours '" + r.quiet_hours + "' is not a time range: write it like \"08:00-17:30\"");
+    }
+  }
+
   const LabConfig& c_;
   const Tree* tree_;
   Problems& problems_;
 };
 
 }  // namespace
+
+std::optional<std::pair<int, int>> parse_quiet_hours(const std::string& text) {
+  int h1 = 0, m1 = 0, h2 = 0, m2 = 0;
+  char tail = 0;
+  if (text.size() != 11 || std::sscanf(text.c_str(), "%2d:%2d-%2d:%2d%c", &h1, &m1, &h2, &m2, &tail) != 4) return std::nullopt;
+  if (h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59 || h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0) return std::nullopt;
+  if (h1 * 60 + m1 == h2 * 60 + m2) return std::nullopt;
+  return std::pair{h1 * 60 + m1, h2 * 60 + m2};
+}
 
 std::span<const SectionSpec> lab_schema() {
   static const std::vector<SectionSpec> schema = [] {

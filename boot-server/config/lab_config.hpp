@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "labdesk/common/config_tree.hpp"
@@ -93,6 +95,19 @@ struct DesktopsConfig {
   friend bool operator==(const DesktopsConfig&, const DesktopsConfig&) = default;
 };
 
+// The lab evening itself out (docs/migration.md): growing users back after others leave, and
+// live migrations between hosts whose load drifted apart.
+struct RebalanceConfig {
+  bool enabled = true;
+  std::int64_t interval_seconds = 30;
+  std::int64_t grow_idle_seconds = 60;  // handoff mode: grow a user whose viewer is away this long
+  double memory_spread = 0.25;
+  double cpu_spread = 0.5;
+  std::int64_t cooldown_seconds = 600;  // a desktop moved for balance stays put this long
+  std::string quiet_hours;              // "HH:MM-HH:MM" local time without balance migrations; "" none
+  friend bool operator==(const RebalanceConfig&, const RebalanceConfig&) = default;
+};
+
 struct LabConfig : PlannerConfig {
   NetworkConfig lab;
   std::vector<ReservationConfig> reservations;
@@ -102,8 +117,12 @@ struct LabConfig : PlannerConfig {
   ApiConfig api;
   TlsConfig tls;
   DesktopsConfig desktops;
+  RebalanceConfig rebalance;
   friend bool operator==(const LabConfig&, const LabConfig&) = default;
 };
+
+// rebalance.quiet_hours "HH:MM-HH:MM" as minutes of the day [from, to); nullopt if malformed.
+std::optional<std::pair<int, int>> parse_quiet_hours(const std::string& text);
 
 // The one schema table: the planner's sections, then the boot-server's.
 std::span<const SectionSpec> lab_schema();

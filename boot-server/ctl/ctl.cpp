@@ -82,15 +82,22 @@ int run(int argc, const char* const* argv, Io io) {
   app.add_flag("--json", o.as_json, "print the API's JSON instead of a table");
 
   std::string id, host, name, password;
-  bool admin = false, replace = false;
+  bool admin = false, replace = false, live = false;
   int max = 20;
   auto* hosts = app.add_subcommand("hosts", "hosts with load, memory and desktops");
+  auto* host_cmd = app.add_subcommand("host", "maintenance of one host");
+  host_cmd->require_subcommand(1);
+  auto* drain = host_cmd->add_subcommand("drain", "move every desktop off the host while it runs; it takes no new desktops");
+  drain->add_option("name", name, "host name")->required();
+  auto* undrain = host_cmd->add_subcommand("undrain", "let a drained host take desktops again");
+  undrain->add_option("name", name, "host name")->required();
   auto* sessions = app.add_subcommand("sessions", "running sessions");
   auto* end = app.add_subcommand("end", "end a session (its desktop is shut down, its data disk kept)");
   end->add_option("session", id, "session id")->required();
   auto* move = app.add_subcommand("move", "hand a session's desktop over to another host");
   move->add_option("session", id, "session id")->required();
   move->add_option("host", host, "target host name")->required();
+  move->add_flag("--live", live, "move it while it runs (live migration: open programs stay; needs shared data)");
   auto* users = app.add_subcommand("users", "list users");
   auto* useradd = app.add_subcommand("useradd", "add a user (--replace: set a new password)");
   useradd->add_option("name", name, "user name")->required();
@@ -138,12 +145,30 @@ int run(int argc, const char* const* argv, Io io) {
     return show(client->get_json("/v1/admin/hosts"), [&](const json& rows) {
       json flat = json::array();
       for (const auto& h : rows) {
-        flat.push_back({{"name", h["name"]}, {"state", h["state"]},
+        std::string state = h["state"];
+        if (h.value("drained", false)) state += " (drained)";
+        flat.push_back({{"name", h["name"]}, {"state", state},
                         {"memory", std::to_string(h["committed_mib"].get<long>()) + "/" + std::to_string(h["capacity_mib"].get<long>()) + " MiB"},
                         {"cpu", h["cpu"]}, {"net", h["network"]}, {"desktops", h["desktops"]}});
       }
       table(io.out, flat, {{"name", "HOST"}, {"state", "STATE"}, {"memory", "MEMORY"}, {"cpu", "CPU"}, {"net", "NET"}, {"desktops", "DESKTOPS"}});
     });
+  }
+  if (drain->parsed()) {
+    client->set_timeout(std::chrono::hours(1));  // one live migration after another
+    auto answer = client->post_json("/v1/admin/hosts/" + name + "/drain", json::object());
+    const bool partial = answer && !(*answer)["failed"].empty();
+    int rc = show(answer, [&](const json& r) {
+      io.out << "host " << name << " drained: " << r["moved"].size() << " desktop(s) moved";
+      if (!r["failed"].empty()) io.out << ", " << r["failed"].size() << " still there";
+      io.out << '\n';
+      for (const auto& f : r["failed"]) io.out << "  session " << f["session"].get<std::string>() << ": " << f["error"].get<std::string>() << '\n';
+    });
+    return rc == 0 && partial ? 4 : rc;  // 4: drained, but some desktops could not move
+  }
+  if (undrain->parsed()) {
+    return show(client->post_json("/v1/admin/hosts/" + name + "/undrain", json::object()),
+                [&](const json&) { io.out << "host " << name << " takes new desktops again\n"; });
   }
   if (sessions->parsed()) {
     return show(client->get_json("/v1/admin/sessions"), [&](const json& rows) {
@@ -155,8 +180,12 @@ int run(int argc, const char* const* argv, Io io) {
                 [&](const json&) { io.out << "session " << id << " ended\n"; });
   }
   if (move->parsed()) {
-    return show(client->post_json("/v1/admin/sessions/" + id + "/move", {{"host", host}}),
-                [&](const json&) { io.out << "session " << id << " moved to " << host << '\n'; });
+    return show(client->post_json("/v1/admin/sessions/" + id + "/move", {{"host", host}, {"live", live}}),
+                [&](const json& r) {
+                  io.out << "session " << id << " moved to " << host;
+                  if (live) io.out << " while running (paused " << r.value("downtime_ms", -1) << " ms, took " << r.value("total_ms", 0) << " ms)";
+                  io.out << '\n';
+                });
   }
   if (users->parsed()) {
     return show(client->get_json("/v1/admin/users"),

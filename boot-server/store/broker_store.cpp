@@ -24,6 +24,9 @@ const std::array kMigrations{
     Migration{102, "data_leases",
               "CREATE TABLE data_leases (disk TEXT PRIMARY KEY, host TEXT NOT NULL, desktop TEXT NOT NULL,"
               " since INTEGER NOT NULL DEFAULT (strftime('%s','now')))"},
+    Migration{103, "drained_hosts",
+              "CREATE TABLE drained_hosts (host TEXT PRIMARY KEY,"
+              " since INTEGER NOT NULL DEFAULT (strftime('%s','now')))"},
 };
 
 broker::DataLease lease_row(SQLite::Statement& q) {
@@ -165,6 +168,24 @@ std::vector<broker::DataLease> SqliteSessionStore::data_leases() {
     std::vector<broker::DataLease> out;
     SQLite::Statement q(db, "SELECT disk, host, desktop FROM data_leases ORDER BY disk");
     while (q.executeStep()) out.push_back(lease_row(q));
+    return out;
+  });
+}
+
+void SqliteSessionStore::set_drained(const std::string& host, bool drained) {
+  store_.with_db([&](SQLite::Database& db) {
+    SQLite::Statement q(db, drained ? "INSERT OR IGNORE INTO drained_hosts (host) VALUES (?)"
+                                    : "DELETE FROM drained_hosts WHERE host = ?");
+    q.bind(1, host);
+    q.exec();
+  });
+}
+
+std::set<std::string> SqliteSessionStore::drained_hosts() {
+  return store_.with_db([&](SQLite::Database& db) {
+    std::set<std::string> out;
+    SQLite::Statement q(db, "SELECT host FROM drained_hosts");
+    while (q.executeStep()) out.insert(q.getColumn(0).getString());
     return out;
   });
 }

@@ -22,6 +22,8 @@ class SqliteSessionStore final : public broker::SessionStore {
   void release_data(const broker::DataLease& holder) override;
   std::optional<broker::DataLease> data_lease(const std::string& disk) override;
   std::vector<broker::DataLease> data_leases() override;
+  void set_drained(const std::string& host, bool drained) override;
+  std::set<std::string> drained_hosts() override;
 
  private:
   Store& store_;

@@ -87,6 +87,24 @@ http::Router make_router(ApiDeps d) {
     if (!ask) return Response::error(ask.error());
     return answer(d.desktops.retire_data(req.params.at("user"), ask->mode));
   });
+  r.add("POST", "/v1/migrations", [d](const Request& req) {
+    auto body = req.json();
+    if (!body) return Response::error(body.error());
+    auto in = api::parse_strict<aa::IncomingMigration>(*body);
+    if (!in) return Response::error(in.error());
+    return answer(d.desktops.prepare_incoming(*in), 201);
+  });
+  // Blocks one of the API's threads for the migration (seconds; migration.timeout_seconds at most).
+  r.add("POST", "/v1/desktops/{name}/migrate", [d](const Request& req) {
+    auto body = req.json();
+    if (!body) return Response::error(body.error());
+    auto m = api::parse_strict<aa::MigrateDesktop>(*body);
+    if (!m) return Response::error(m.error());
+    return answer(d.desktops.migrate_out(req.params.at("name"), m->target));
+  });
+  r.add("POST", "/v1/migrations/{name}/finish", [d](const Request& req) {
+    return answer(d.desktops.finish_incoming(req.params.at("name")));
+  });
   r.add("GET", "/v1/desktops/{name}/memory", [d](const Request& req) { return answer(d.desktops.memory(req.params.at("name"))); });
   r.add("GET", "/v1/desktops/{name}/screenshot", [d](const Request& req) {
     auto png = d.desktops.screenshot_png(req.params.at("name"));

@@ -56,6 +56,21 @@ const std::array kLoadKeys{
     key<&AgentConfig::sample_ms>("sample_ms", I{250}, "time between the two samples of a load report"),
     key<&AgentConfig::cache_ms>("cache_ms", I{1000}, "requests within this time after a sample share it"),
 };
+const std::array kMigrationKeys{
+    key<&AgentConfig::migration_peer_uri>("peer_uri", S(),
+            "how the other hosts' libvirtd reach this host's libvirtd for a live migration, e.g. "
+            "\"qemu+tls://host-b.lab/system\" (docs/migration.md); empty: desktops cannot move here while they run"),
+    key<&AgentConfig::migration_address>("address", S(),
+            "this host's address on the hosts' network that a migration's memory and disk stream comes in on "
+            "(never the lab's network); empty: the host part of peer_uri"),
+    key<&AgentConfig::migration_unproven_shared>("unproven_shared_storage", false,
+            "the data area is a folder libvirt cannot prove is shared (the one-machine lab's stand-in for a "
+            "file server's mount): let libvirt migrate desktops whose data disk is there (its --unsafe)"),
+    key<&AgentConfig::migration_max_downtime_ms>("max_downtime_ms", I{500},
+            "the longest pause of a moving desktop QEMU aims for in the last copy round"),
+    key<&AgentConfig::migration_timeout_seconds>("timeout_seconds", I{120},
+            "a migration still copying after this long is cancelled; the desktop keeps running where it was"),
+};
 const std::array kImageKeys{
     key<&ImageConfig::name>("name", std::nullopt, "catalog name the boot-server asks for"),
     key<&ImageConfig::base>("base", std::nullopt, "read-only base qcow2 (absolute, or relative to images_dir)"),
@@ -73,10 +88,21 @@ const std::array kSchema{
                 "no [desktops] section: add one with capacity_mib = MiB this host gives to desktops",
                 "Desktop VMs.", whole<AgentConfig>},
     SectionSpec{"load", false, false, kLoadKeys, "", "Load reports.", whole<AgentConfig>},
+    SectionSpec{"migration", false, false, kMigrationKeys, "", "Live migration between hosts (docs/migration.md).",
+                whole<AgentConfig>},
     SectionSpec{"images", true, true, kImageKeys,
                 "no [[images]] entries: add at least one [[images]] table with name and base",
                 "The image catalog (reloaded on SIGHUP).", section<&AgentConfig::images>},
 };
+
+// A host name or an IPv4/IPv6 address: what may stand in a tcp:// migration URI.
+bool host_name_or_address(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != ':') return false;
+  }
+  return true;
+}
 
 std::string absolute_in(const std::string& dir, const std::string& p) {
   if (p.empty() || p.front() == '/') return p;
@@ -143,6 +169,18 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
   }
   if (c.sample_ms < 10 || c.sample_ms > 10000) problem("load.sample_ms", "sample_ms " + std::to_string(c.sample_ms) + " must be 10..10000");
   if (c.cache_ms < 0) problem("load.cache_ms", "cache_ms must be 0 or more");
+  if (!c.migration_peer_uri.empty() && c.migration_peer_uri.find("://") == std::string::npos) {
+    problem("migration.peer_uri", "peer_uri '" + c.migration_peer_uri + "' is not a libvirt URI: use e.g. \"qemu+tls://HOST/system\"");
+  }
+  if (!c.migration_address.empty() && !host_name_or_address(c.migration_address)) {
+    problem("migration.address", "address '" + c.migration_address + "' is not a host name or IP address");
+  }
+  if (c.migration_max_downtime_ms < 10 || c.migration_max_downtime_ms > 10000) {
+    problem("migration.max_downtime_ms", "max_downtime_ms " + std::to_string(c.migration_max_downtime_ms) + " must be 10..10000");
+  }
+  if (c.migration_timeout_seconds < 5 || c.migration_timeout_seconds > 3600) {
+    problem("migration.timeout_seconds", "timeout_seconds " + std::to_string(c.migration_timeout_seconds) + " must be 5..3600");
+  }
   std::set<std::string> seen;
   for (std::size_t i = 0; i < c.images.size(); ++i) {
     std::string p = "images[" + std::to_string(i) + "]";

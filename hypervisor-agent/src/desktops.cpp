@@ -304,7 +304,7 @@ bool Desktops::guest_ready(const std::string& name, const DesktopMeta& meta) con
        at = log->find(image->ready_line, at + image->ready_line.size())) {
     ++seen;
   }
-  return seen > meta.restarts;
+  return seen + meta.boots_elsewhere > meta.restarts;
 }
 
 Result<aa::Desktop> Desktops::to_desktop(const DomainInfo& info) const {
@@ -530,14 +530,15 @@ void Desktops::handle(const LifecycleEvent& e) {
   // "started" is announced by create() itself (with the VNC port): libvirt's may come earlier.
   if (e.kind == "crashed") {
     handle_crash(e.domain, e.detail);
-  } else if (e.kind == "shutdown" || e.kind == "destroyed" || e.kind == "stopped") {
+  } else if (e.kind == "shutdown" || e.kind == "destroyed" || e.kind == "stopped" || e.kind == "migrated") {
     if (auto now = libvirt_.get(e.domain); now && now->state != "shutoff") return;  // stale: it runs again
     {
       std::lock_guard l(mutex_);
       cache_.erase(e.domain);
     }
     storage_.remove_overlay(e.domain);
-    events_.push(event("stopped", e.domain, meta, e.kind));
+    // A desktop that moved runs on elsewhere: the boot-server must not take it for ended.
+    events_.push(event(e.kind == "migrated" ? "migrated" : "stopped", e.domain, meta, e.kind));
     log_->info("desktop '{}' of user '{}' stopped ('{}'): overlay deleted, data disk kept", e.domain, meta.user, e.kind);
   }
 }

@@ -114,6 +114,7 @@ std::string render_metadata(const DesktopMeta& m, bool prefixed) {
   el("max_memory_mib", std::to_string(m.max_memory_mib));
   el("restarts", std::to_string(m.restarts));
   el("memory_mib", std::to_string(m.memory_mib));
+  if (m.boots_elsewhere > 0) el("boots_elsewhere", std::to_string(m.boots_elsewhere));
   o << "    </" << p << "desktop>\n";
   return o.str();
 }
@@ -134,6 +135,7 @@ std::optional<DesktopMeta> parse_metadata(std::string_view xml) {
   m.max_memory_mib = number<std::int64_t>(element_text(xml, "max_memory_mib"));
   m.restarts = number<int>(element_text(xml, "restarts"));
   m.memory_mib = number<std::int64_t>(element_text(xml, "memory_mib"));
+  m.boots_elsewhere = number<int>(element_text(xml, "boots_elsewhere"));
   return m;
 }
 
@@ -199,6 +201,49 @@ std::string render_data_disk(const std::string& path) {
          "      <source file='" + xml_escape(path) + "'/>\n"
          "      <target dev='vdb' bus='virtio'/>\n"
          "    </disk>\n";
+}
+
+namespace {
+
+// Replaces every quoted attribute value `from` ('…' or "…") by `to`.
+void swap_attribute(std::string& xml, const std::string& from, const std::string& to) {
+  if (from.empty() || from == to) return;
+  for (char q : {'\'', '"'}) {
+    const std::string a = q + xml_escape(from) + q;
+    const std::string b = q + xml_escape(to) + q;
+    for (auto at = xml.find(a); at != std::string::npos; at = xml.find(a, at + b.size())) xml.replace(at, a.size(), b);
+  }
+}
+
+// Replaces the text of every element whose whole text is `from` (<kernel>, <initrd>).
+void swap_text(std::string& xml, const std::string& from, const std::string& to) {
+  if (from.empty() || from == to) return;
+  const std::string a = ">" + xml_escape(from) + "<";
+  const std::string b = ">" + xml_escape(to) + "<";
+  for (auto at = xml.find(a); at != std::string::npos; at = xml.find(a, at + b.size())) xml.replace(at, a.size(), b);
+}
+
+}  // namespace
+
+std::optional<std::string> migration_xml(std::string xml, const HostPaths& from, const HostPaths& to,
+                                         const DesktopMeta& meta) {
+  const std::string open = "<" + std::string(kMetadataPrefix) + ":desktop";
+  const std::string close = "</" + std::string(kMetadataPrefix) + ":desktop>";
+  auto begin = xml.find(open);
+  auto end = xml.find(close, begin == std::string::npos ? 0 : begin);
+  if (begin == std::string::npos || end == std::string::npos) return std::nullopt;
+  // The metadata is rendered anew (render_metadata ends with a newline the original lacks).
+  std::string element = render_metadata(meta);
+  element = element.substr(element.find('<'));
+  while (!element.empty() && element.back() == '\n') element.pop_back();
+  xml.replace(begin, end + close.size() - begin, element);
+  for (const auto& [a, b] : {std::pair{from.overlay, to.overlay}, {from.console_socket, to.console_socket},
+                             {from.console_log, to.console_log}, {from.vnc_listen, to.vnc_listen}}) {
+    swap_attribute(xml, a, b);
+  }
+  swap_text(xml, from.kernel, to.kernel);
+  swap_text(xml, from.initrd, to.initrd);
+  return xml;
 }
 
 int vnc_port_from_xml(std::string_view xml) {

@@ -3,6 +3,9 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <map>
@@ -173,6 +176,7 @@ api::agent::LoadReport LoadSampler::sample() {
   api::agent::LoadReport r;
   r.host = host_;
   r.sample_window_s = wall;
+  r.cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
   if (c1.total > c0.total) {
     r.cpu_pct = 100.0 * static_cast<double>(c1.busy - c0.busy) / static_cast<double>(c1.total - c0.total);
   }

@@ -157,6 +157,7 @@ data_disk_mib = 64
 capacity_mib = {self.capacities[i]}
 vnc_listen = "{host_ip(i)}"
 
+{self._migration_section(i)}
 [[images]]
 name = "desktop"
 base = "desktop/base.qcow2"
@@ -169,11 +170,24 @@ ready_line = "LABDESK: ready"
         sandbox = os.path.join(ROOT, "tests", "integration", "lib", "sandbox.sh")
         # libvirtd gets its own mount namespace (private /etc/libvirt, /run/libvirt...) inside the
         # host's network namespace; sandbox.sh starts libvirtd + virtlogd, then the agent.
+        # With two hosts or more each libvirtd takes live migrations from the others over the hosts'
+        # network (TCP without auth: the lab PCs cannot reach 10.78.0.0/24; production uses TLS,
+        # docs/migration.md), under a host name and UUID of its own.
+        migration = [f"SANDBOX_LIBVIRT_LISTEN={host_ip(i)}", f"SANDBOX_HOST_NAME=host-{i + 1}"] if len(self.ns_hosts) > 1 else []
         self._spawn(name, ["ip", "netns", "exec", self.ns_hosts[i], "env", f"SANDBOX_VNC_TLS_DIR={self.console_tls}",
-                           "unshare", "--mount", "--propagation", "private", sandbox, "inner", agent,
+                           *migration, "unshare", "--mount", "--uts", "--propagation", "private", sandbox, "inner", agent,
                            "-c", conf])
         self._wait(lambda: self._http(f"http://{host_ip(i)}:{AGENT_PORT}/v1/health", ns=self.ns_hosts[i]),
                    120, f"labdesk-agent on host-{i + 1} answering /v1/health", f"{name}.log")
+
+    def _migration_section(self, i):
+        if len(self.ns_hosts) < 2:
+            return ""
+        # The shared data folder is local here, which libvirt cannot prove is shared.
+        return f"""[migration]
+peer_uri = "qemu+tcp://{host_ip(i)}/system"
+unproven_shared_storage = true
+"""
 
     def _console_certificates(self):
         """The host's console certificate from the lab CA (what an admin copies to each host's

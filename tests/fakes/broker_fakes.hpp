@@ -163,6 +163,49 @@ class FakeAgent final : public broker::AgentPort {
     return b;
   }
 
+  // Live migration between the fakes of one test (`peers`, by host name), as the real agents do
+  // it: the destination must have been prepared, the desktop keeps its name and data disk, gets
+  // a new VNC port there and a fresh password when the destination finishes.
+  Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration& in) override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    if (!peers) return fail("migration_off", "host '" + host_ + "' takes no desktops while they run", 409);
+    if (desktops.contains(in.desktop) || !incoming_.insert(in.desktop).second) {
+      return fail("in_use", "desktop '" + in.desktop + "' is already here", 409);
+    }
+    return api::agent::MigrationTarget{host_, "fake+tcp://" + host_ + "/system", "tcp://" + host_, "10.1.0." + host_,
+                                       "/overlays/" + in.desktop + ".qcow2", "", "", "", ""};
+  }
+  Result<api::agent::MigrationReport> migrate(const std::string& name, const api::agent::MigrationTarget& to) override {
+    FakeAgent* dest = nullptr;
+    api::agent::Desktop d;
+    {
+      std::lock_guard lock(mu_);
+      if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+      auto it = desktops.find(name);
+      if (it == desktops.end()) return fail("not_found", "no running desktop '" + name + "'", 404);
+      if (fail_migrations) return fail("migration_failed", "libvirt could not migrate '" + name + "': it keeps running here", 502);
+      if (!peers || !peers->contains(to.host)) return fail("migration_failed", "no libvirtd at '" + to.peer_uri + "'", 502);
+      dest = peers->at(to.host);
+      d = it->second;
+      push_event_locked("migrated", d, "migrated");
+      desktops.erase(it);
+      ++migrated_out;
+    }
+    dest->receive(d);
+    return api::agent::MigrationReport{name, to.host, 5};
+  }
+  Result<api::agent::Arrival> finish_incoming(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    if (!incoming_.erase(name)) return fail("not_found", "no desktop '" + name + "' is expected here", 404);
+    auto it = desktops.find(name);
+    if (it == desktops.end()) return fail("migration_failed", "desktop '" + name + "' did not arrive on host '" + host_ + "'", 409);
+    it->second.vnc.password = "mp" + std::to_string(++console_passwords);
+    push_event_locked("arrived", it->second, "live migration");
+    return api::agent::Arrival{it->second, 42, 1500, 1 << 20, 1 << 16};
+  }
+
   // Simulates the agent restarting a crashed desktop: new VNC port and password, same name.
   void restart(const std::string& name) {
     std::lock_guard lock(mu_);
@@ -183,6 +226,10 @@ class FakeAgent final : public broker::AgentPort {
   std::function<void(const std::string& user)> on_create;
   std::function<void(const std::string& desktop)> on_destroy;
   bool down = false;
+  // The fakes a desktop may migrate to, by host name (shared by one test's fakes); null: none.
+  std::shared_ptr<std::map<std::string, FakeAgent*>> peers;
+  bool fail_migrations = false;
+  int migrated_out = 0;
   // > 0: a new desktop's guest has drawn its desktop only after this many list() calls.
   int boot_lists = 0;
   double cpu_pct = 0;
@@ -195,6 +242,14 @@ class FakeAgent final : public broker::AgentPort {
   std::chrono::seconds last_valid_for{0};
 
  private:
+  // The desktop arrives by migration (called by the source fake, outside its lock).
+  void receive(api::agent::Desktop d) {
+    std::lock_guard lock(mu_);
+    if (!incoming_.contains(d.name)) return;  // not prepared: the real migration fails first
+    d.vnc = {"10.1.0." + host_, 5900 + ++created, ""};
+    desktops[d.name] = d;
+  }
+  std::set<std::string> incoming_;  // prepared for these desktops
   // As the real agent: a restart's event carries the new console endpoint and password.
   void push_event_locked(std::string type, const api::agent::Desktop& d, std::string detail) {
     api::agent::Event e{++event_seq_, std::move(type), d.name, d.user, d.session, std::move(detail), {}};

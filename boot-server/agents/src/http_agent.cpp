@@ -90,6 +90,22 @@ Result<api::agent::RetiredData> HttpAgent::retire_data(const std::string& user, 
                                        default_timeout_);
 }
 
+Result<api::agent::MigrationTarget> HttpAgent::prepare_incoming(const api::agent::IncomingMigration& in) {
+  return call<api::agent::MigrationTarget>("POST", "/v1/migrations", in, std::chrono::seconds(60));
+}
+
+Result<api::agent::MigrationReport> HttpAgent::migrate(const std::string& desktop, const api::agent::MigrationTarget& to) {
+  // The agent answers when the migration ends: its own migration.timeout_seconds (at most an hour)
+  // bounds it; this only guards against an agent that never answers.
+  return call<api::agent::MigrationReport>("POST", "/v1/desktops/" + desktop + "/migrate", api::agent::MigrateDesktop{to},
+                                           std::chrono::seconds(3700));
+}
+
+Result<api::agent::Arrival> HttpAgent::finish_incoming(const std::string& desktop) {
+  return call<api::agent::Arrival>("POST", "/v1/migrations/" + desktop + "/finish", nlohmann::json::object(),
+                                   std::chrono::seconds(60));
+}
+
 Result<api::agent::EventBatch> HttpAgent::events(std::uint64_t after, std::chrono::seconds wait) {
   std::lock_guard lock(events_mu_);
   events_client_.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(wait) + default_timeout_);

@@ -49,7 +49,7 @@ json BrokerApi::hosts_json() {
     }
     out.push_back({{"name", spec.name}, {"capacity_mib", spec.capacity_mib},
                    {"reserved_mib", spec.reserved_mib}, {"committed_mib", committed},
-                   {"state", state_name(loads[h].state)}, {"cpu", loads[h].cpu},
+                   {"state", state_name(loads[h].state)}, {"drained", broker_.drained(h)}, {"cpu", loads[h].cpu},
                    {"network", loads[h].network}, {"query_seconds", loads[h].query_seconds},
                    {"desktops", desktops}});
   }
@@ -84,13 +84,40 @@ void BrokerApi::add_admin_routes(http::Router& router) {
   });
   router.add_async("POST", "/v1/admin/sessions/{id}/move", [this](const http::Request& req, http::Reply reply) {
     auto body = req.json();
-    if (!body || !body->is_object() || !(*body)["host"].is_string()) {
-      return reply(http::Response::error("bad_request", "move needs {\"host\": \"<host name>\"}", 400));
+    if (!body) return reply(http::Response::error(body.error()));
+    auto ask = api::parse_strict<MoveSession>(*body);
+    if (!ask || ask->host.empty()) {
+      return reply(ask ? http::Response::error("bad_request", "move needs {\"host\": \"<host name>\"} (and \"live\": true to move it while it runs)", 400)
+                       : http::Response::error(ask.error()));
     }
-    boost::asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), host = (*body)["host"].get<std::string>(), reply] {
-      auto r = broker_.move(id, host);
-      reply(r ? http::Response::json({{"moved", id}, {"host", host}}) : http::Response::error(r.error()));
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, id = req.params.at("id"), ask = *ask, reply] {
+      if (!ask.live) {
+        auto r = broker_.move(id, ask.host);
+        return reply(r ? http::Response::json({{"moved", id}, {"host", ask.host}, {"live", false}}) : http::Response::error(r.error()));
+      }
+      auto r = broker_.move_live(id, ask.host);
+      if (!r) return reply(http::Response::error(r.error()));
+      reply(http::Response::json({{"moved", id}, {"host", ask.host}, {"live", true}, {"from", r->from}, {"desktop", r->desktop},
+                                  {"downtime_ms", r->downtime_ms}, {"total_ms", r->total_ms}}));
     }));
+  });
+  router.add_async("POST", "/v1/admin/hosts/{name}/drain", [this](const http::Request& req, http::Reply reply) {
+    boost::asio::post(pool_, http::guarded(reply, log_, [this, name = req.params.at("name"), reply] {
+      auto r = broker_.drain(name);
+      if (!r) return reply(http::Response::error(r.error()));
+      json moved = json::array();
+      for (const auto& m : r->moved) {
+        moved.push_back({{"session", m.session}, {"desktop", m.desktop}, {"to", m.to}, {"downtime_ms", m.downtime_ms},
+                         {"total_ms", m.total_ms}});
+      }
+      json failed = json::array();
+      for (const auto& [session, why] : r->failed) failed.push_back({{"session", session}, {"error", why}});
+      reply(http::Response::json({{"drained", name}, {"moved", moved}, {"failed", failed}}));
+    }));
+  });
+  router.add("POST", "/v1/admin/hosts/{name}/undrain", [this](const http::Request& req) {
+    auto r = broker_.undrain(req.params.at("name"));
+    return r ? http::Response::json({{"undrained", req.params.at("name")}}) : http::Response::error(r.error());
   });
   router.add_async("POST", "/v1/admin/grow", [this](const http::Request&, http::Reply reply) {
     boost::asio::post(pool_, http::guarded(reply, log_, [this, reply] {
@@ -216,6 +243,7 @@ std::string BrokerApi::metrics_text() {
   counter("labdesk_roams_total", "Sessions that moved to another lab PC.", m.roams);
   counter("labdesk_grace_expired_total", "Sessions ended after their lab PC vanished.", m.grace_expired);
   counter("labdesk_failovers_total", "Users given a new desktop because their host went down.", m.failovers);
+  counter("labdesk_migrations_total", "Desktops moved to another host while they ran (live migration).", m.migrations);
   const auto& hist = m.blackout_seconds;
   o << "# HELP labdesk_handoff_blackout_seconds Blackout seen by viewers following a handoff.\n"
     << "# TYPE labdesk_handoff_blackout_seconds histogram\n";

@@ -19,6 +19,11 @@ Broker::Broker(BrokerOptions opt, HostTable& hosts, ForwardPort& forwards, VncPr
                                                std::chrono::system_clock::now().time_since_epoch()).count());
   }
   if (sodium_init() < 0) throw Failure(Error{"internal", "libsodium failed to initialise", 500});
+  for (const auto& name : store_.drained_hosts()) {
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+      if (hosts_.spec(h).name == name) drained_.insert(h);
+    }
+  }
 }
 
 std::string Broker::random_hex(std::size_t bytes) {

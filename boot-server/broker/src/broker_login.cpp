@@ -12,7 +12,8 @@ alloc::Cluster Broker::cluster_locked(const std::vector<HostLoad>& loads) const 
     const auto& spec = hosts_.spec(i);
     alloc::Host h{spec.name, spec.capacity_mib, spec.reserved_mib, loads[i].cpu, loads[i].network};
     if (auto r = releasing_.find(i); r != releasing_.end()) h.reserved_mib += r->second;
-    if (loads[i].state != HostState::up) h.reserved_mib = h.capacity_mib;  // place nothing new there
+    // Down, or drained by an admin: place nothing new there.
+    if (loads[i].state != HostState::up || drained_.contains(i)) h.reserved_mib = h.capacity_mib;
     c.hosts.push_back(h);
   }
   std::vector<std::pair<std::uint64_t, alloc::Vm>> ordered;

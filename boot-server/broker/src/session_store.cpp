@@ -42,4 +42,9 @@ std::optional<DataLease> MemorySessionStore::data_lease(const std::string& disk)
 
 std::vector<DataLease> MemorySessionStore::data_leases() { return leases_; }
 
+void MemorySessionStore::set_drained(const std::string& host, bool drained) {
+  if (drained) drained_.insert(host);
+  else drained_.erase(host);
+}
+
 }  // namespace labdesk::broker

@@ -7,6 +7,10 @@
 #   sandbox.sh start-libvirtd      (inside a sandbox) start libvirtd, wait until it answers
 #   sandbox.sh stop-libvirtd       (inside a sandbox) kill libvirtd by PID (VMs keep running)
 # SANDBOX_VNC_TLS_DIR=DIR: libvirt gives every VNC console TLS with the certificates in DIR.
+# SANDBOX_LIBVIRT_LISTEN=ADDR: a host that takes live migrations: libvirtd listens on ADDR over
+#   TCP (no auth: tests only), has a host UUID of its own, and QEMU takes incoming migrations on
+#   ADDR. SANDBOX_HOST_NAME=NAME: the host's name (run inner under `unshare --uts`): libvirt
+#   refuses to migrate between hosts of one name or UUID.
 set -euo pipefail
 
 RUN=/run/libvirt
@@ -16,7 +20,7 @@ VIRTLOGD_PID=$RUN/labdesk-virtlogd.pid
 pid_of() { [ -s "$1" ] && cat "$1" || true; }
 
 start_libvirtd() {
-  libvirtd -d -p "$LIBVIRTD_PID" ${SANDBOX_LIBVIRTD_LOG:+-v}
+  libvirtd -d -p "$LIBVIRTD_PID" ${SANDBOX_LIBVIRTD_LOG:+-v} ${SANDBOX_LIBVIRT_LISTEN:+--listen}
   for _ in $(seq 1 300); do
     virsh -c qemu:///system version >/dev/null 2>&1 && return 0
     sleep 0.1
@@ -84,6 +88,12 @@ CONF
   if [ -n "${SANDBOX_VNC_TLS_DIR:-}" ]; then
     printf 'vnc_tls = 1\nvnc_tls_x509_cert_dir = "%s"\nvnc_tls_x509_verify = 0\n' "$SANDBOX_VNC_TLS_DIR" >> /etc/libvirt/qemu.conf
   fi
+  if [ -n "${SANDBOX_LIBVIRT_LISTEN:-}" ]; then
+    printf 'listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "%s"\nauth_tcp = "none"\nhost_uuid = "%s"\n' \
+      "$SANDBOX_LIBVIRT_LISTEN" "$(cat /proc/sys/kernel/random/uuid)" >> /etc/libvirt/libvirtd.conf
+    printf 'migration_host = "%s"\nmigration_address = "%s"\n' "$SANDBOX_LIBVIRT_LISTEN" "$SANDBOX_LIBVIRT_LISTEN" >> /etc/libvirt/qemu.conf
+  fi
+  [ -n "${SANDBOX_HOST_NAME:-}" ] && hostname "$SANDBOX_HOST_NAME"
   for d in /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
     mkdir -p "$d"
     mount -t tmpfs -o mode=0755 tmpfs "$d"

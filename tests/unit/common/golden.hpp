@@ -23,4 +23,12 @@ inline std::string golden(const std::string& relative_path, const std::string& a
   return "golden file '" + relative_path + "' differs from the output: review, then rerun with REGENERATE=1";
 }
 
+// A file of the source tree (a test's input kept beside the golden files).
+inline std::string read_source_file(const std::string& relative_path) {
+  std::ifstream in(std::string(LABDESK_SOURCE_DIR) + "/" + relative_path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace labdesk::test

@@ -105,3 +105,35 @@ TEST_CASE("domain XML: a handoff's replacement starts without the data disk, whi
   // The same element as the one a desktop started with its data disk has.
   CHECK(agent::render_domain_xml(spec(true)).find(agent::render_data_disk(spec(true).meta.data_disk)) != std::string::npos);
 }
+
+TEST_CASE("migration XML: the destination's paths and VNC address replace the source's, the metadata is rewritten") {
+  auto source = test::read_source_file("tests/golden/hypervisor-agent/migratable-source.xml");
+  agent::HostPaths from{"/var/lib/labdesk/overlays/ld-alice-0a1b2c.qcow2", "/run/labdesk/console/ld-alice-0a1b2c.sock",
+                        "/run/labdesk/console/ld-alice-0a1b2c.log", "/var/lib/labdesk/images/vmlinuz",
+                        "/var/lib/labdesk/images/initrd.gz", "10.0.0.5"};
+  agent::HostPaths to{"/srv/b/overlays/ld-alice-0a1b2c.qcow2", "/run/b/console/ld-alice-0a1b2c.sock",
+                      "/run/b/console/ld-alice-0a1b2c.log", "/srv/b/images/vmlinuz", "/srv/b/images/initrd.gz", "10.0.0.6"};
+  auto meta = agent::parse_metadata(source);
+  REQUIRE(meta);
+  meta->overlay = to.overlay;
+  meta->boots_elsewhere = meta->restarts + 1;
+  auto xml = agent::migration_xml(source, from, to, *meta);
+  REQUIRE(xml);
+  CHECK(test::golden("tests/golden/hypervisor-agent/desktop-migrated.xml", *xml) == "");
+  for (const auto& old : {from.overlay, from.console_socket, from.console_log, from.kernel, from.initrd, from.vnc_listen}) {
+    CHECK_MESSAGE(xml->find(old) == std::string::npos, old);
+  }
+  // What is the same on every host stays: the shared data disk, the console password, the PCI slots.
+  CHECK(xml->find("<source file='/var/lib/labdesk/data/alice.qcow2'/>") != std::string::npos);
+  CHECK(xml->find("passwd='Ab3de9xy'") != std::string::npos);
+  CHECK(xml->find("slot='0x06'") != std::string::npos);
+  auto back = agent::parse_metadata(*xml);
+  REQUIRE(back);
+  CHECK(back->boots_elsewhere == 2);
+  CHECK(back->overlay == to.overlay);
+  CHECK(back->data_disk == "/var/lib/labdesk/data/alice.qcow2");
+}
+
+TEST_CASE("migration XML: a domain without labdesk metadata is refused") {
+  CHECK_FALSE(agent::migration_xml("<domain><name>x</name></domain>", {}, {}, {}));
+}

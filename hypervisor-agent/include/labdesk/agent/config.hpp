@@ -52,6 +52,12 @@ struct AgentConfig {
   // [load]
   std::int64_t sample_ms = 0;
   std::int64_t cache_ms = 0;
+  // [migration]
+  std::string migration_peer_uri;  // "" → no live migration to this host
+  std::string migration_address;   // "" → peer_uri's host
+  bool migration_unproven_shared = false;
+  std::int64_t migration_max_downtime_ms = 500;
+  std::int64_t migration_timeout_seconds = 120;
   // [[images]]
   std::vector<ImageConfig> images;
 

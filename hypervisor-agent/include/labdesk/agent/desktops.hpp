@@ -59,6 +59,13 @@ class Desktops {
   // the user exists on this host (its disk is open).
   Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode);
 
+  // Live migration (migration.cpp): the destination gets ready, the source moves the desktop
+  // (blocks until done), the destination takes it on with a fresh console password, or cleans
+  // up if it never came.
+  Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration& req);
+  Result<api::agent::MigrationReport> migrate_out(const std::string& name, const api::agent::MigrationTarget& target);
+  Result<api::agent::Arrival> finish_incoming(const std::string& name);
+
   // From libvirt's event thread: queued for the worker, never blocks.
   void on_lifecycle(const LifecycleEvent& e);
   // After every (re)connection: rebuild the cache from metadata, react to desktops that vanished
@@ -82,6 +89,8 @@ class Desktops {
     bool stopping = false;  // still holds its memory and the user's data disk until it is gone
   };
 
+  // This host's paths and VNC address for a desktop (what a migration's XML swaps).
+  HostPaths paths_here(const std::string& name, const DesktopMeta& meta) const;
   void stop_cleanly(const std::string& name, std::chrono::seconds limit);
   void work();
   void handle(const LifecycleEvent& e);

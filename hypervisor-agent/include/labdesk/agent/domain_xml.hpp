@@ -24,6 +24,19 @@ struct DesktopMeta {
   std::int64_t max_memory_mib = 0;
   int restarts = 0;
   std::int64_t memory_mib = 0;  // requested balloon target (libvirt's own figure is the actual)
+  // Boots whose ready line is in another host's console log (it arrived by live migration after
+  // restarts + 1 boots): this host's log shows only the boots after the arrival.
+  int boots_elsewhere = 0;
+};
+
+// What differs between two hosts in a running desktop's domain XML.
+struct HostPaths {
+  std::string overlay;
+  std::string console_socket;
+  std::string console_log;
+  std::string kernel;
+  std::string initrd;
+  std::string vnc_listen;
 };
 
 struct DomainSpec {
@@ -58,6 +71,12 @@ std::string utc_timestamp(std::chrono::system_clock::time_point t);
 std::string render_metadata(const DesktopMeta& meta, bool prefixed = true);
 // Reads the element back (as virDomainGetMetadata returns it); nullopt if it is not ours.
 std::optional<DesktopMeta> parse_metadata(std::string_view xml);
+
+// The XML a destination host runs a migrating desktop with: libvirt's migratable XML with each
+// host-specific value of `from` (attribute values, <kernel>/<initrd> text) replaced by the one in
+// `to`, and the agent's metadata replaced by `meta`. nullopt if the XML has no labdesk metadata.
+std::optional<std::string> migration_xml(std::string xml, const HostPaths& from, const HostPaths& to,
+                                         const DesktopMeta& meta);
 
 // The VNC port of a running domain from its live XML (0 if none yet).
 int vnc_port_from_xml(std::string_view live_xml);

@@ -35,6 +35,26 @@ struct DomainInfo {
   int vnc_port = 0;
 };
 
+// A live migration as libvirt's peer-to-peer mode runs it: this host's libvirtd connects to the
+// destination's and QEMU streams memory (and the disks in copy_disks) straight to the other QEMU.
+struct MigrationRequest {
+  std::string peer_uri;     // the destination's libvirtd, as this host's libvirtd reaches it
+  std::string migrate_uri;  // "tcp://ADDR": where the stream goes (the hosts' network)
+  std::string dest_xml;     // the domain as it is to run there (its paths and VNC address)
+  std::vector<std::string> copy_disks;  // targets copied with it ("vda"); the others are shared
+  bool unsafe = false;      // storage libvirt cannot prove is shared (VIR_MIGRATE_UNSAFE)
+  std::int64_t max_downtime_ms = 500;
+  std::chrono::seconds timeout{120};  // then the job is aborted and the domain stays here
+};
+
+// libvirt's statistics of a domain's last completed job (-1: not reported).
+struct JobStats {
+  std::int64_t elapsed_ms = -1;
+  std::int64_t downtime_ms = -1;
+  std::int64_t memory_bytes = -1;  // memory transferred
+  std::int64_t disk_bytes = -1;    // disk transferred
+};
+
 struct Screenshot {
   std::string mime;
   std::vector<unsigned char> bytes;
@@ -99,6 +119,14 @@ class Libvirt {
   // The balloon's "actual" from the memory statistics, in KiB.
   Result<std::int64_t> balloon_actual_kib(const std::string& name);
   Result<Screenshot> screenshot(const std::string& name);
+  // The running domain's XML as a destination takes it (VIR_DOMAIN_XML_MIGRATABLE, with the
+  // console password).
+  Result<std::string> migratable_xml(const std::string& name);
+  // Blocks until the migration ends: on success the domain runs on the destination and is gone
+  // here; on failure it still runs here ("migration_failed", 502).
+  Result<void> migrate(const std::string& name, const MigrationRequest& req);
+  // The last completed job (on a destination: the incoming migration, with its downtime).
+  Result<JobStats> completed_job(const std::string& name);
 
   struct Impl;
 

@@ -49,6 +49,8 @@ TEST_CASE("dashboard: hosts, desktops, sessions and events render in headless Ch
     CAPTURE(want);
     CHECK(dom.find(want) != std::string::npos);
   }
+  // Each host has its maintenance button (drain, or undrain once drained).
+  CHECK(dom.find("<button class=\"drain\" data-host=\"host0\">drain</button>") != std::string::npos);
   auto png = dir / "dashboard.png";
   run(chromium(dir / "p2", "--screenshot=" + png.string(), url));
   REQUIRE(std::filesystem::exists(png));

@@ -78,7 +78,7 @@ BrokerLab::~BrokerLab() {
   server_.reset();
   for (std::size_t i = 0; i < agents_.size(); ++i) {
     // A host of its own: its agent goes first, then its sandbox's cleanup stops its VMs and libvirtd.
-    if (i > 0 && opt_.libvirt_uri == "qemu:///system" && agents_[i]->running()) {
+    if (own_libvirtd(i) && agents_[i]->running()) {
       sh("pkill -TERM -P " + std::to_string(agents_[i]->pid()) + " -x labdesk-agent");
       wait_until([&] { return !agents_[i]->running(); }, 20s);
     }
@@ -95,7 +95,7 @@ BrokerLab::~BrokerLab() {
 }
 
 void BrokerLab::write_agent(std::size_t i) {
-  const std::string root = path() + "/agent" + std::to_string(i);
+  const std::string root = agent_dir(i);
   const int port = 17400 + static_cast<int>(i);
   std::ofstream(root + ".toml")
       << "[agent]\nhost = \"" << host_name(i) << "\"\nlisten = \"127.0.0.1\"\nport = " << port
@@ -105,13 +105,21 @@ void BrokerLab::write_agent(std::size_t i) {
       << "data_dir = \"" << data_dir(i) << "\"\nconsole_dir = \"" << root << "/console\"\ndata_disk_mib = 64\n"
       << "[desktops]\ncapacity_mib = " << opt_.capacity_mib << "\nvnc_listen = \"10.77.0.1\"\nmax_restarts = 2\n"
       << "[load]\nsample_ms = 100\n"
+      << (opt_.migration ? "[migration]\npeer_uri = \"qemu+tcp://127.0.0." + std::to_string(11 + i) +
+                               "/system\"\nunproven_shared_storage = true\n"
+                         : "")
       << "[[images]]\nname = \"desktop\"\nbase = \"base.qcow2\"\nkernel = \"vmlinuz\"\ninitrd = \"initrd.cpio.gz\"\n"
-      << "cmdline = \"console=ttyS0 quiet\"\nready_line = \"LABDESK: ready\"\n";
+      << "cmdline = \"console=ttyS0 quiet" << (opt_.migration ? " labdesk.tick=1" : "") << "\"\nready_line = \"LABDESK: ready\"\n";
   std::vector<std::string> argv{bin("hypervisor-agent/labdesk-agent"), "-c", root + ".toml"};
-  if (i > 0 && opt_.libvirt_uri == "qemu:///system") {
-    // A host of its own: libvirtd in a fresh mount namespace (private /run/libvirt, /etc/libvirt).
-    argv.insert(argv.begin(), {"/usr/bin/unshare", "--mount", "--propagation", "private",
+  if (own_libvirtd(i)) {
+    // A host of its own: libvirtd in a fresh mount namespace (private /run/libvirt, /etc/libvirt),
+    // and for migrations a UTS namespace (its own name) and a TCP listener of its own.
+    argv.insert(argv.begin(), {"/usr/bin/unshare", "--mount", "--uts", "--propagation", "private",
                                std::string(LABDESK_SOURCE_DIR) + "/tests/integration/lib/sandbox.sh", "inner"});
+    if (opt_.migration) {
+      argv.insert(argv.begin(), {"/usr/bin/env", "SANDBOX_LIBVIRT_LISTEN=127.0.0." + std::to_string(11 + i),
+                                 "SANDBOX_HOST_NAME=" + host_name(i)});
+    }
   }
   agents_.push_back(std::make_unique<Child>(argv, root + ".log"));
   agent_clients_.push_back(std::make_unique<http::Client>(
@@ -128,8 +136,7 @@ std::string BrokerLab::data_dir(std::size_t i) const {
 }
 
 void BrokerLab::kill_host(std::size_t i) {
-  const bool own_libvirtd = i > 0 && opt_.libvirt_uri == "qemu:///system";
-  REQUIRE_MESSAGE(own_libvirtd, "only a host with its own libvirtd can die alone");
+  REQUIRE_MESSAGE(own_libvirtd(i), "only a host with its own libvirtd can die alone");
   const int sandbox = agents_.at(i)->pid();
   // The agent is the sandbox shell's child; once it is gone the shell's cleanup kills the VMs
   // (by their PID files) and libvirtd.

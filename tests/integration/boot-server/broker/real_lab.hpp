@@ -32,6 +32,10 @@ struct LabOptions {
   // desktops.data = "shared": every host's data_dir is one folder (standing for a file server's
   // export that each host mounts, docs/data.md).
   bool shared_data = false;
+  // Hosts that take live migrations: every host (host 0 too) runs its own libvirtd in its own
+  // mount and UTS namespace (its own host name and UUID), listening on 127.0.0.(11+i) over TCP;
+  // the agents' [migration] points at it, the data area being the shared stand-in folder.
+  bool migration = false;
 };
 
 // An HTTP answer seen from a lab PC: status (0 = no answer) and the body as JSON (null if none).
@@ -80,6 +84,12 @@ class BrokerLab {
   std::string data_disk(const std::string& user) const;         // path on agent 0's data_dir (or the shared one)
   [[nodiscard]] std::string data_dir(std::size_t i) const;
   [[nodiscard]] std::string host_name(std::size_t i) const { return "host" + std::to_string(i); }
+  // Host i runs a libvirtd of its own (not the sandbox's): it can die alone, and migrate.
+  [[nodiscard]] bool own_libvirtd(std::size_t i) const {
+    return opt_.libvirt_uri == "qemu:///system" && (i > 0 || opt_.migration);
+  }
+  // Agent i's folder (overlays/, console/ inside).
+  [[nodiscard]] std::string agent_dir(std::size_t i) const { return path() + "/agent" + std::to_string(i); }
   [[nodiscard]] const std::string& path() const { return dir_.path; }
   std::string server_log() const { return read_file(dir_.path + "/server.log"); }
   std::string metrics();

@@ -100,3 +100,38 @@ TEST_CASE("data leases: one desktop has a user's disk at a time (memory store an
     std::filesystem::remove(path);
   }
 }
+
+namespace {
+
+void drain_contract(broker::SessionStore& st) {
+  CHECK(st.drained_hosts().empty());
+  st.set_drained("host-1", true);
+  st.set_drained("host-1", true);  // twice is once
+  st.set_drained("host-2", true);
+  CHECK(st.drained_hosts() == std::set<std::string>{"host-1", "host-2"});
+  st.set_drained("host-2", false);
+  st.set_drained("host-9", false);  // never drained: nothing to do
+  CHECK(st.drained_hosts() == std::set<std::string>{"host-1"});
+}
+
+}  // namespace
+
+TEST_CASE("drained hosts: set, cleared, kept across a restart (memory store and SQLite, one contract)") {
+  SUBCASE("memory") {
+    broker::MemorySessionStore st;
+    drain_contract(st);
+  }
+  SUBCASE("sqlite") {
+    auto path = std::filesystem::temp_directory_path() / ("labdesk-drain-" + std::to_string(::getpid()) + ".sqlite");
+    std::filesystem::remove(path);
+    {
+      boot::Store store(path.string(), boot::broker_migrations());
+      boot::SqliteSessionStore st(store);
+      drain_contract(st);
+    }
+    boot::Store again(path.string(), boot::broker_migrations());
+    boot::SqliteSessionStore st(again);
+    CHECK(st.drained_hosts() == std::set<std::string>{"host-1"});
+    std::filesystem::remove(path);
+  }
+}

@@ -26,6 +26,9 @@ class HttpAgent final : public broker::AgentPort {
   Result<api::agent::Vnc> console_password(const std::string& desktop, std::chrono::seconds valid_for) override;
   Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) override;
   Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) override;
+  Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration& in) override;
+  Result<api::agent::MigrationReport> migrate(const std::string& desktop, const api::agent::MigrationTarget& to) override;
+  Result<api::agent::Arrival> finish_incoming(const std::string& desktop) override;
 
  private:
   template <typename T>

@@ -13,9 +13,17 @@
 
 #include "labdesk/broker/auth.hpp"
 #include "labdesk/broker/broker.hpp"
+#include "labdesk/common/api/agent.hpp"
 #include "labdesk/http/router.hpp"
 
 namespace labdesk::broker {
+
+// POST /v1/admin/sessions/{id}/move
+struct MoveSession {
+  std::string host;
+  bool live = false;  // true: live migration (the same guest runs on); false: a hard handoff
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MoveSession, host, live)
 
 struct ApiOptions {
   std::chrono::seconds long_poll{25};  // below every sane proxy timeout, well below the grace

@@ -16,12 +16,22 @@
 
 #include <spdlog/logger.h>
 
+#include "labdesk/allocator/balance.hpp"
 #include "labdesk/allocator/planner.hpp"
 #include "labdesk/broker/hosts.hpp"
 #include "labdesk/broker/ports.hpp"
 #include "labdesk/broker/session.hpp"
 
 namespace labdesk::broker {
+
+// The lab evening itself out (rebalance.* in the config).
+struct RebalanceOptions {
+  bool enabled = false;
+  std::chrono::seconds grow_idle{60};  // handoff mode: a user grows back once their viewer is away this long
+  alloc::BalancePolicy balance;
+  std::chrono::seconds cooldown{600};  // a desktop moved for balance stays put this long
+  std::function<bool()> quiet_now;     // true during rebalance.quiet_hours (no balance migrations)
+};
 
 struct BrokerOptions {
   std::string lab_address;      // what viewers connect to
@@ -41,12 +51,30 @@ struct BrokerOptions {
   // Users' data areas are on storage every host reaches (one disk per user, wherever the desktop
   // runs): a handoff to any host then hands the disk over, since it is in one VM at a time.
   bool shared_data = false;
+  RebalanceOptions rebalance;
 };
 
 struct Login {
   std::string user;  // already authenticated by the caller
   std::string client_id;
   std::string client_ip;
+};
+
+// A desktop moved live (Broker::move_live).
+struct LiveMove {
+  std::string session;
+  std::string from;  // host names
+  std::string to;
+  std::string desktop;
+  std::int64_t downtime_ms = -1;  // the guest's pause, as libvirt measured it (-1: not reported)
+  std::int64_t total_ms = 0;      // the whole move, planner check to forward switch
+};
+
+// What draining a host did (Broker::drain).
+struct DrainReport {
+  std::string host;
+  std::vector<LiveMove> moved;
+  std::vector<std::pair<std::string, std::string>> failed;  // session → why it is still there
 };
 
 struct LoginResult {
@@ -73,6 +101,7 @@ struct Metrics {
   std::uint64_t roams = 0;
   std::uint64_t grace_expired = 0;
   std::uint64_t failovers = 0;  // users re-placed because their host went down
+  std::uint64_t migrations = 0;  // desktops moved live to another host
   // Blackouts reported by viewers after following a move: one report per move counts, kept as
   // fixed buckets (Prometheus' histogram), so no client can grow it.
   struct Histogram {
@@ -128,6 +157,19 @@ class Broker {
   Result<void> grow();
   // Hands the session's desktop over to another host at the same size (admin "move").
   Result<void> move(const std::string& session, const std::string& host);
+  // Moves the session's running desktop to another host by live migration (broker_migrate.cpp):
+  // same guest, its viewer follows. Needs shared_data; 409 no_capacity like move.
+  Result<LiveMove> move_live(const std::string& session, const std::string& host);
+  // Maintenance: the host takes no new desktops (kept in the store, so also after a restart)
+  // and every desktop on it moves live to the host with the most room. A desktop that cannot
+  // move stays and is reported; draining again retries it. undrain lets the host take desktops.
+  Result<DrainReport> drain(const std::string& host);
+  Result<void> undrain(const std::string& host);
+  // One look at the lab (broker_rebalance.cpp, every rebalance.interval_seconds): grows users
+  // back toward their tier (balloon: live; handoff: only users whose viewer is away), or else
+  // moves at most one desktop live to even out the hosts. Returns what it did ("" = nothing).
+  std::string rebalance();
+  [[nodiscard]] bool drained(std::size_t host) const;
   Metrics metrics() const;
   std::vector<LogEntry> log(std::size_t max = 100) const;
   [[nodiscard]] const alloc::Policy& policy() const { return opt_.policy; }
@@ -197,6 +239,11 @@ class Broker {
   void switch_step(const alloc::Step& s, const Login* newcomer, std::map<std::string, Pending>& pending,
                    std::map<std::string, Pending>& retired, LoginResult* out, const std::string& detail);
   void fail_over(std::size_t host);  // its users get desktops on hosts that answer
+  std::optional<std::size_t> host_index(const std::string& name) const;
+  std::string grow_back();
+  std::string balance_hosts();
+  // Hosts a desktop on `from` could move to (up, not drained, with room), most free memory first.
+  std::vector<std::size_t> destinations(std::size_t from);
   void rejoin(std::size_t host);     // a host back from down: destroy what no session owns
   void end_desktopless_locked_plan();  // plan_mu_ held
   Result<void> destroy_step(const alloc::Step& s, std::map<std::string, Pending>& retired);
@@ -247,6 +294,8 @@ class Broker {
   // Sessions whose desktop still waits for its data disk → when the user was switched to it.
   std::map<std::string, TimePoint> data_waiting_;
   std::vector<HostState> seen_states_;  // per host, at the last watch_hosts()
+  std::set<std::size_t> drained_;        // hosts in maintenance: nothing new is placed there
+  std::map<std::string, TimePoint> balanced_at_;  // user → when their desktop was last moved for balance
   std::vector<bool> ports_used_;
   std::uint64_t next_order_ = 1;
   std::uint64_t next_seq_ = 1;

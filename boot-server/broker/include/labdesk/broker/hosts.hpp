@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,7 @@ struct HostLoad {
   double cpu = 0;      // 0..1
   double network = 0;  // 0..1
   double query_seconds = 0;
+  std::map<std::string, double> desktop_cpu;  // desktop name → its share of the host's CPU, 0..1
 };
 
 struct HostTableOptions {

@@ -28,6 +28,12 @@ class AgentPort {
   // The user's data disk leaves its place on this host ("archive" | "delete"), so that a new user
   // of the same name starts empty; only for an admin deleting the user.
   virtual Result<api::agent::RetiredData> retire_data(const std::string& user, const std::string& mode) = 0;
+  // Live migration: the destination gets ready, the source moves the desktop (blocks until it
+  // ran there or failed), the destination takes it on (a fresh console password) or, if it never
+  // came, cleans up (409 migration_failed).
+  virtual Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration& in) = 0;
+  virtual Result<api::agent::MigrationReport> migrate(const std::string& desktop, const api::agent::MigrationTarget& to) = 0;
+  virtual Result<api::agent::Arrival> finish_incoming(const std::string& desktop) = 0;
   // Lifecycle events after `after`, waiting up to `wait` for one (long-poll).
   virtual Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) = 0;
 };

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,10 @@ class SessionStore {
   virtual void release_data(const DataLease& holder) = 0;
   virtual std::optional<DataLease> data_lease(const std::string& disk) = 0;
   virtual std::vector<DataLease> data_leases() = 0;
+  // Hosts an admin drained (by configured name): they take no new desktops until undrained,
+  // also after a restart.
+  virtual void set_drained(const std::string& host, bool drained) = 0;
+  virtual std::set<std::string> drained_hosts() = 0;
 };
 
 // Whether the claim `held` lets `holder` have the disk (the rule both stores follow).
@@ -90,10 +95,13 @@ class MemorySessionStore final : public SessionStore {
   void release_data(const DataLease& holder) override;
   std::optional<DataLease> data_lease(const std::string& disk) override;
   std::vector<DataLease> data_leases() override;
+  void set_drained(const std::string& host, bool drained) override;
+  std::set<std::string> drained_hosts() override { return drained_; }
 
  private:
   std::vector<Session> sessions_;
   std::vector<DataLease> leases_;
+  std::set<std::string> drained_;
 };
 
 }  // namespace labdesk::broker

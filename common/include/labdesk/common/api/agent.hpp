@@ -13,6 +13,9 @@
 //   GET    /v1/desktops/{name}/screenshot  image/png
 //   GET    /v1/load                        LoadReport
 //   GET    /v1/events?after=SEQ&wait=S     EventBatch (long-poll)
+//   POST   /v1/migrations                  IncomingMigration → MigrationTarget (destination)
+//   POST   /v1/desktops/{name}/migrate     MigrateDesktop → MigrationReport (source)
+//   POST   /v1/migrations/{name}/finish    → Arrival (destination; 409 if it did not arrive)
 #pragma once
 
 #include <cstdint>
@@ -100,6 +103,44 @@ struct RetiredData {
   std::string archived_to;  // "archive": where the disk is now
 };
 
+// Live migration, driven by the boot-server: the destination gets ready (an empty overlay on its
+// copy of the image's base, the paths its XML will have), the source migrates, the destination
+// finishes (a fresh console password; or clean-up if the desktop never arrived).
+struct IncomingMigration {
+  std::string desktop;  // the domain's name, kept across hosts
+  std::string image;    // catalog name: the destination's own base for it
+};
+
+struct MigrationTarget {
+  std::string host;         // the destination agent's host name
+  std::string peer_uri;     // its libvirtd, as the source's libvirtd reaches it
+  std::string migrate_uri;  // "tcp://ADDR" on the hosts' network
+  std::string vnc_listen;
+  std::string overlay;
+  std::string console_socket;
+  std::string console_log;
+  std::string kernel;
+  std::string initrd;
+};
+
+struct MigrateDesktop {
+  MigrationTarget target;
+};
+
+struct MigrationReport {
+  std::string desktop;
+  std::string host;         // where it runs now
+  std::int64_t total_ms = 0;  // the source agent's whole call, from XML to the end
+};
+
+struct Arrival {
+  Desktop desktop;                 // with vnc.password (a fresh one)
+  std::int64_t downtime_ms = -1;   // libvirt's figure for the pause (-1: not reported)
+  std::int64_t elapsed_ms = -1;    // the incoming job
+  std::int64_t memory_bytes = -1;
+  std::int64_t disk_bytes = -1;
+};
+
 struct MemoryReport {
   std::int64_t requested_mib = 0;
   std::int64_t actual_mib = 0;  // balloon "actual" from the memory stats
@@ -121,7 +162,8 @@ struct DesktopLoad {
 
 struct LoadReport {
   std::string host;
-  double cpu_pct = 0;  // host CPU from two /proc/stat samples
+  double cpu_pct = 0;  // host CPU from two /proc/stat samples (100 = every core busy)
+  std::int64_t cpus = 1;  // online cores: a desktop's cpu_pct / cpus is its share of the host
   std::int64_t mem_total_mib = 0;
   std::int64_t mem_used_mib = 0;
   std::int64_t committed_mib = 0;  // memory given to desktops
@@ -132,7 +174,9 @@ struct LoadReport {
 
 struct Event {
   std::uint64_t seq = 0;
-  std::string type;  // "started" | "stopped" | "crashed" | "restarted" | "resized" | "data_attached"
+  // "started" | "stopped" | "crashed" | "restarted" | "resized" | "data_attached" |
+  // "migrated" (it left this host, running) | "arrived" (it came by live migration)
+  std::string type;
   std::string desktop;
   std::string user;
   std::string session;
@@ -154,10 +198,15 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ResizeMemory, memory_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ConsolePassword, valid_seconds)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetireData, mode)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetiredData, user, mode, found, archived_to)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IncomingMigration, desktop, image)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MigrationTarget, host, peer_uri, migrate_uri, vnc_listen, overlay, console_socket, console_log, kernel, initrd)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MigrateDesktop, target)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MigrationReport, desktop, host, total_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Arrival, desktop, downtime_ms, elapsed_ms, memory_bytes, disk_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MemoryReport, requested_mib, actual_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NicLoad, name, rx_bytes_per_s, tx_bytes_per_s, speed_mbps, utilization)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DesktopLoad, name, cpu_pct, memory_mib)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadReport, host, cpu_pct, mem_total_mib, mem_used_mib, committed_mib, nics, desktops, sample_window_s)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadReport, host, cpu_pct, cpus, mem_total_mib, mem_used_mib, committed_mib, nics, desktops, sample_window_s)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Event, seq, type, desktop, user, session, detail, vnc)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EventBatch, events, next)
 

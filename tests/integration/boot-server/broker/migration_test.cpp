@@ -1,0 +1,137 @@
+// Live migration between two real hosts (each its own libvirtd, host name and UUID, TCG): the
+// boot-server moves a running desktop, the same guest runs on (its serial counter and uptime go
+// on, no reboot), the lab PC reaches it through the same port with the new password, and nothing
+// of it is left on the old host.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <iostream>
+#include <regex>
+
+#include "real_lab.hpp"
+
+using namespace labdesk;
+using namespace labdesk::itest;
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json session_of(BrokerLab& lab, const std::string& user) {
+  for (const auto& s : lab.sessions()) {
+    if (s["user"] == user) return s;
+  }
+  FAIL("no session for " << user);
+  return {};
+}
+
+struct Tick {
+  int n = -1;
+  double uptime = -1;
+};
+
+// The guest's counter (labdesk.tick=1) as host `host`'s console log of `desktop` last shows it.
+Tick last_tick(BrokerLab& lab, std::size_t host, const std::string& desktop) {
+  Tick t;
+  static const std::regex re(R"(LABDESK: tick (\d+) uptime=([0-9.]+))");
+  for (const auto& l : lines_with(lab.agent_dir(host) + "/console/" + desktop + ".log", "LABDESK: tick")) {
+    std::smatch m;
+    if (std::regex_search(l, m, re)) t = {std::stoi(m[1]), std::stod(m[2])};
+  }
+  return t;
+}
+
+std::vector<int> ticks(BrokerLab& lab, std::size_t host, const std::string& desktop) {
+  std::vector<int> out;
+  static const std::regex re(R"(LABDESK: tick (\d+))");
+  for (const auto& l : lines_with(lab.agent_dir(host) + "/console/" + desktop + ".log", "LABDESK: tick")) {
+    std::smatch m;
+    if (std::regex_search(l, m, re)) out.push_back(std::stoi(m[1]));
+  }
+  return out;
+}
+
+bool has_desktop(BrokerLab& lab, std::size_t host, const std::string& desktop) {
+  auto r = lab.agent(host).get_json("/v1/desktops");
+  if (!r) return false;
+  for (const auto& d : *r) {
+    if (d["name"] == desktop) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("live migration between two real hosts on TCG: the same guest runs on, the lab PC follows, nothing is left behind") {
+  BrokerLab lab(LabOptions{.libvirt_uri = "qemu:///system", .agents = 2, .capacity_mib = 768, .tiers = "[256]",
+                           .vnc_ready_seconds = 120, .pcs = 1, .shared_data = true, .migration = true});
+  lab.start_server();
+  lab.add_user("alice");
+  const json a = lab.login(0, "alice");
+  const int port = a["endpoint"]["port"];
+  json s = session_of(lab, "alice");
+  const std::string desktop = s["desktop"];
+  const std::size_t from = s["host"] == "host0" ? 0 : 1;
+  const std::size_t to = 1 - from;
+  REQUIRE(wait_until([&] { return last_tick(lab, from, desktop).n >= 3; }, 60s));
+
+  for (int round = 0; round < 2; ++round) {
+    const std::size_t src = round == 0 ? from : to;
+    const std::size_t dst = 1 - src;
+    CAPTURE(round);
+    const Tick before = last_tick(lab, src, desktop);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto moved = lab.admin().post_json("/v1/admin/sessions/" + s["id"].get<std::string>() + "/move",
+                                       {{"host", lab.host_name(dst)}, {"live", true}});
+    REQUIRE_MESSAGE(moved, (moved ? "" : moved.error().message) << "\n" << lab.server_log() << "\n"
+                                                                << read_file(lab.agent_dir(src) + ".log"));
+    const double call_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK((*moved)["live"] == true);
+    CHECK((*moved)["desktop"] == desktop);
+
+    // The same guest on the other host: no boot there, its counter and uptime go on.
+    s = session_of(lab, "alice");
+    CHECK(s["host"] == lab.host_name(dst));
+    CHECK(s["desktop"] == desktop);
+    REQUIRE(wait_until([&] { return last_tick(lab, dst, desktop).n > before.n + 2; }, 30s));
+    const auto there = ticks(lab, dst, desktop);
+    REQUIRE_FALSE(there.empty());
+    CHECK(there.front() > before.n);        // no counter reset: it is the same guest
+    CHECK(there.front() <= before.n + 10);  // and not a long gap
+    for (std::size_t i = 1; i < there.size(); ++i) CHECK(there[i] == there[i - 1] + 1);
+    CHECK(last_tick(lab, dst, desktop).uptime > before.uptime);
+    CHECK(lines_with(lab.agent_dir(dst) + "/console/" + desktop + ".log", "LABDESK: ready").empty());
+
+    // The lab PC reaches it through its port with the password the viewer was told.
+    auto ev = lab.pc_call(0, "GET", "/v1/sessions/" + a["session"].get<std::string>() + "/events?after=0", nullptr, a["token"], 30);
+    REQUIRE(ev.status == 200);
+    json told;
+    for (const auto& e : ev.body["events"]) {
+      if (e["type"] == "moved") told = e;
+    }
+    REQUIRE_FALSE(told.is_null());
+    CHECK(told["endpoint"]["port"] == port);
+    CHECK(wait_until([&] { return vnc_login_from(lab.pc_ns(0), "10.77.0.1", port, told["vnc_password"]); }, 30s));
+    CHECK(lab.nft_forwards() == BrokerLab::expected_forwards(lab.sessions()));
+
+    // Nothing of it on the old host: not in libvirt, not its overlay; the agents agree on where it runs.
+    CHECK_FALSE(has_desktop(lab, src, desktop));
+    CHECK(has_desktop(lab, dst, desktop));
+    CHECK(wait_until([&] { return !fs::exists(lab.agent_dir(src) + "/overlays/" + desktop + ".qcow2"); }, 10s));
+    auto leases = lab.admin().get_json("/v1/admin/data-leases");
+    REQUIRE(leases);
+    REQUIRE(leases->size() == 1);
+    CHECK((*leases)[0]["host"] == lab.host_name(dst));
+    CHECK((*leases)[0]["desktop"] == desktop);
+    std::cout << "MEASURE live migration on TCG (256 MiB guest, overlay copied, data shared): " << lab.host_name(src)
+              << " -> " << lab.host_name(dst) << " call " << call_s << " s, total_ms " << (*moved)["total_ms"]
+              << ", downtime_ms " << (*moved)["downtime_ms"] << "\n";
+  }
+  CHECK(lab.metrics().find("labdesk_migrations_total 2") != std::string::npos);
+
+  auto out = lab.pc_call(0, "POST", "/v1/sessions/" + a["session"].get<std::string>() + "/logout", nullptr, a["token"]);
+  CHECK(out.status == 204);
+  CHECK(wait_until([&] { return !has_desktop(lab, 0, desktop) && !has_desktop(lab, 1, desktop); }, 60s));
+  CHECK(fs::exists(lab.data_disk("alice")));
+}
