@@ -66,6 +66,9 @@ const std::array kMigrationKeys{
     key<&AgentConfig::migration_unproven_shared>("unproven_shared_storage", false,
             "the data area is a folder libvirt cannot prove is shared (the one-machine lab's stand-in for a "
             "file server's mount): let libvirt migrate desktops whose data disk is there (its --unsafe)"),
+    key<&AgentConfig::migration_auto_converge>("auto_converge", true,
+            "slow a desktop that writes its memory faster than it can be copied (a video, an animation) until the "
+            "migration converges, instead of copying on and on or pausing it for long (libvirt's --auto-converge)"),
     key<&AgentConfig::migration_max_downtime_ms>("max_downtime_ms", I{500},
             "the longest pause of a moving desktop QEMU aims for in the last copy round"),
     key<&AgentConfig::migration_timeout_seconds>("timeout_seconds", I{120},

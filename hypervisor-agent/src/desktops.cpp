@@ -520,6 +520,7 @@ void Desktops::handle(const LifecycleEvent& e) {
     }
     return;
   }
+  if (e.kind == "started") adopt(e.domain);
   DesktopMeta meta;
   {
     std::lock_guard l(mutex_);
@@ -539,7 +540,25 @@ void Desktops::handle(const LifecycleEvent& e) {
     storage_.remove_overlay(e.domain);
     // A desktop that moved runs on elsewhere: the boot-server must not take it for ended.
     events_.push(event(e.kind == "migrated" ? "migrated" : "stopped", e.domain, meta, e.kind));
-    log_->info("desktop '{}' of user '{}' stopped ('{}'): overlay deleted, data disk kept", e.domain, meta.user, e.kind);
+    if (e.kind == "migrated") log_->info("desktop '{}' of user '{}' left for another host: its overlay here deleted", e.domain, meta.user);
+    else log_->info("desktop '{}' of user '{}' stopped ('{}'): overlay deleted, data disk kept", e.domain, meta.user, e.kind);
+  }
+}
+
+// A desktop of ours that started without this agent's doing (an admin's `virsh migrate` brought
+// it here): known from its metadata from now on, as a resync would have found it.
+void Desktops::adopt(const std::string& name) {
+  {
+    std::lock_guard l(mutex_);
+    if (cache_.contains(name)) return;
+  }
+  auto info = libvirt_.get(name);
+  if (!info) return;
+  auto meta = parse_metadata(info->metadata);
+  if (!meta) return;  // not a labdesk desktop
+  std::lock_guard l(mutex_);
+  if (cache_.try_emplace(name, Entry{*meta, meta->memory_mib > 0 ? meta->memory_mib : info->memory_kib / 1024, false}).second) {
+    log_->info("desktop '{}' of user '{}' arrived without this agent's doing (a migration by hand): adopted", name, meta->user);
   }
 }
 

@@ -56,6 +56,7 @@ Result<void> Libvirt::migrate(const std::string& name, const MigrationRequest& r
     unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
     if (!req.copy_disks.empty()) flags |= VIR_MIGRATE_NON_SHARED_INC;
     if (req.unsafe) flags |= VIR_MIGRATE_UNSAFE;
+    if (req.auto_converge) flags |= VIR_MIGRATE_AUTO_CONVERGE;
     // Before the job starts QEMU takes it as its downtime limit; a refusal only costs the default.
     (void)virDomainMigrateSetMaxDowntime(ref.d, static_cast<unsigned long long>(req.max_downtime_ms), 0);
 

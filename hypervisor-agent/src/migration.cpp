@@ -96,6 +96,7 @@ Result<aa::MigrationReport> Desktops::migrate_out(const std::string& name, const
   if (target.peer_uri.empty() || target.overlay.empty()) {
     return fail("bad_request", "target needs peer_uri and overlay: POST /v1/migrations on the destination gives them", 400);
   }
+  adopt(name);  // brought here by hand (virsh) a moment ago: libvirt's event may still be queued
   DesktopMeta meta;
   {
     std::lock_guard l(mutex_);
@@ -120,6 +121,7 @@ Result<aa::MigrationReport> Desktops::migrate_out(const std::string& name, const
   mr.dest_xml = *dest_xml;
   mr.copy_disks = {"vda"};  // the throwaway overlay; the data disk (vdb) is on shared storage
   mr.unsafe = cfg->migration_unproven_shared;
+  mr.auto_converge = cfg->migration_auto_converge;
   mr.max_downtime_ms = cfg->migration_max_downtime_ms;
   mr.timeout = std::chrono::seconds(cfg->migration_timeout_seconds);
   log_->info("moving desktop '{}' of user '{}' to host '{}' while it runs", name, meta.user, target.host);

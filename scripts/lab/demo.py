@@ -53,7 +53,7 @@ def main():
 
     if not 1 <= a.hosts <= 8:
         raise SystemExit(f"--hosts {a.hosts}: use 1 to 8")
-    lab = onelab.OneLab(a.build, work, "demo", tiers=(1024, 512, 256), capacity_mib=2048, hosts=a.hosts)
+    lab = onelab.OneLab(a.build, work, "demo", tiers=(1024, 512, 256), capacity_mib=2048, hosts=a.hosts, rebalance=True)
     try:
         t0 = time.monotonic()
         log(f"starting the lab: boot-server, {a.hosts} virtualization host(s) (libvirtd + labdesk-agent each), lab network")

@@ -56,7 +56,7 @@ class OneLab:
 
     def __init__(self, build, workdir, tag, tiers=(512, 256), capacity_mib=1024, mode="handoff",
                  grace_seconds=300, pc_cmdline="labdesk.shell=1", hosts=1, placement_by_memory_only=False,
-                 desktop_cmdline="console=ttyS0"):
+                 desktop_cmdline="console=ttyS0", rebalance=False):
         self.build = os.path.abspath(build)
         self.assets = os.path.join(self.build, "pxe-assets")
         self.dir = workdir
@@ -75,6 +75,9 @@ class OneLab:
         # Memory only: placement a test can predict (host CPU load would break the ties).
         self.placement = ("\n[placement]\nmemory_weight = 1.0\ncpu_weight = 0.0\nnetwork_weight = 0.0\n"
                           if placement_by_memory_only else "")
+        # The lab evening itself out moves desktops on its own: off unless asked for, so that the
+        # tests' placements stay the planner's only choice.
+        self.rebalance = rebalance
         self.procs = []
         self.pcs = {}
         self.admin_token = secrets.token_hex(16)
@@ -239,6 +242,9 @@ token_file = "{token}"
 image = "desktop"
 vnc_ready_seconds = 240
 data = "{'shared' if len(self.ns_hosts) > 1 else 'per_host'}"
+
+[rebalance]
+enabled = {'true' if self.rebalance else 'false'}
 """, 0o644)
 
     def _boot_server(self):

@@ -34,6 +34,10 @@ class FakeAgent final : public broker::AgentPort {
   Result<api::agent::LoadReport> load() override {
     std::lock_guard lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
+    if (slow_loads > 0) {
+      --slow_loads;
+      return fail("timeout", "agent '" + host_ + "' did not answer in time", 504);
+    }
     api::agent::LoadReport r;
     r.host = host_;
     r.cpu_pct = cpu_pct;
@@ -226,6 +230,7 @@ class FakeAgent final : public broker::AgentPort {
   std::function<void(const std::string& user)> on_create;
   std::function<void(const std::string& desktop)> on_destroy;
   bool down = false;
+  int slow_loads = 0;  // the next load() calls time out (a busy agent, not a dead one)
   // The fakes a desktop may migrate to, by host name (shared by one test's fakes); null: none.
   std::shared_ptr<std::map<std::string, FakeAgent*>> peers;
   bool fail_migrations = false;

@@ -280,6 +280,7 @@ void App::perform(Command c) {
 
 void App::show_login() {
   link_.drop();
+  input_.drop_held();  // typed for a session that is over
   poller_.reset();
   moved_at_.reset();  // a move of the session just left must not be acked into the next
   auto& form = login_.form();
@@ -293,6 +294,7 @@ void App::show_login() {
 void App::session_over() {
   log_->info("session ended: {}", machine_->message());
   link_.drop();
+  input_.drop_held();
   poller_.reset();
   if (!opt_.user.empty() || opt_.vnc) {  // driven by flags (tests): the run is over
     quit_ = true;
@@ -347,6 +349,10 @@ void App::promote_first_frame() {
   ++stats_.frames;
   perform(machine_->first_frame());
   redraw_ = true;
+  if (input_.held() > 0) {
+    log_->info("sending {} key event(s) typed while no desktop was on screen", input_.held());
+    if (input_.replay(*link_.conn(), *ui_, *sdl_, api_ != nullptr) == DesktopInput::Outcome::sign_out) return sign_out();
+  }
   ack_move();
   shot_.first_frame(link_.on_screen());
 }
@@ -498,7 +504,7 @@ void App::handle_login_key(const SDL_Event& e) {
 
 void App::handle_desktop_input(const SDL_Event& e) {
   auto* conn = link_.conn();
-  if (!conn || link_.fresh()) return;
+  if (!conn || link_.fresh()) return input_.hold(e);  // sent once the next desktop shows
   if (input_.handle(e, *conn, *ui_, *sdl_, api_ != nullptr) == DesktopInput::Outcome::sign_out) sign_out();
 }
 

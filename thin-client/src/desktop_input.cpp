@@ -54,6 +54,24 @@ void DesktopInput::release_keys(RfbConnection& conn) {
   for (auto k : keys_.release_all()) conn.key(k, false);
 }
 
+void DesktopInput::hold(const SDL_Event& e) {
+  if (e.type != SDL_KEYDOWN && e.type != SDL_KEYUP) return;
+  if (held_.size() == kHeldKeys) held_.pop_front();
+  held_.push_back(e);
+}
+
+DesktopInput::Outcome DesktopInput::replay(RfbConnection& conn, const Ui& ui, const Sdl& sdl, bool sign_out_allowed) {
+  while (!held_.empty()) {
+    SDL_Event e = held_.front();
+    held_.pop_front();
+    if (handle(e, conn, ui, sdl, sign_out_allowed) == Outcome::sign_out) {
+      held_.clear();
+      return Outcome::sign_out;
+    }
+  }
+  return Outcome::sent;
+}
+
 void DesktopInput::forget_keys() {
   for (auto k : keys_.release_all()) (void)k;
 }

@@ -29,6 +29,13 @@ void Broker::fail_over(std::size_t host) {
   std::lock_guard serial(plan_mu_);
   wait_for_arrivals();
   const std::string name = hosts_.spec(host).name;
+  // The plan lock may have been held for long (a live migration keeps the hosts' agents busy): a
+  // host that answers now was slow, not dead, and its users keep their desktops.
+  if (hosts_.agent(host).load()) {
+    hosts_.report_success(host);
+    log_->info("host '{}' answers again before its users were re-placed: nothing moves", name);
+    return;
+  }
   std::vector<std::string> orphans;  // users, in login order
   {
     std::lock_guard lock(mu_);

@@ -8,7 +8,8 @@ from her data disk on the shared folder):
      and the planner hands her over to host-2 (bob's shrink is a same-host handoff beside it);
   2. a re-login placed on the other host than the one she wrote the file on;
   3. a same-host handoff: bob logs in again and she shrinks on host-2;
-  4. an admin move back to host-1;
+  4. an admin move back to host-1, then live migrations to host-2 and back while she types a
+     line across each switch (it reaches her disk whole);
   5. host-1 dies (every process in its namespace SIGKILLed): host-2 takes her over.
 She logs out: no desktop, overlay, data lease or forward is left. The hosts' sizes (640 and 1024 MiB, tiers
 512/384, placement by memory only) make every placement above the only one the planner can choose
@@ -87,9 +88,12 @@ def alice_at(lab, host, mib, what, timeout=300):
     return s
 
 
-def watch_handoff(lab, pc, start, old_desktop, key):
+def watch_handoff(lab, pc, start, old_desktop, key, switched_when=None, typing=""):
     """Runs `start` (a login that hands alice over) while PC 1's screen is watched; records the
-    longest time her animated picture froze around the switch."""
+    longest time her animated picture froze around the switch. `switched_when(session)`: when the
+    switch counts as done (default: her desktop changed). `typing`: keys typed on the PC, one
+    every 0.1 s, from the start until after the switch."""
+    switched_when = switched_when or (lambda s: s["desktop"] != old_desktop)
     failed = []
 
     def run():
@@ -101,17 +105,21 @@ def watch_handoff(lab, pc, start, old_desktop, key):
     th = threading.Thread(target=run)
     th.start()
     watch = onelab.FrameWatch(pc)
-    switched, asked, t0 = None, 0.0, time.monotonic()
+    switched, asked, t0, typed = None, 0.0, time.monotonic(), 0
     while switched is None or time.monotonic() - switched < 3:
         watch.sample()
         now = time.monotonic()
+        if typed < len(typing) and now - t0 > typed * 0.1:
+            pc.type_text(typing[typed])
+            typed += 1
         if switched is None and now - asked > 0.5:
             asked = now
             s = session_of(lab, "alice")
-            switched = now if s and s["desktop"] != old_desktop else None
+            switched = now if s and switched_when(s) else None
         if now - t0 > 300 or (failed and switched is None):
             break
     end = time.monotonic()  # the watch ends here; the login may go on (its old desktop's stop)
+    pc.type_text(typing[typed:])
     th.join()
     if failed:
         raise failed[0]
@@ -132,6 +140,30 @@ def handed_over(lab, pc, marker, a, newcomer, kind):
     wait_screen(pc, "desktop", 120)
     sees_file(lab, pc, marker, f"after-{kind}-handoff.txt")
     TIMES[f"{kind} handoff: {newcomer.name}'s login until alice's new desktop has her files"] = time.monotonic() - t0
+
+
+def live_move(lab, pc, marker, a, to):
+    """An admin moves alice's running desktop live to host `to` (index) while her screen is
+    watched and a line is typed on her PC across the switch: the same desktop runs on (no
+    handoff), no key is lost or doubled, her files are there."""
+    s0 = session_of(lab, "alice")
+    answer = {}
+
+    def start():
+        answer.update(lab.admin("POST", f"/v1/admin/sessions/{a['id']}/move", {"host": f"host-{to + 1}", "live": True},
+                                want=200, timeout=240))
+
+    word = f"live{to}" + "abcdefghijklmnopqrstuvwxyz0123456789" * 2
+    line = f"echo {word} >/data/typed-{to}.txt; sync\n"
+    watch_handoff(lab, pc, start, s0["desktop"], f"live migration to host-{to + 1}: longest frozen picture",
+                  switched_when=lambda s: host_index(s) == to, typing=line)
+    s = session_of(lab, "alice")
+    check(host_index(s) == to and s["desktop"] == s0["desktop"], f"alice's desktop did not move live: {s}")
+    TIMES[f"live migration to host-{to + 1}: the API's total"] = answer["total_ms"] / 1000
+    TIMES[f"live migration to host-{to + 1}: libvirt's downtime"] = answer["downtime_ms"] / 1000
+    poll(f"the line typed across the move (host-{to + 1}) on her data disk",
+         lambda: data_file(lab, "alice", f"/typed-{to}.txt").strip() == word, 30, 2)
+    sees_file(lab, pc, marker, f"after-live-move-{to}.txt")
 
 
 def main(build):
@@ -186,6 +218,10 @@ def main(build):
         sees_file(lab, pc, marker, "after-move.txt")
         TIMES["admin move across hosts: until the new desktop has her files"] = time.monotonic() - t0
 
+        log("an admin moves alice's desktop live to host-2 and back, while she types")
+        live_move(lab, pc, marker, s, 1)
+        live_move(lab, pc, marker, s, 0)
+
         log("host-1 dies with alice's desktop on it")
         t0 = time.monotonic()
         lab.kill_host(0)
@@ -215,6 +251,9 @@ def main(build):
         for kind in ("cross-host", "same-host"):
             TIMES[f"{kind} handoff vs plain reconnect: frozen picture, ratio"] = (
                 TIMES[f"{kind} handoff: longest frozen picture"] / reconnect)
+        for to in (1, 0):
+            TIMES[f"live migration to host-{to + 1} vs plain reconnect: frozen picture, ratio"] = (
+                TIMES[f"live migration to host-{to + 1}: longest frozen picture"] / reconnect)
         ok = True
         log("all steps passed")
     finally:

@@ -56,6 +56,7 @@ struct AgentConfig {
   std::string migration_peer_uri;  // "" → no live migration to this host
   std::string migration_address;   // "" → peer_uri's host
   bool migration_unproven_shared = false;
+  bool migration_auto_converge = true;
   std::int64_t migration_max_downtime_ms = 500;
   std::int64_t migration_timeout_seconds = 120;
   // [[images]]

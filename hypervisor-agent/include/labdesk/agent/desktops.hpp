@@ -95,6 +95,7 @@ class Desktops {
   void work();
   void handle(const LifecycleEvent& e);
   void handle_crash(const std::string& name, const std::string& detail);
+  void adopt(const std::string& name);
   Result<int> start_domain(const std::string& name, const DesktopMeta& meta, std::int64_t memory_mib,
                            const std::string& password);
   std::string random_password();

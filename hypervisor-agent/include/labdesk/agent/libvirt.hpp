@@ -43,6 +43,7 @@ struct MigrationRequest {
   std::string dest_xml;     // the domain as it is to run there (its paths and VNC address)
   std::vector<std::string> copy_disks;  // targets copied with it ("vda"); the others are shared
   bool unsafe = false;      // storage libvirt cannot prove is shared (VIR_MIGRATE_UNSAFE)
+  bool auto_converge = true;  // throttle a guest that dirties memory faster than it is copied
   std::int64_t max_downtime_ms = 500;
   std::chrono::seconds timeout{120};  // then the job is aborted and the domain stays here
 };

@@ -492,6 +492,26 @@ TEST_CASE("a dead host: its users get desktops on the host that answers, their v
   }
 }
 
+TEST_CASE("a host that was only slow (marked down, answering again when its users' turn comes) keeps its desktops") {
+  Lab lab;
+  lab.share_data_area();
+  lab.login("alice");
+  lab.login("bob");
+  const auto before = lab.broker->sessions();
+  const std::size_t busy = before[0].host;
+  lab.agents[busy]->slow_loads = 2;  // two load queries time out, then it answers
+  watch(lab, 2);
+  CHECK(lab.broker->sessions().size() == 2);
+  for (const auto& s : lab.broker->sessions()) {
+    const auto was = std::find_if(before.begin(), before.end(), [&](const Session& x) { return x.id == s.id; });
+    CHECK(s.host == was->host);
+    CHECK(s.desktop == was->desktop);
+  }
+  CHECK(lab.broker->metrics().failovers == 0);
+  CHECK(lab.agents[busy]->destroyed == 0);
+  CHECK(lab.table->state(busy) == HostState::up);
+}
+
 TEST_CASE("a dead host's user for whom no host has room: the session ends with a message, the others keep theirs") {
   Lab lab(alloc::Mode::handoff, 2);
   std::vector<LoginResult> in;

@@ -50,6 +50,23 @@ TEST_CASE("desktops.data is per_host or shared") {
   CHECK(problems_of(hosts + "[desktops]\ndata = \"nfs\"\n").find("lab.toml:5:8: desktops.data: unknown desktops.data 'nfs': use \"per_host\" or \"shared\"") != std::string::npos);
 }
 
+TEST_CASE("rebalance: defaults, and each bad value named with its fix") {
+  const std::string hosts = "[[hosts]]\nname = \"a\"\ncapacity_mib = 4096\n";
+  auto c = parse_lab_config(hosts, "lab.toml");
+  CHECK(c.rebalance.enabled);
+  CHECK(c.rebalance.memory_spread == doctest::Approx(0.25));
+  CHECK(c.rebalance.quiet_hours.empty());
+  CHECK(parse_lab_config(hosts + "[rebalance]\nquiet_hours = \"22:00-06:30\"\n", "lab.toml").rebalance.quiet_hours == "22:00-06:30");
+  CHECK(problems_of(hosts + "[rebalance]\nquiet_hours = \"8-17\"\n").find("rebalance.quiet_hours: quiet_hours '8-17' is not a time range: write it like \"08:00-17:30\"") != std::string::npos);
+  CHECK(problems_of(hosts + "[rebalance]\nmemory_spread = 1.5\n").find("rebalance.memory_spread") != std::string::npos);
+  CHECK(problems_of(hosts + "[rebalance]\ngrow_idle_seconds = 10\n").find("a connected viewer is heard from every 25 s") != std::string::npos);
+  CHECK(problems_of(hosts + "[rebalance]\ninterval_seconds = 1\n").find("must be 5..3600") != std::string::npos);
+  CHECK(parse_quiet_hours("08:00-17:30") == std::pair{480, 1050});
+  CHECK_FALSE(parse_quiet_hours("08:00-08:00"));
+  CHECK_FALSE(parse_quiet_hours("24:00-01:00"));
+  CHECK_FALSE(parse_quiet_hours("08:00-17:30x"));
+}
+
 TEST_CASE("the reference is generated from the schema table") {
   auto md = reference_markdown(lab_schema());
   CHECK(md.find("## [tiers]") != std::string::npos);
