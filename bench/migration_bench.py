@@ -60,8 +60,10 @@ def virsh_move(lab, desktop, src, dst):
     wall = time.monotonic() - t0
     if desktop not in lab.virsh("list", "--name", host=dst).split():
         raise LabError(f"virsh migrate of {desktop} to host-{dst + 1} failed: {out}")
-    job = lab.virsh("domjobinfo", desktop, "--completed", host=dst)
-    m = re.search(r"Total downtime:\s+(\d+) ms", job)
+    job = lab.virsh("domjobinfo", "--completed", desktop, host=dst)
+    m = re.search(r"Total downtime:\s+(\d+)\s+ms", job)
+    if not m:
+        print(f"  (no downtime from virsh domjobinfo --completed: {job.strip()[:200]!r})", flush=True)
     return wall, (int(m.group(1)) / 1000 if m else float("nan"))
 
 

@@ -54,7 +54,11 @@ Result<aa::MigrationTarget> Desktops::prepare_incoming(const aa::IncomingMigrati
   else if (*here) return fail("in_use", "desktop '" + req.desktop + "' already runs on host '" + cfg->host + "'", 409);
   {
     std::lock_guard l(mutex_);
-    if (cache_.contains(req.desktop)) return fail("in_use", "desktop '" + req.desktop + "' is already expected here", 409);
+    if (auto it = cache_.find(req.desktop); it != cache_.end()) {
+      if (it->second.pending) return fail("in_use", "desktop '" + req.desktop + "' is already expected here", 409);
+      // It left a moment ago (libvirt no longer runs it here); its "migrated" event is still queued.
+      cache_.erase(it);
+    }
     DesktopMeta meta;
     meta.image = req.image;
     cache_[req.desktop] = Entry{meta, 0, true};  // pending: its overlay survives a sweep

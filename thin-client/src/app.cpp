@@ -32,6 +32,7 @@ namespace {
 // Before the first desktop, the window stays black this long: a "Connecting…" flash is
 // unreadable, and drawing text when the picture arrives would delay it by a few ms.
 constexpr Millis kQuietStart{500};
+constexpr Millis kKeyGap{15};  // between held key events sent to a desktop
 
 Options with_client_id(Options opt) {
   if (opt.client_id.empty()) {
@@ -92,6 +93,8 @@ class App final : public LinkListener {
   void handle_desktop_input(const SDL_Event& e);
   void promote_first_frame();
   void ack_move();
+  void release_held_keys();
+  void send_held_keys();
   void pump_until_display(int display_ready);
   bool pump_connection();
   void draw();
@@ -127,6 +130,7 @@ class App final : public LinkListener {
   Screenshot shot_{opt_.screenshot, clock_, log_};
   Millis app_started_{};
   std::optional<Millis> moved_at_;  // a 'moved' event arrived: for the ack's blackout figure
+  Millis next_held_key_{};          // when the next held key may be sent
   bool redraw_ = true, quit_ = false, first_present_logged_ = false, warmed_ = false;
   int exit_code_ = 0;
   std::string clipboard_sent_;
@@ -235,6 +239,7 @@ void App::loop() {
       break;
     }
     perform(machine_->tick());
+    send_held_keys();
     // Read what has arrived before giving up on a non-black picture: the grace must not win
     // against data waiting in the socket (a slow start-up, e.g. under ASan, made it so).
     if (link_.grace_over() && pump_connection() && link_.fresh()) promote_first_frame();
@@ -252,6 +257,7 @@ int App::wait_ms() const {
   if (redraw_ && ui_ && quiet_start()) until(link_.connect_started() + kQuietStart);
   if (auto d = shot_.deadline(); d && link_.on_screen()) until(*d);
   if (machine_->phase() == Phase::reconnecting) ms = std::min(ms, 1000L);
+  if (input_.held() > 0 && !input_.holding_keys() && link_.on_screen()) until(next_held_key_);
   if (opt_.exit_after > 0) until(app_started_ + Millis{static_cast<long>(opt_.exit_after * 1000)});
   return static_cast<int>(ms);
 }
@@ -349,12 +355,25 @@ void App::promote_first_frame() {
   ++stats_.frames;
   perform(machine_->first_frame());
   redraw_ = true;
-  if (input_.held() > 0) {
-    log_->info("sending {} key event(s) typed while no desktop was on screen", input_.held());
-    if (input_.replay(*link_.conn(), *ui_, *sdl_, api_ != nullptr) == DesktopInput::Outcome::sign_out) return sign_out();
-  }
+  input_.hold_keys(false);
+  if (input_.held() > 0) log_->info("sending {} key event(s) typed while no desktop was on screen", input_.held());
   ack_move();
   shot_.first_frame(link_.on_screen());
+}
+
+// A live migration that did not happen: the keys held for it go to the desktop on screen.
+void App::release_held_keys() {
+  input_.hold_keys(false);
+  if (input_.held() > 0) log_->info("sending {} key event(s) held for a move that did not happen", input_.held());
+}
+
+// Held keys go out one every kKeyGap while a desktop is on screen, as fast as a quick typist.
+void App::send_held_keys() {
+  auto* conn = link_.conn();
+  if (input_.held() == 0 || input_.holding_keys() || !conn || link_.fresh()) return;
+  if (clock_.now() < next_held_key_) return;
+  next_held_key_ = clock_.now() + kKeyGap;
+  if (input_.replay_one(*conn, *ui_, *sdl_, api_ != nullptr) == DesktopInput::Outcome::sign_out) sign_out();
 }
 
 // Tells the broker how long the picture stayed frozen while following a move, for its metrics.
@@ -461,6 +480,8 @@ void App::handle_api(const SDL_Event& e) {
   std::unique_ptr<api::EventBatch> b(static_cast<api::EventBatch*>(e.user.data1));
   for (const auto& ev : b->events) {
     log_->info("session event {} '{}'", ev.seq, ev.type);
+    if (ev.type == api::event_type::moving) input_.hold_keys(true);
+    if (ev.type == api::event_type::stayed) release_held_keys();
     auto cmd = machine_->event(ev);
     // From the first move the machine follows until a picture is back (a retry in between
     // still counts: the picture stayed frozen). A stop-first handoff takes the old desktop away
@@ -504,7 +525,9 @@ void App::handle_login_key(const SDL_Event& e) {
 
 void App::handle_desktop_input(const SDL_Event& e) {
   auto* conn = link_.conn();
-  if (!conn || link_.fresh()) return input_.hold(e);  // sent once the next desktop shows
+  const bool key = e.type == SDL_KEYDOWN || e.type == SDL_KEYUP;
+  // Behind held keys still being sent, in order.
+  if (!conn || link_.fresh() || (key && (input_.holding_keys() || input_.held() > 0))) return input_.hold(e);
   if (input_.handle(e, *conn, *ui_, *sdl_, api_ != nullptr) == DesktopInput::Outcome::sign_out) sign_out();
 }
 

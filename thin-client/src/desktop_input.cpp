@@ -60,14 +60,13 @@ void DesktopInput::hold(const SDL_Event& e) {
   held_.push_back(e);
 }
 
-DesktopInput::Outcome DesktopInput::replay(RfbConnection& conn, const Ui& ui, const Sdl& sdl, bool sign_out_allowed) {
-  while (!held_.empty()) {
-    SDL_Event e = held_.front();
-    held_.pop_front();
-    if (handle(e, conn, ui, sdl, sign_out_allowed) == Outcome::sign_out) {
-      held_.clear();
-      return Outcome::sign_out;
-    }
+DesktopInput::Outcome DesktopInput::replay_one(RfbConnection& conn, const Ui& ui, const Sdl& sdl, bool sign_out_allowed) {
+  if (held_.empty()) return Outcome::sent;
+  SDL_Event e = held_.front();
+  held_.pop_front();
+  if (handle(e, conn, ui, sdl, sign_out_allowed) == Outcome::sign_out) {
+    held_.clear();
+    return Outcome::sign_out;
   }
   return Outcome::sent;
 }

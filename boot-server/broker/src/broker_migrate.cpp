@@ -9,6 +9,13 @@
 
 namespace labdesk::broker {
 
+void Broker::tell(const std::string& session, std::string type, std::string reason) {
+  std::lock_guard lock(mu_);
+  if (auto it = sessions_.find(session); it != sessions_.end()) {
+    push_event_locked(it->second, SessionEvent{0, std::move(type), std::nullopt, "", std::move(reason)});
+  }
+}
+
 Result<LiveMove> Broker::move_live(const std::string& session, const std::string& host) {
   const auto started = std::chrono::steady_clock::now();
   std::lock_guard serial(plan_mu_);
@@ -44,19 +51,16 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
                                      "desktops.data = \"shared\" (docs/data.md), or move it with a handoff (live = false)", 409);
   }
   const std::string from_name = hosts_.spec(s.host).name;
-  std::string image = opt_.image;
-  if (auto list = hosts_.agent(s.host).list()) {
-    for (const auto& d : *list) {
-      if (d.name == s.desktop && !d.image.empty()) image = d.image;
-    }
-  }
-  auto target = hosts_.agent(to).prepare_incoming({s.desktop, image});
+  // Every desktop starts from the lab's image (one catalog entry per lab until #18's catalog).
+  auto target = hosts_.agent(to).prepare_incoming({s.desktop, opt_.image});
   if (!target) {
     return fail(target.error().code, "host '" + host + "' cannot take desktop '" + s.desktop + "': " + target.error().message,
                 target.error().status);
   }
+  tell(session, "moving", "your desktop is moving to another host while it runs");
   if (auto moved = hosts_.agent(s.host).migrate(s.desktop, *target); !moved) {
     (void)hosts_.agent(to).finish_incoming(s.desktop);  // its prepared overlay goes
+    tell(session, "stayed", "your desktop stays where it was");
     return fail("migration_failed", "desktop '" + s.desktop + "' stays on host '" + from_name + "': " + moved.error().message,
                 moved.error().status >= 500 ? 502 : moved.error().status);
   }

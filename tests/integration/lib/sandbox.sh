@@ -93,7 +93,16 @@ CONF
       "$SANDBOX_LIBVIRT_LISTEN" "$(cat /proc/sys/kernel/random/uuid)" >> /etc/libvirt/libvirtd.conf
     printf 'migration_host = "%s"\nmigration_address = "%s"\n' "$SANDBOX_LIBVIRT_LISTEN" "$SANDBOX_LIBVIRT_LISTEN" >> /etc/libvirt/qemu.conf
   fi
-  [ -n "${SANDBOX_HOST_NAME:-}" ] && hostname "$SANDBOX_HOST_NAME"
+  if [ -n "${SANDBOX_HOST_NAME:-}" ]; then
+    hostname "$SANDBOX_HOST_NAME"
+    # libvirt looks its host name up (virGetHostname): without an entry the lookup goes to a DNS
+    # server this machine cannot reach, and every migration waits for its 5 s time-outs.
+    local hosts
+    hosts=$(mktemp)
+    cat /etc/hosts > "$hosts"
+    echo "${SANDBOX_LIBVIRT_LISTEN:-127.0.1.1} $SANDBOX_HOST_NAME" >> "$hosts"
+    mount --bind "$hosts" /etc/hosts
+  fi
   for d in /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
     mkdir -p "$d"
     mount -t tmpfs -o mode=0755 tmpfs "$d"

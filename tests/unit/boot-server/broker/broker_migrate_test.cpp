@@ -49,10 +49,12 @@ TEST_CASE("a live move runs the same desktop on the other host: session, forward
 
   auto ev = lab.broker->events(a.session, a.token, 0);
   REQUIRE(ev.has_value());
-  REQUIRE(ev->size() == 1);
-  CHECK((*ev)[0].type == "moved");
-  CHECK((*ev)[0].vnc_password.starts_with("mp"));  // the destination's fresh one
-  CHECK((*ev)[0].endpoint->port == a.endpoint.port);  // the lab PC keeps its port
+  REQUIRE(ev->size() == 2);
+  CHECK((*ev)[0].type == "moving");  // the viewer holds keys from here: none reaches a paused desktop
+  CHECK_FALSE((*ev)[0].endpoint.has_value());
+  CHECK((*ev)[1].type == "moved");
+  CHECK((*ev)[1].vnc_password.starts_with("mp"));  // the destination's fresh one
+  CHECK((*ev)[1].endpoint->port == a.endpoint.port);  // the lab PC keeps its port
 
   REQUIRE(lab.broker->logout(a.session, a.token).has_value());
   CHECK(lab.agents[to]->desktops.empty());
@@ -93,7 +95,10 @@ TEST_CASE("a live move is refused where the data is per host, and a failed migra
     CHECK(lab.agents[to]->prepare_incoming({s.desktop, "desktop"}).has_value());
     auto ev = lab.broker->events(a.session, a.token, 0);
     REQUIRE(ev.has_value());
-    CHECK(ev->empty());  // the viewer was told nothing: nothing changed for it
+    REQUIRE(ev->size() == 2);  // the viewer held keys meanwhile, and sends them to the same desktop
+    CHECK((*ev)[0].type == "moving");
+    CHECK((*ev)[1].type == "stayed");
+    CHECK_FALSE((*ev)[1].endpoint.has_value());
   }
   SUBCASE("unknown host, same host, unknown session") {
     Lab lab;

@@ -241,6 +241,7 @@ class Broker {
   void fail_over(std::size_t host);  // its users get desktops on hosts that answer
   std::optional<std::size_t> host_index(const std::string& name) const;
   std::string grow_back();
+  void tell(const std::string& session, std::string type, std::string reason);  // an event without endpoint
   std::string balance_hosts();
   // Hosts a desktop on `from` could move to (up, not drained, with room), most free memory first.
   std::vector<std::size_t> destinations(std::size_t from);

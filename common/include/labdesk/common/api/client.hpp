@@ -69,6 +69,11 @@ inline constexpr std::string_view ended = "ended";  // session over (logout, adm
 // The desktop is away for a while and the session goes on (its host failed, a new desktop is
 // starting): `reason` is shown until the desktop is back.
 inline constexpr std::string_view notice = "notice";
+// A live migration of the desktop starts: keys typed from now on are held by the viewer and sent
+// to the desktop once it runs on its new host (`moved`), or on the old one again (`stayed`), so
+// that none reaches a desktop paused for its last copy round and is lost.
+inline constexpr std::string_view moving = "moving";
+inline constexpr std::string_view stayed = "stayed";
 }  // namespace event_type
 
 struct Event {
