@@ -20,11 +20,9 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
   const auto started = std::chrono::steady_clock::now();
   std::lock_guard serial(plan_mu_);
   wait_for_arrivals();
-  std::size_t to = hosts_.size();
-  for (std::size_t h = 0; h < hosts_.size(); ++h) {
-    if (hosts_.spec(h).name == host) to = h;
-  }
-  if (to == hosts_.size()) return fail("not_found", "no host '" + host + "'", 404);
+  const auto found = host_index(host);
+  if (!found) return fail("not_found", "no host '" + host + "'", 404);
+  const std::size_t to = *found;
   auto loads = hosts_.loads();
   Session s;
   {

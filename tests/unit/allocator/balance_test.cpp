@@ -1,18 +1,15 @@
 #include <doctest/doctest.h>
 
+#include "cluster_fixture.hpp"
+
 #include <random>
 
 #include "labdesk/allocator/balance.hpp"
 
 using namespace labdesk::alloc;
+using labdesk::alloc::test::hosts_of;
 
 namespace {
-
-Cluster hosts_of(std::initializer_list<Mib> caps) {
-  Cluster c;
-  for (Mib cap : caps) c.hosts.push_back({"h" + std::to_string(c.hosts.size()), cap, 0, 0, 0});
-  return c;
-}
 
 void add(Cluster& c, const std::string& user, HostIndex host, Mib mib) { c.users.push_back({user, host, mib, mib}); }
 

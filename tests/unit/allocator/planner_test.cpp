@@ -1,18 +1,15 @@
 #include <doctest/doctest.h>
 
+#include "cluster_fixture.hpp"
+
 #include <numeric>
 
 #include "labdesk/allocator/planner.hpp"
 
 using namespace labdesk::alloc;
+using labdesk::alloc::test::hosts_of;
 
 namespace {
-
-Cluster hosts_of(std::initializer_list<Mib> caps) {
-  Cluster c;
-  for (Mib cap : caps) c.hosts.push_back({"h" + std::to_string(c.hosts.size()), cap, 0, 0, 0});
-  return c;
-}
 
 Policy paper_policy(Mode mode = Mode::handoff) {
   return Policy{{4096, 2048, 1024, 512}, mode, {}};

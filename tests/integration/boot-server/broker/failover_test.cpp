@@ -16,14 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json session_of(BrokerLab& lab, const std::string& user) {
-  for (const auto& s : lab.sessions()) {
-    if (s["user"] == user) return s;
-  }
-  FAIL("no session for " << user);
-  return {};
-}
-
 std::string host_state(BrokerLab& lab, const std::string& host) {
   auto r = lab.admin().get_json("/v1/admin/hosts");
   if (!r) return "?";
@@ -60,7 +52,7 @@ TEST_CASE("two hosts, one data area, real libvirtd + TCG: data follows a move ac
   lab.add_user("alice");
   const json a = lab.login(0, "alice");
   const int port = a["endpoint"]["port"];
-  json s = session_of(lab, "alice");
+  json s = lab.session_of("alice");
   CHECK(bootcount(lab, s["host"] == "host0" ? 0 : 1, s["desktop"]) == 1);
 
   // She has to be on host1 (the one that dies): an admin move there if placement chose host0, a
@@ -68,7 +60,7 @@ TEST_CASE("two hosts, one data area, real libvirtd + TCG: data follows a move ac
   if (s["host"] == "host0") {
     auto moved = lab.admin().post_json("/v1/admin/sessions/" + s["id"].get<std::string>() + "/move", {{"host", "host1"}});
     REQUIRE_MESSAGE(moved, (moved ? "" : moved.error().message) << "\n" << lab.server_log());
-    s = session_of(lab, "alice");
+    s = lab.session_of("alice");
     REQUIRE(s["host"] == "host1");
     REQUIRE(wait_until([&] { return bootcount(lab, 1, s["desktop"]) == 2; }, 60s));
   }
@@ -95,7 +87,7 @@ TEST_CASE("two hosts, one data area, real libvirtd + TCG: data follows a move ac
   const auto t_back = std::chrono::steady_clock::now();
 
   // Her new desktop on host0 has her data: the boot count went on from what host1's desktop wrote.
-  s = session_of(lab, "alice");
+  s = lab.session_of("alice");
   CHECK(s["host"] == "host0");
   CHECK(moved["endpoint"]["port"] == port);
   REQUIRE_MESSAGE(wait_until([&] { return bootcount(lab, 0, s["desktop"]) == before + 1; }, 60s),

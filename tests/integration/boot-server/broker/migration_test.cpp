@@ -18,14 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json session_of(BrokerLab& lab, const std::string& user) {
-  for (const auto& s : lab.sessions()) {
-    if (s["user"] == user) return s;
-  }
-  FAIL("no session for " << user);
-  return {};
-}
-
 struct Tick {
   int n = -1;
   double uptime = -1;
@@ -70,7 +62,7 @@ TEST_CASE("live migration between two real hosts on TCG: the same guest runs on,
   lab.add_user("alice");
   const json a = lab.login(0, "alice");
   const int port = a["endpoint"]["port"];
-  json s = session_of(lab, "alice");
+  json s = lab.session_of("alice");
   const std::string desktop = s["desktop"];
   const std::size_t from = s["host"] == "host0" ? 0 : 1;
   const std::size_t to = 1 - from;
@@ -91,7 +83,7 @@ TEST_CASE("live migration between two real hosts on TCG: the same guest runs on,
     CHECK((*moved)["desktop"] == desktop);
 
     // The same guest on the other host: no boot there, its counter and uptime go on.
-    s = session_of(lab, "alice");
+    s = lab.session_of("alice");
     CHECK(s["host"] == lab.host_name(dst));
     CHECK(s["desktop"] == desktop);
     REQUIRE(wait_until([&] { return last_tick(lab, dst, desktop).n > before.n + 2; }, 30s));

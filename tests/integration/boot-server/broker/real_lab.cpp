@@ -227,6 +227,14 @@ std::unique_ptr<Child> BrokerLab::login_async(int pc, const std::string& user, c
       out + ".status");
 }
 
+json BrokerLab::session_of(const std::string& user) {
+  for (const auto& s : sessions()) {
+    if (s["user"] == user) return s;
+  }
+  FAIL("no session for " << user);
+  return {};
+}
+
 json BrokerLab::sessions() {
   auto r = admin_->get_json("/v1/admin/sessions");
   REQUIRE_MESSAGE(r, (r ? "" : r.error().message));

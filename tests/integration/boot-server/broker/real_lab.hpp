@@ -77,6 +77,7 @@ class BrokerLab {
 
   // The truth from outside the boot-server.
   nlohmann::json sessions();                                      // GET /v1/admin/sessions
+  nlohmann::json session_of(const std::string& user);            // that user's (FAILs without one)
   std::map<std::string, std::string> running_desktops();         // desktop name -> host name, from the agents
   std::set<std::string> nft_forwards();                          // "client:port->target:port" from nft
   std::set<std::string> api_forwards();                          // the same from GET /v1/forwards

@@ -4,6 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <memory>
+#include <string>
+
 #include "../../../fakes/broker_fakes.hpp"
 #include "labdesk/broker/broker.hpp"
 #include "labdesk/common/log.hpp"
@@ -40,6 +44,16 @@ struct Lab {
     for (auto* a : agents) a->data_area = area;
     opt.shared_data = true;
     broker = make();
+  }
+  // The fakes can migrate desktops to each other (live moves); with shared data, as they need.
+  void connect_peers() {
+    auto peers = std::make_shared<std::map<std::string, fakes::FakeAgent*>>();
+    for (std::size_t i = 0; i < agents.size(); ++i) (*peers)[std::to_string(i)] = agents[i];
+    for (auto* a : agents) a->peers = peers;
+  }
+  void migratable() {
+    share_data_area();
+    connect_peers();
   }
   LoginResult login(const std::string& user, const std::string& pc = "") {
     auto r = broker->login({user, pc.empty() ? "pc-" + user : pc, "10.77.0." + std::to_string(100 + ++ips)});

@@ -9,21 +9,9 @@
 using namespace labdesk;
 using namespace labdesk::test;
 
-namespace {
-
-// Two hosts sharing the data area whose fakes can migrate to each other.
-void migratable(Lab& lab) {
-  lab.share_data_area();
-  auto peers = std::make_shared<std::map<std::string, fakes::FakeAgent*>>();
-  for (std::size_t i = 0; i < lab.agents.size(); ++i) (*peers)[std::to_string(i)] = lab.agents[i];
-  for (auto* a : lab.agents) a->peers = peers;
-}
-
-}  // namespace
-
 TEST_CASE("a live move runs the same desktop on the other host: session, forward, lease and viewer follow") {
   Lab lab;
-  migratable(lab);
+  lab.migratable();
   auto a = lab.login("alice");
   const auto before = lab.broker->sessions().at(0);
   const std::size_t to = 1 - before.host;
@@ -64,9 +52,7 @@ TEST_CASE("a live move runs the same desktop on the other host: session, forward
 TEST_CASE("a live move is refused where the data is per host, and a failed migration changes nothing") {
   SUBCASE("per-host data") {
     Lab lab;
-    auto peers = std::make_shared<std::map<std::string, fakes::FakeAgent*>>();
-    for (std::size_t i = 0; i < lab.agents.size(); ++i) (*peers)[std::to_string(i)] = lab.agents[i];
-    for (auto* a : lab.agents) a->peers = peers;
+    lab.connect_peers();
     auto a = lab.login("alice");
     const auto s = lab.broker->sessions().at(0);
     auto r = lab.broker->move_live(a.session, "host" + std::to_string(1 - s.host));
@@ -77,7 +63,7 @@ TEST_CASE("a live move is refused where the data is per host, and a failed migra
   }
   SUBCASE("libvirt fails") {
     Lab lab;
-    migratable(lab);
+    lab.migratable();
     auto a = lab.login("alice");
     const auto s = lab.broker->sessions().at(0);
     const std::size_t to = 1 - s.host;
@@ -102,7 +88,7 @@ TEST_CASE("a live move is refused where the data is per host, and a failed migra
   }
   SUBCASE("unknown host, same host, unknown session") {
     Lab lab;
-    migratable(lab);
+    lab.migratable();
     auto a = lab.login("alice");
     const auto s = lab.broker->sessions().at(0);
     CHECK(lab.broker->move_live(a.session, "nohost").error().status == 404);
@@ -113,7 +99,7 @@ TEST_CASE("a live move is refused where the data is per host, and a failed migra
 
 TEST_CASE("a live move keeps the planner's guarantee: no room on the destination, no move") {
   Lab lab;
-  migratable(lab);
+  lab.migratable();
   // Fill both hosts, then ask for a move whose desktop does not fit beside the destination's.
   std::vector<LoginResult> in;
   for (const char* u : {"u1", "u2", "u3", "u4", "u5", "u6", "u7"}) in.push_back(lab.login(u));
@@ -132,7 +118,7 @@ TEST_CASE("a live move keeps the planner's guarantee: no room on the destination
 
 TEST_CASE("drain: every desktop moves live off the host, which takes no new desktops until undrained, also after a restart") {
   Lab lab(alloc::Mode::handoff, 3);
-  migratable(lab);
+  lab.migratable();
   for (const char* u : {"u1", "u2"}) lab.login(u);  // 4096 MiB each, one per host: the third host is empty
   std::map<std::size_t, int> per_host;
   for (const auto& s : lab.broker->sessions()) ++per_host[s.host];

@@ -14,13 +14,6 @@ void enable(Lab& lab) {
   lab.broker = lab.make();
 }
 
-void migratable(Lab& lab) {
-  lab.share_data_area();
-  auto peers = std::make_shared<std::map<std::string, fakes::FakeAgent*>>();
-  for (std::size_t i = 0; i < lab.agents.size(); ++i) (*peers)[std::to_string(i)] = lab.agents[i];
-  for (auto* a : lab.agents) a->peers = peers;
-}
-
 bool logged(Lab& lab, const std::string& type, const std::string& text) {
   for (const auto& e : lab.broker->log(100)) {
     if (e.type == type && e.detail.find(text) != std::string::npos) return true;
@@ -79,7 +72,7 @@ TEST_CASE("rebalance, balloon mode: users grow back live at once") {
 
 TEST_CASE("rebalance: a crowded host gives one desktop at a time to a quiet one, live, except in quiet hours, and converges") {
   Lab lab;
-  migratable(lab);
+  lab.migratable();
   bool quiet = true;
   lab.opt.rebalance.quiet_now = [&] { return quiet; };
   lab.opt.rebalance.cooldown = std::chrono::seconds(600);
