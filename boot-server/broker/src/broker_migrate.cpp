@@ -23,6 +23,10 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
   const auto found = host_index(host);
   if (!found) return fail("not_found", "no host '" + host + "'", 404);
   const std::size_t to = *found;
+  if (!opt_.shared_data) {
+    return fail("needs_shared_data", "a desktop moves while it runs only where every host reaches the users' data: set "
+                                     "desktops.data = \"shared\" (docs/data.md), or move it with a handoff (live = false)", 409);
+  }
   auto loads = hosts_.loads();
   Session s;
   {
@@ -30,23 +34,13 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
     auto it = sessions_.find(session);
     if (it == sessions_.end()) return fail("not_found", "no session '" + session + "'", 404);
     s = it->second;
-    if (s.host == to) return fail("bad_request", "session '" + session + "' already runs on '" + host + "'", 409);
     if (drained_.contains(to)) return fail("drained", "host '" + host + "' is drained for maintenance: undrain it first", 409);
     if (s.desktop.empty()) return fail("busy", "session '" + session + "' has no desktop running: nothing to move", 409);
     if (data_waiting_.contains(session)) {
       return fail("busy", "the desktop of session '" + session + "' still waits for its data disk: move it once it has it", 409);
     }
-    alloc::Plan plan;
-    plan.steps = {{alloc::Op::start, s.user, to, s.mib, s.max_mib, {}},
-                  {alloc::Op::switch_to, s.user, to, s.mib, 0, {}},
-                  {alloc::Op::destroy, s.user, s.host, s.mib, 0, {}}};
-    if (auto ok = planner_.apply(cluster_locked(loads), plan); !ok) {
-      return fail("no_capacity", "host '" + host + "' has no room for " + std::to_string(s.max_mib) + " MiB", 409);
-    }
-  }
-  if (!opt_.shared_data) {
-    return fail("needs_shared_data", "a desktop moves while it runs only where every host reaches the users' data: set "
-                                     "desktops.data = \"shared\" (docs/data.md), or move it with a handoff (live = false)", 409);
+    // Checked as a handoff: the destination holds the desktop's memory while the source still does.
+    if (auto plan = move_plan_locked(s, to, loads); !plan) return std::unexpected(plan.error());
   }
   const std::string from_name = hosts_.spec(s.host).name;
   // Every desktop starts from the lab's image (one catalog entry per lab until #18's catalog).

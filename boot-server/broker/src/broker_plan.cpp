@@ -263,17 +263,25 @@ Result<void> Broker::move(const std::string& session, const std::string& host) {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(session);
     if (it == sessions_.end()) return fail("not_found", "no session '" + session + "'", 404);
-    const Session& s = it->second;
-    if (s.host == to) return fail("bad_request", "session '" + session + "' already runs on '" + host + "'", 409);
-    plan.steps = {{alloc::Op::start, s.user, to, s.mib, s.max_mib, {}},
-                  {alloc::Op::switch_to, s.user, to, s.mib, 0, {}},
-                  {alloc::Op::destroy, s.user, s.host, s.mib, 0, {}}};
-    // The allocator's own executor check: refuses a move that would overcommit the target.
-    if (auto ok = planner_.apply(cluster_locked(loads), plan); !ok) {
-      return fail("no_capacity", "host '" + host + "' has no room for " + std::to_string(s.mib) + " MiB", 409);
-    }
+    auto p = move_plan_locked(it->second, to, loads);
+    if (!p) return std::unexpected(p.error());
+    plan = std::move(*p);
   }
   return execute(plan, nullptr, nullptr);
+}
+
+Result<alloc::Plan> Broker::move_plan_locked(const Session& s, std::size_t to, const std::vector<HostLoad>& loads) const {
+  const std::string& host = hosts_.spec(to).name;
+  if (s.host == to) return fail("bad_request", "session '" + s.id + "' already runs on '" + host + "'", 409);
+  alloc::Plan plan;
+  plan.steps = {{alloc::Op::start, s.user, to, s.mib, s.max_mib, {}},
+                {alloc::Op::switch_to, s.user, to, s.mib, 0, {}},
+                {alloc::Op::destroy, s.user, s.host, s.mib, 0, {}}};
+  // The allocator's own executor check: refuses a move that would overcommit the target.
+  if (auto ok = planner_.apply(cluster_locked(loads), plan); !ok) {
+    return fail("no_capacity", "host '" + host + "' has no room for " + std::to_string(s.mib) + " MiB", 409);
+  }
+  return plan;
 }
 
 void Broker::desktop_event(std::size_t host, const api::agent::Event& e) {

@@ -240,6 +240,9 @@ class Broker {
                    std::map<std::string, Pending>& retired, LoginResult* out, const std::string& detail);
   void fail_over(std::size_t host);  // its users get desktops on hosts that answer
   std::optional<std::size_t> host_index(const std::string& name) const;
+  // The start-switch-destroy plan that moves session `s` to host `to`, checked by the allocator
+  // (409 no_capacity if it would overcommit `to`); mu_ held.
+  Result<alloc::Plan> move_plan_locked(const Session& s, std::size_t to, const std::vector<HostLoad>& loads) const;
   std::string grow_back();
   void tell(const std::string& session, std::string type, std::string reason);  // an event without endpoint
   std::string balance_hosts();
