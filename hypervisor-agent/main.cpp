@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "labdesk/agent/accel.hpp"
 #include "labdesk/agent/agent.hpp"
 #include "labdesk/common/log.hpp"
 
@@ -31,8 +32,11 @@ int run(int argc, char** argv) {
   auto cfg = labdesk::agent::load_agent_config(config_path);
   auto token = labdesk::read_token_file(cfg.token_file);
   if (check_only) {
+    auto accel = labdesk::agent::choose_accel(cfg.accel, labdesk::agent::probe_kvm());
+    if (!accel) throw labdesk::Failure(accel.error());
     std::cout << "config '" << config_path << "' is valid: host '" << cfg.host << "', " << cfg.images.size()
-              << " image(s), capacity " << cfg.capacity_mib << " MiB\n";
+              << " image(s), capacity " << cfg.capacity_mib << " MiB, desktops on '" << accel->accel << "'\n";
+    if (!accel->warning.empty()) std::cout << "warning: " << accel->warning << "\n";
     return 0;
   }
 

@@ -147,11 +147,11 @@ int run(int argc, const char* const* argv, Io io) {
       for (const auto& h : rows) {
         std::string state = h["state"];
         if (h.value("drained", false)) state += " (drained)";
-        flat.push_back({{"name", h["name"]}, {"state", state},
+        flat.push_back({{"name", h["name"]}, {"state", state}, {"accel", h.value("accel", std::string("?"))},
                         {"memory", std::to_string(h["committed_mib"].get<long>()) + "/" + std::to_string(h["capacity_mib"].get<long>()) + " MiB"},
                         {"cpu", h["cpu"]}, {"net", h["network"]}, {"desktops", h["desktops"]}});
       }
-      table(io.out, flat, {{"name", "HOST"}, {"state", "STATE"}, {"memory", "MEMORY"}, {"cpu", "CPU"}, {"net", "NET"}, {"desktops", "DESKTOPS"}});
+      table(io.out, flat, {{"name", "HOST"}, {"state", "STATE"}, {"accel", "ACCEL"}, {"memory", "MEMORY"}, {"cpu", "CPU"}, {"net", "NET"}, {"desktops", "DESKTOPS"}});
     });
   }
   if (drain->parsed()) {

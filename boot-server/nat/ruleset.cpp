@@ -33,8 +33,7 @@ std::string subnet_of(const std::string& cidr) {
   auto a = net::parse_cidr(cidr);
   if (!a) return cidr;
   std::uint32_t m = a->first & (~std::uint32_t{0} << (32 - a->second));
-  return std::to_string(m >> 24) + "." + std::to_string((m >> 16) & 255) + "." +
-         std::to_string((m >> 8) & 255) + "." + std::to_string(m & 255) + "/" + std::to_string(a->second);
+  return net::format_ipv4(m) + "/" + std::to_string(a->second);
 }
 
 json subnet_json(const std::string& cidr) {

@@ -9,10 +9,6 @@ namespace {
 
 std::string ip_of(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
 
-std::string dotted(std::uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
-         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
-}
 
 struct Subnet {
   std::string network;
@@ -23,7 +19,7 @@ Subnet subnet_of(const std::string& cidr) {
   auto a = net::parse_cidr(cidr);
   if (!a) return {"0.0.0.0", "255.255.255.0"};
   std::uint32_t mask = ~std::uint32_t{0} << (32 - a->second);
-  return {dotted(a->first & mask), dotted(mask)};
+  return {net::format_ipv4(a->first & mask), net::format_ipv4(mask)};
 }
 
 // Used when pxe-assets ships no boot.ipxe template (same contract, same placeholders).

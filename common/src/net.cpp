@@ -24,6 +24,11 @@ std::optional<std::pair<std::uint32_t, int>> parse_cidr(const std::string& text)
   return std::pair{*ip, prefix};
 }
 
+std::string format_ipv4(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) + "." +
+         std::to_string(a & 255);
+}
+
 bool valid_mac(const std::string& s) {
   if (s.size() != 17) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {

@@ -1,5 +1,6 @@
 #include "labdesk/agent/agent.hpp"
 
+#include "labdesk/agent/accel.hpp"
 #include "labdesk/agent/api.hpp"
 
 namespace labdesk::agent {
@@ -20,13 +21,22 @@ http::ServerOptions server_options(const AgentConfig& c, std::string token) {
   return o;
 }
 
+// The config as the agent runs it: accel resolved to what this host can do.
+std::shared_ptr<const AgentConfig> resolved(AgentConfig c, spdlog::logger& log) {
+  auto choice = choose_accel(c.accel, probe_kvm());
+  if (!choice) throw Failure(choice.error());
+  if (!choice->warning.empty()) log.warn("{}", choice->warning);
+  c.accel = choice->accel;
+  return std::make_shared<const AgentConfig>(std::move(c));
+}
+
 }  // namespace
 
 // desktops_ is handed a reference to libvirt_ before libvirt_ is built: Desktops only stores it,
 // and nothing calls it before start().
 Agent::Agent(EventLoop& loop, AgentConfig cfg, std::string token, boost::asio::io_context& io,
              std::shared_ptr<spdlog::logger> log)
-    : cfg_(std::make_shared<const AgentConfig>(std::move(cfg))),
+    : cfg_(resolved(std::move(cfg), *log)),
       log_(log),
       storage_(dirs_of(*cfg_), log),
       desktops_(cfg_, libvirt_, storage_, events_, log),
@@ -48,8 +58,8 @@ void Agent::start() {
   storage_.prepare();
   libvirt_.start();
   server_.start();
-  log_->info("labdesk-agent {} listening on '{}:{}' for host '{}', libvirt '{}'", kVersion, cfg_->listen,
-             server_.port(), cfg_->host, cfg_->uri);
+  log_->info("labdesk-agent {} listening on '{}:{}' for host '{}', libvirt '{}', desktops on '{}'", kVersion,
+             cfg_->listen, server_.port(), cfg_->host, cfg_->uri, cfg_->accel);
 }
 
 void Agent::reload(const AgentConfig& next, std::string token) {
@@ -82,7 +92,7 @@ std::uint16_t Agent::port() const { return server_.port(); }
 api::agent::Health Agent::health() const {
   auto cfg = desktops_.config();
   bool up = libvirt_.connected();
-  return api::agent::Health{up, up ? "connected" : "reconnecting", cfg->uri, cfg->host, cfg->capacity_mib, kVersion};
+  return api::agent::Health{up, up ? "connected" : "reconnecting", cfg->uri, cfg->host, cfg->capacity_mib, kVersion, cfg->accel};
 }
 
 }  // namespace labdesk::agent

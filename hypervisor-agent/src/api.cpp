@@ -112,7 +112,11 @@ http::Router make_router(ApiDeps d) {
     return Response::text(std::string(png->begin(), png->end()), "image/png");
   });
   r.add_async("GET", "/v1/load", [d](const Request&, Reply reply) {
-    d.load.request([reply](const aa::LoadReport& rep) { reply(Response::json(nlohmann::json(rep))); });
+    d.load.request([reply, accel = d.desktops.config()->accel](const aa::LoadReport& rep) {
+      auto report = rep;
+      report.accel = accel;
+      reply(Response::json(nlohmann::json(report)));
+    });
   });
   r.add_async("GET", "/v1/events", [d](const Request& req, Reply reply) {
     auto after = query_number(req, "after", 0, UINT64_MAX);

@@ -45,12 +45,27 @@ const std::array kDesktopKeys{
     key<&AgentConfig::capacity_mib>("capacity_mib", std::nullopt, "memory this host gives to desktops, in MiB"),
     key<&AgentConfig::vnc_listen>("vnc_listen", S("127.0.0.1"), "the host's internal address VNC servers listen on"),
     key<&AgentConfig::vcpus>("vcpus", I{1}, "virtual CPUs per desktop"),
+    key<&AgentConfig::accel>("accel", S("auto"),
+            "\"auto\": KVM with the host's CPU model where /dev/kvm works, else TCG emulation with a warning; "
+            "\"kvm\": KVM or the agent does not start; \"tcg\": always emulated (docs/hosts.md)"),
     key<&AgentConfig::console_password_seconds>("console_password_seconds", I{60},
             "a console (VNC) password opens new connections for this long after it is set; the boot-server asks for a fresh one whenever a viewer needs it (0: no expiry)"),
     key<&AgentConfig::restart_policy>("restart_policy", S("on-crash"), "\"on-crash\" restarts a crashed desktop with the same data disk; \"never\""),
     key<&AgentConfig::max_restarts>("max_restarts", I{3}, "crashes a desktop may have before it stays down"),
     key<&AgentConfig::shutdown_seconds>("shutdown_seconds", I{10},
             "how long stopping a desktop waits for a clean guest shutdown (ACPI power button: the guest syncs and unmounts the data disk) before it is destroyed; 0: destroy at once"),
+};
+const std::array kNetworkKeys{
+    key<&AgentConfig::network_mode>("mode", S("nat"),
+            "\"nat\": a network libvirt runs on this host (its own addresses, the host routes and masquerades); "
+            "\"bridge\": desktops on an existing bridge to the admin's VLAN (addresses from the VLAN's DHCP, connections "
+            "survive live moves between hosts on it); \"none\": no network card (docs/hosts.md)"),
+    key<&AgentConfig::network_name>("name", S("labdesk"), "nat: the libvirt network's name, the same on every host (a moving desktop needs it there)"),
+    key<&AgentConfig::network_bridge>("bridge", S("labdesk0"),
+            "nat: the bridge libvirt makes for the network; bridge: the existing bridge on the admin's VLAN, e.g. \"br0\""),
+    key<&AgentConfig::network_subnet>("subnet", S("192.168.150.0/24"), "nat: the desktops' addresses; the host is the first one"),
+    key<&AgentConfig::network_isolated>("isolated", true,
+            "desktops on this host cannot reach each other, only the host's side and beyond (bridge port isolation)"),
 };
 const std::array kLoadKeys{
     key<&AgentConfig::sample_ms>("sample_ms", I{250}, "time between the two samples of a load report"),
@@ -90,6 +105,7 @@ const std::array kSchema{
     SectionSpec{"desktops", false, true, kDesktopKeys,
                 "no [desktops] section: add one with capacity_mib = MiB this host gives to desktops",
                 "Desktop VMs.", whole<AgentConfig>},
+    SectionSpec{"network", false, false, kNetworkKeys, "", "The desktops' network (docs/hosts.md).", whole<AgentConfig>},
     SectionSpec{"load", false, false, kLoadKeys, "", "Load reports.", whole<AgentConfig>},
     SectionSpec{"migration", false, false, kMigrationKeys, "", "Live migration between hosts (docs/migration.md).",
                 whole<AgentConfig>},
@@ -123,6 +139,32 @@ AgentConfig build(const config::Tree& t) {
     im.initrd = absolute_in(c.images_dir, im.initrd);
   }
   return c;
+}
+
+// Linux interface names: 1-15 characters, no '/', ':' or space.
+bool interface_name(const std::string& s) {
+  if (s.empty() || s.size() > 15) return false;
+  for (char ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') return false;
+  }
+  return true;
+}
+
+template <typename Problem>
+void validate_network(const AgentConfig& c, Problem& problem) {
+  if (c.network_mode != "nat" && c.network_mode != "bridge" && c.network_mode != "none") {
+    problem("network.mode", "unknown network mode '" + c.network_mode + "': use \"nat\", \"bridge\" or \"none\"");
+    return;
+  }
+  if (c.network_mode == "none") return;
+  if (!interface_name(c.network_bridge)) {
+    problem("network.bridge", "bridge '" + c.network_bridge + "' is not an interface name: use 1-15 letters, digits, '-', '_' or '.'");
+  }
+  if (c.network_mode != "nat") return;
+  if (!check_session(c.network_name)) {
+    problem("network.name", "network name '" + c.network_name + "' is not usable: use 1-64 letters, digits, '.', '_' or '-'");
+  }
+  if (auto why = subnet_problem(c.network_subnet); !why.empty()) problem("network.subnet", why);
 }
 
 void validate(const AgentConfig& c, const config::Tree& t, config::Problems& problems) {
@@ -163,6 +205,9 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
     problem("desktops.console_password_seconds", "console_password_seconds " + std::to_string(c.console_password_seconds) + " must be 0..86400");
   }
   if (c.vcpus < 1 || c.vcpus > 64) problem("desktops.vcpus", "vcpus " + std::to_string(c.vcpus) + " must be 1..64");
+  if (c.accel != "auto" && c.accel != "kvm" && c.accel != "tcg") {
+    problem("desktops.accel", "unknown accel '" + c.accel + "': use \"auto\", \"kvm\" or \"tcg\"");
+  }
   if (c.restart_policy != "on-crash" && c.restart_policy != "never") {
     problem("desktops.restart_policy", "unknown restart_policy '" + c.restart_policy + "': use \"on-crash\" or \"never\"");
   }
@@ -170,6 +215,7 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
   if (c.shutdown_seconds < 0 || c.shutdown_seconds > 300) {
     problem("desktops.shutdown_seconds", "shutdown_seconds '" + std::to_string(c.shutdown_seconds) + "' must be 0..300");
   }
+  validate_network(c, problem);
   if (c.sample_ms < 10 || c.sample_ms > 10000) problem("load.sample_ms", "sample_ms " + std::to_string(c.sample_ms) + " must be 10..10000");
   if (c.cache_ms < 0) problem("load.cache_ms", "cache_ms must be 0 or more");
   if (!c.migration_peer_uri.empty() && c.migration_peer_uri.find("://") == std::string::npos) {
@@ -213,6 +259,10 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
 }
 
 }  // namespace
+
+NetworkSpec AgentConfig::network() const {
+  return NetworkSpec{network_mode, network_name, network_bridge, network_subnet, network_isolated};
+}
 
 const ImageConfig* AgentConfig::image(std::string_view name) const {
   for (const auto& im : images) {

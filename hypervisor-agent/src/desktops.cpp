@@ -25,6 +25,8 @@ DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std
   s.memory_mib = memory_mib;
   s.max_memory_mib = meta.max_memory_mib;
   s.vcpus = cfg.vcpus;
+  s.accel = cfg.accel;
+  s.network = cfg.network();
   s.base = image.base;
   s.kernel = image.kernel;
   s.initrd = image.initrd;
@@ -98,6 +100,15 @@ aa::Event Desktops::event(std::string type, const std::string& name, const Deskt
   return e;
 }
 
+Result<void> Desktops::network_ready(const AgentConfig& cfg) {
+  const NetworkSpec net = cfg.network();
+  if (net.mode != "nat") return {};  // a bridge is the admin's; libvirt names a missing one at start
+  auto made = libvirt_.ensure_network(net.name, render_network_xml(net));
+  if (!made) return std::unexpected(made.error());
+  if (*made) log_->info("desktops' network '{}' runs: NAT on bridge '{}', subnet '{}'", net.name, net.bridge, net.subnet);
+  return {};
+}
+
 Result<int> Desktops::start_domain(const std::string& name, const DesktopMeta& meta, std::int64_t memory_mib,
                                    const std::string& password) {
   auto cfg = config();
@@ -105,6 +116,7 @@ Result<int> Desktops::start_domain(const std::string& name, const DesktopMeta& m
   if (!image) {
     return fail("unknown_image", "image '" + meta.image + "' is not in this host's catalog: GET /v1/images lists them", 400);
   }
+  if (auto r = network_ready(*cfg); !r) return std::unexpected(r.error());
   auto overlay = storage_.create_overlay(name, image->base);
   if (!overlay) return std::unexpected(overlay.error());
   DomainSpec spec = make_spec(*cfg, *image, name, meta, memory_mib, password, password_valid_to(*cfg), storage_);

@@ -142,7 +142,8 @@ std::optional<DesktopMeta> parse_metadata(std::string_view xml) {
 std::string render_domain_xml(const DomainSpec& s) {
   auto e = [](const std::string& v) { return xml_escape(v); };
   std::ostringstream o;
-  o << "<domain type='qemu'>\n"
+  const bool kvm = s.accel == "kvm";
+  o << "<domain type='" << (kvm ? "kvm" : "qemu") << "'>\n"
     << "  <name>" << e(s.name) << "</name>\n"
     << "  <metadata>\n" << render_metadata(s.meta) << "  </metadata>\n"
     << "  <memory unit='MiB'>" << s.max_memory_mib << "</memory>\n"
@@ -159,7 +160,10 @@ std::string render_domain_xml(const DomainSpec& s) {
   }
   o << "  </os>\n"
     << "  <features><acpi/></features>\n"
-    << "  <cpu mode='custom' match='exact' check='none'><model fallback='allow'>qemu64</model></cpu>\n"
+    // host-model, not host-passthrough: libvirt pins the named model and its features, so a
+    // desktop can move live to another host with the same or a newer CPU.
+    << (kvm ? "  <cpu mode='host-model' check='partial'/>\n"
+            : "  <cpu mode='custom' match='exact' check='none'><model fallback='allow'>qemu64</model></cpu>\n")
     << "  <on_poweroff>destroy</on_poweroff>\n"
     << "  <on_reboot>restart</on_reboot>\n"
     << "  <on_crash>destroy</on_crash>\n"
@@ -185,7 +189,8 @@ std::string render_domain_xml(const DomainSpec& s) {
       << "      <target port='0'/>\n"
       << "    </serial>\n";
   }
-  o << render_graphics(s.vnc_listen, s.vnc_password, s.vnc_password_valid_to)
+  o << render_interface(s.network)
+    << render_graphics(s.vnc_listen, s.vnc_password, s.vnc_password_valid_to)
     << "    <video><model type='vga' vram='16384' heads='1'/></video>\n"
     << "    <memballoon model='virtio'>\n"
     << "      <stats period='2'/>\n"

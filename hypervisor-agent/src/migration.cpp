@@ -50,6 +50,7 @@ Result<aa::MigrationTarget> Desktops::prepare_incoming(const aa::IncomingMigrati
   if (!image) {
     return fail("unknown_image", "image '" + req.image + "' is not in this host's catalog: GET /v1/images lists them", 400);
   }
+  if (auto r = network_ready(*cfg); !r) return std::unexpected(r.error());
   if (auto here = libvirt_.running(req.desktop); !here) return std::unexpected(here.error());
   else if (*here) return fail("in_use", "desktop '" + req.desktop + "' already runs on host '" + cfg->host + "'", 409);
   {
@@ -89,6 +90,7 @@ Result<aa::MigrationTarget> Desktops::prepare_incoming(const aa::IncomingMigrati
   t.console_log = p.console_log;
   t.kernel = p.kernel;
   t.initrd = p.initrd;
+  t.accel = cfg->accel;
   log_->info("ready for desktop '{}' to arrive (image '{}', overlay '{}')", req.desktop, req.image, t.overlay);
   return t;
 }
@@ -99,6 +101,11 @@ Result<aa::MigrationReport> Desktops::migrate_out(const std::string& name, const
   if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
   if (target.peer_uri.empty() || target.overlay.empty()) {
     return fail("bad_request", "target needs peer_uri and overlay: POST /v1/migrations on the destination gives them", 400);
+  }
+  if (!target.accel.empty() && target.accel != cfg->accel) {
+    return fail("accel_mismatch", "desktop '" + name + "' runs with '" + cfg->accel + "' and host '" + target.host + "' with '" +
+                                      target.accel + "': a desktop moves live only between hosts with the same accel",
+                409);
   }
   adopt(name);  // brought here by hand (virsh) a moment ago: libvirt's event may still be queued
   DesktopMeta meta;

@@ -41,6 +41,7 @@ class FakeAgent final : public broker::AgentPort {
     api::agent::LoadReport r;
     r.host = host_;
     r.cpu_pct = cpu_pct;
+    r.accel = accel;
     r.committed_mib = committed_locked();
     return r;
   }
@@ -178,7 +179,7 @@ class FakeAgent final : public broker::AgentPort {
       return fail("in_use", "desktop '" + in.desktop + "' is already here", 409);
     }
     return api::agent::MigrationTarget{host_, "fake+tcp://" + host_ + "/system", "tcp://" + host_, "10.1.0." + host_,
-                                       "/overlays/" + in.desktop + ".qcow2", "", "", "", ""};
+                                       "/overlays/" + in.desktop + ".qcow2", "", "", "", "", accel};
   }
   Result<api::agent::MigrationReport> migrate(const std::string& name, const api::agent::MigrationTarget& to) override {
     FakeAgent* dest = nullptr;
@@ -190,6 +191,7 @@ class FakeAgent final : public broker::AgentPort {
       if (it == desktops.end()) return fail("not_found", "no running desktop '" + name + "'", 404);
       if (fail_migrations) return fail("migration_failed", "libvirt could not migrate '" + name + "': it keeps running here", 502);
       if (!peers || !peers->contains(to.host)) return fail("migration_failed", "no libvirtd at '" + to.peer_uri + "'", 502);
+      if (to.accel != accel) return fail("accel_mismatch", "desktop '" + name + "' runs with '" + accel + "', host '" + to.host + "' with '" + to.accel + "'", 409);
       dest = peers->at(to.host);
       d = it->second;
       push_event_locked("migrated", d, "migrated");
@@ -238,6 +240,7 @@ class FakeAgent final : public broker::AgentPort {
   // > 0: a new desktop's guest has drawn its desktop only after this many list() calls.
   int boot_lists = 0;
   double cpu_pct = 0;
+  std::string accel = "tcg";  // what the real agent resolved [desktops] accel to
   int created = 0;
   int destroyed = 0;
   int console_passwords = 0;

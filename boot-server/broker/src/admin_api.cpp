@@ -50,7 +50,7 @@ json BrokerApi::hosts_json() {
     out.push_back({{"name", spec.name}, {"capacity_mib", spec.capacity_mib},
                    {"reserved_mib", spec.reserved_mib}, {"committed_mib", committed},
                    {"state", state_name(loads[h].state)}, {"drained", broker_.drained(h)}, {"cpu", loads[h].cpu},
-                   {"network", loads[h].network}, {"query_seconds", loads[h].query_seconds},
+                   {"network", loads[h].network}, {"query_seconds", loads[h].query_seconds}, {"accel", loads[h].accel},
                    {"desktops", desktops}});
   }
   return out;

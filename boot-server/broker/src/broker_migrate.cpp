@@ -116,7 +116,9 @@ std::vector<std::size_t> Broker::destinations(std::size_t from) {
     std::vector<std::int64_t> used(c.hosts.size(), 0);
     for (const auto& vm : c.users) used[vm.host] += vm.mib;
     for (std::size_t h = 0; h < c.hosts.size(); ++h) {
-      if (h != from && c.hosts[h].usable() - used[h] > 0) free.push_back({c.hosts[h].usable() - used[h], h});
+      // A desktop moves live only between hosts with the same accelerator (KVM to TCG fails).
+      bool same_accel = loads[h].accel.empty() || loads[from].accel.empty() || loads[h].accel == loads[from].accel;
+      if (h != from && same_accel && c.hosts[h].usable() - used[h] > 0) free.push_back({c.hosts[h].usable() - used[h], h});
     }
   }
   std::sort(free.begin(), free.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -139,7 +141,7 @@ Result<DrainReport> Broker::drain(const std::string& host) {
   }
   DrainReport report{host, {}, {}};
   for (const auto& id : on_host) {
-    std::string why = "no other host has room";
+    std::string why = "no other host that runs desktops the same way (accel) has room";
     bool moved = false;
     for (std::size_t to : destinations(*h)) {
       auto r = move_live(id, hosts_.spec(to).name);

@@ -46,7 +46,7 @@ std::vector<HostLoad> HostTable::loads() {
     double net = 0;
     for (const auto& nic : report->nics) net = std::max(net, nic.utilization);
     std::lock_guard lock(mu_);
-    entries_[i].load = HostLoad{HostState::up, report->cpu_pct / 100.0, net, seconds, {}};
+    entries_[i].load = HostLoad{HostState::up, report->cpu_pct / 100.0, net, seconds, {}, report->accel};
     for (const auto& d : report->desktops) {
       entries_[i].load.desktop_cpu[d.name] = d.cpu_pct / 100.0 / static_cast<double>(std::max<std::int64_t>(1, report->cpus));
     }

@@ -2,6 +2,7 @@
 // life of a desktop, crashes, agent restarts and libvirtd restarts.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -173,6 +174,12 @@ TEST_CASE("agent on libvirtd: create, VNC password, balloon, crash restart, over
   REQUIRE(load);
   CHECK((*load)["host"] == "itest");
   CHECK((*load)["committed_mib"] == 256);
+  // accel = "auto": KVM where this machine has it, TCG otherwise, and the domain says the same.
+  const std::string accel = ::access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "tcg";
+  CHECK((*load)["accel"] == accel);
+  CHECK((*a.client->get_json("/v1/health"))["accel"] == accel);
+  CHECK(itest::run({"/bin/sh", "-c", "virsh -c qemu:///system dumpxml " + name + " | grep -q \"<domain type='" +
+                                         (accel == "kvm" ? "kvm" : "qemu") + "'\""}) == 0);
   REQUIRE((*load)["desktops"].size() == 1);
   CHECK((*load)["desktops"][0]["name"] == name);
 

@@ -46,6 +46,11 @@ cleanup() {
     kill -9 "$(cat "$f")" 2>/dev/null || true
   done
   stop_libvirtd
+  # the dnsmasq of each network libvirt ran (the desktops' NAT network)
+  for f in "$RUN"/network/*.pid; do
+    [ -e "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true
+  done
   local pid
   pid=$(pid_of "$VIRTLOGD_PID")
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
@@ -54,6 +59,15 @@ cleanup() {
 inner() {
   mount --make-rprivate /
   ip link set lo up
+  # sysfs of this network namespace (as `ip netns exec` does): libvirt sets a bridge port's
+  # isolation through /sys/class/net, which otherwise shows the machine's own interfaces. The
+  # cgroup mounts under it are carried over.
+  local cg
+  cg=$(mktemp -d)
+  mount --rbind /sys/fs/cgroup "$cg"
+  mount -t sysfs sysfs /sys
+  mount --rbind "$cg" /sys/fs/cgroup
+  umount -l "$cg" && rmdir "$cg"
   # libvirt resolves its compiled-in QEMU user before reading qemu.conf; where the package's
   # user is missing, give this namespace (only) a passwd/group that has it.
   if ! getent passwd libvirt-qemu >/dev/null || ! getent group libvirt-qemu >/dev/null; then

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "labdesk/agent/network.hpp"
 #include "labdesk/common/config_tree.hpp"
 
 namespace labdesk::agent {
@@ -45,10 +46,19 @@ struct AgentConfig {
   std::int64_t capacity_mib = 0;
   std::string vnc_listen;
   std::int64_t vcpus = 1;
+  // "auto" | "kvm" | "tcg" as configured; the running agent's copy holds what it resolved to
+  // ("kvm" | "tcg", see accel.hpp).
+  std::string accel;
   std::int64_t console_password_seconds = 60;  // 0: console passwords never expire
   std::string restart_policy;  // "on-crash" | "never"
   std::int64_t max_restarts = 0;
   std::int64_t shutdown_seconds = 10;
+  // [network]
+  std::string network_mode;
+  std::string network_name;
+  std::string network_bridge;
+  std::string network_subnet;
+  bool network_isolated = true;
   // [load]
   std::int64_t sample_ms = 0;
   std::int64_t cache_ms = 0;
@@ -63,6 +73,7 @@ struct AgentConfig {
   std::vector<ImageConfig> images;
 
   [[nodiscard]] const ImageConfig* image(std::string_view name) const;
+  [[nodiscard]] NetworkSpec network() const;
   friend bool operator==(const AgentConfig&, const AgentConfig&) = default;
 };
 

@@ -96,6 +96,8 @@ class Desktops {
   void handle(const LifecycleEvent& e);
   void handle_crash(const std::string& name, const std::string& detail);
   void adopt(const std::string& name);
+  // The NAT network the desktops' cards are plugged into, running (mode "nat" only).
+  Result<void> network_ready(const AgentConfig& cfg);
   Result<int> start_domain(const std::string& name, const DesktopMeta& meta, std::int64_t memory_mib,
                            const std::string& password);
   std::string random_password();

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "labdesk/agent/network.hpp"
+
 namespace labdesk::agent {
 
 inline constexpr std::string_view kMetadataNs = "https://labdesk.dev/xmlns/agent/1";
@@ -45,6 +47,7 @@ struct DomainSpec {
   std::int64_t memory_mib = 0;      // currentMemory: the balloon target
   std::int64_t max_memory_mib = 0;  // memory: what the balloon may grow back to
   std::int64_t vcpus = 1;
+  std::string accel = "tcg";  // "kvm": hardware virtualization, the host's CPU model; "tcg": emulated
   std::string base;     // read-only backing file of the overlay (documentation in the XML only)
   std::string kernel;   // "" → boot from vda
   std::string initrd;
@@ -55,6 +58,7 @@ struct DomainSpec {
   std::string vnc_password_valid_to;
   std::string console_socket;  // serial on this unix socket (logged to console_log)
   std::string console_log;     // without a socket: serial written to this file; both "" → none
+  NetworkSpec network;         // mode "none": no network card
 };
 
 std::string render_domain_xml(const DomainSpec& spec);

@@ -128,6 +128,10 @@ class Libvirt {
   Result<void> migrate(const std::string& name, const MigrationRequest& req);
   // The last completed job (on a destination: the incoming migration, with its downtime).
   Result<JobStats> completed_job(const std::string& name);
+  // Makes the network `name` run: defined from `xml` (persistent, autostarted with libvirtd)
+  // where libvirt has none by that name, started where it is defined but down. A network an
+  // admin defined is used as it is. Result<true> when this call defined or started it.
+  Result<bool> ensure_network(const std::string& name, const std::string& xml);
 
   struct Impl;
 

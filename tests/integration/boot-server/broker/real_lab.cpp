@@ -60,6 +60,15 @@ BrokerLab::BrokerLab(LabOptions opt) : opt_(std::move(opt)) {
                "a master br0 up && ip -n " + ns + " addr add " + pc_ip(i) + "/24 dev " + veth + "b && ip -n " + ns +
                " link set " + veth + "b up && ip -n " + ns + " link set lo up") == 0);
   }
+  if (opt_.network == "bridge") {
+    // The admin's VLAN: a bridge with its own DHCP server (as a school network has), not libvirt's.
+    REQUIRE(sh("ip link add br-desk type bridge && ip addr add 10.66.0.1/24 dev br-desk && ip link set br-desk up") == 0);
+    desk_dhcp_ = std::make_unique<Child>(
+        std::vector<std::string>{"/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
+                                 "--interface=br-desk", "--bind-interfaces", "--dhcp-range=10.66.0.10,10.66.0.200,1h",
+                                 "--dhcp-leasefile=" + path() + "/desk.leases", "--pid-file=" + path() + "/desk-dhcp.pid"},
+        path() + "/desk-dhcp.log");
+  }
   const std::string assets = bin("pxe-assets");
   fs::create_directories(path() + "/images");
   for (const char* f : {"vmlinuz", "desktop/initrd.cpio.gz", "desktop/base.qcow2"}) {
@@ -88,10 +97,41 @@ BrokerLab::~BrokerLab() {
   for (int pid : dnsmasq_pids()) ::kill(pid, SIGKILL);  // one a killed boot-server left behind
   for (const auto& ns : pc_ns_) sh("ip netns del " + ns + " 2>/dev/null");
   sh("ip link del br0 2>/dev/null");
+  if (desk_dhcp_) desk_dhcp_->stop(SIGTERM, 5s);
+  desk_dhcp_.reset();
+  sh("ip link del br-desk 2>/dev/null");
   // VMs this test started in the sandbox's libvirtd (the next test case may share it).
   if (opt_.libvirt_uri == "qemu:///system") {
     sh("for d in $(virsh -c qemu:///system list --name 2>/dev/null); do virsh -c qemu:///system destroy \"$d\" >/dev/null 2>&1; done");
+    // and the desktops' NAT network the agent had it define (its dnsmasq, bridge and rules).
+    sh("virsh -c qemu:///system net-destroy labdesk >/dev/null 2>&1; virsh -c qemu:///system net-undefine labdesk >/dev/null 2>&1");
   }
+}
+
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string network_section(const std::string& mode, std::size_t i) {
+  if (mode == "nat") {
+    return "[network]\nmode = \"nat\"\nbridge = \"ldnat" + std::to_string(i) + "\"\nsubnet = \"192.168." +
+           std::to_string(150 + i) + ".0/24\"\n";
+  }
+  if (mode == "bridge") return "[network]\nmode = \"bridge\"\nbridge = \"br-desk\"\n";
+  return "[network]\nmode = \"none\"\n";
+}
+
+}  // namespace
+
+void BrokerLab::type_on_console(std::size_t host, const std::string& desktop, const std::string& line) const {
+  const std::string sock = agent_dir(host) + "/console/" + desktop + ".sock";
+  // The connection stays open while QEMU feeds the guest's 16-byte UART FIFO: what is still
+  // queued when it closes is dropped.
+  REQUIRE(sh("{ printf '%s\\n' " + shell_quote(line) + "; sleep 3; } | socat -u - UNIX-CONNECT:" + sock) == 0);
 }
 
 void BrokerLab::write_agent(std::size_t i) {
@@ -103,8 +143,10 @@ void BrokerLab::write_agent(std::size_t i) {
       << "[libvirt]\nuri = \"" << opt_.libvirt_uri << "\"\n"
       << "[storage]\nimages_dir = \"" << path() << "/images\"\noverlay_dir = \"" << root << "/overlays\"\n"
       << "data_dir = \"" << data_dir(i) << "\"\nconsole_dir = \"" << root << "/console\"\ndata_disk_mib = 64\n"
+      << (opt_.console_input ? "console_mode = \"unix\"\n" : "")
       << "[desktops]\ncapacity_mib = " << opt_.capacity_mib << "\nvnc_listen = \"10.77.0.1\"\nmax_restarts = 2\n"
       << "[load]\nsample_ms = 100\n"
+      << network_section(opt_.network, i)
       << (opt_.migration ? "[migration]\npeer_uri = \"qemu+tcp://127.0.0." + std::to_string(11 + i) +
                                "/system\"\nunproven_shared_storage = true\n"
                          : "")

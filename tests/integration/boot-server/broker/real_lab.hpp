@@ -36,6 +36,12 @@ struct LabOptions {
   // mount and UTS namespace (its own host name and UUID), listening on 127.0.0.(11+i) over TCP;
   // the agents' [migration] points at it, the data area being the shared stand-in folder.
   bool migration = false;
+  // The desktops' network ([network] mode): "none"; "nat": each host its own libvirt NAT network
+  // (one name, bridge ldnat<i>, subnet 192.168.(150+i).0/24); "bridge": every host's desktops on
+  // the test's bridge br-desk (10.66.0.1/24, a DHCP server of its own: the admin's VLAN).
+  std::string network = "none";
+  // Serial consoles on sockets the test types into (console_mode "unix"): commands for the guest.
+  bool console_input = false;
 };
 
 // An HTTP answer seen from a lab PC: status (0 = no answer) and the body as JSON (null if none).
@@ -46,6 +52,8 @@ struct PcAnswer {
 
 class BrokerLab {
  public:
+  // Types `line` and Enter on the serial console of `desktop` on host `host` (console_input).
+  void type_on_console(std::size_t host, const std::string& desktop, const std::string& line) const;
   explicit BrokerLab(LabOptions opt);
   ~BrokerLab();
   BrokerLab(const BrokerLab&) = delete;
@@ -108,6 +116,7 @@ class BrokerLab {
   std::vector<std::unique_ptr<Child>> agents_;
   std::vector<std::unique_ptr<http::Client>> agent_clients_;
   std::unique_ptr<Child> server_;
+  std::unique_ptr<Child> desk_dhcp_;  // network "bridge": the VLAN's DHCP server
   std::unique_ptr<http::Client> admin_;
   int server_starts_ = 0;
 };

@@ -65,6 +65,7 @@ void honours_the_contract(broker::AgentPort& a, Host host = {}) {
   auto idle = a.load();
   REQUIRE(idle);
   CHECK(idle->committed_mib == 0);
+  CHECK((idle->accel == "kvm" || idle->accel == "tcg"));
 
   auto made = a.create(spec("alice", 512, 1024));
   REQUIRE_MESSAGE(made, (made ? "" : made.error().message));

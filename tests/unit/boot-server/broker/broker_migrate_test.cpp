@@ -171,3 +171,32 @@ TEST_CASE("drain where desktops cannot move live: they stay and are reported, th
   lab.login("bob");
   CHECK(lab.broker->sessions().at(1).host != s.host);
 }
+
+TEST_CASE("drain moves a desktop only to a host with the same accelerator (KVM and TCG hosts do not mix)") {
+  Lab lab(alloc::Mode::handoff, 3);
+  lab.migratable();
+  for (const char* u : {"u1", "u2"}) lab.login(u);  // 4096 MiB each on 4096 MiB hosts: one host is empty
+  std::set<std::size_t> used;
+  for (const auto& s : lab.broker->sessions()) used.insert(s.host);
+  REQUIRE(used.size() == 2);
+  std::size_t empty = 0;
+  while (used.contains(empty)) ++empty;
+  const auto s = lab.broker->sessions().at(0);
+  const std::string name = "host" + std::to_string(s.host);
+
+  lab.agents[empty]->accel = "kvm";  // the only host with room, but it runs KVM
+  lab.clock.advance(std::chrono::seconds(5));  // past the load cache: the broker hears it
+  auto r = lab.broker->drain(name);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(r->moved.empty());
+  REQUIRE(r->failed.size() == 1);
+  CHECK(r->failed[0].second.find("same way (accel)") != std::string::npos);
+  CHECK(lab.agents[empty]->desktops.empty());
+
+  lab.agents[empty]->accel = "tcg";
+  lab.clock.advance(std::chrono::seconds(5));
+  r = lab.broker->drain(name);
+  REQUIRE(r.has_value());
+  CHECK(r->moved.size() == 1);
+  CHECK(lab.broker->sessions().at(0).host == empty);
+}

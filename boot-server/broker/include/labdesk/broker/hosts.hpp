@@ -28,6 +28,7 @@ struct HostLoad {
   double network = 0;  // 0..1
   double query_seconds = 0;
   std::map<std::string, double> desktop_cpu;  // desktop name → its share of the host's CPU, 0..1
+  std::string accel;  // "kvm" | "tcg" as the agent last said; "" → not known yet
 };
 
 struct HostTableOptions {

@@ -36,6 +36,7 @@ struct Health {
   std::string host;     // the agent's host name from its config
   std::int64_t capacity_mib = 0;
   std::string version;
+  std::string accel;  // what desktops run with: "kvm" | "tcg"
 };
 
 struct ImageInfo {
@@ -121,6 +122,7 @@ struct MigrationTarget {
   std::string console_log;
   std::string kernel;
   std::string initrd;
+  std::string accel;  // the destination's accelerator: a desktop moves live only between equals
 };
 
 struct MigrateDesktop {
@@ -164,6 +166,7 @@ struct LoadReport {
   std::string host;
   double cpu_pct = 0;  // host CPU from two /proc/stat samples (100 = every core busy)
   std::int64_t cpus = 1;  // online cores: a desktop's cpu_pct / cpus is its share of the host
+  std::string accel;      // what desktops run with: "kvm" | "tcg"
   std::int64_t mem_total_mib = 0;
   std::int64_t mem_used_mib = 0;
   std::int64_t committed_mib = 0;  // memory given to desktops
@@ -189,7 +192,7 @@ struct EventBatch {
   std::uint64_t next = 0;  // pass as ?after= next time
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Health, ok, libvirt, uri, host, capacity_mib, version)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Health, ok, libvirt, uri, host, capacity_mib, version, accel)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImageInfo, name, base, direct_kernel)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CreateDesktop, user, session, image, memory_mib, max_memory_mib, tier, data_later)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Vnc, host, port, password)
@@ -199,14 +202,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ConsolePassword, valid_seconds)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetireData, mode)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetiredData, user, mode, found, archived_to)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IncomingMigration, desktop, image)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MigrationTarget, host, peer_uri, migrate_uri, vnc_listen, overlay, console_socket, console_log, kernel, initrd)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MigrationTarget, host, peer_uri, migrate_uri, vnc_listen, overlay, console_socket, console_log, kernel, initrd, accel)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MigrateDesktop, target)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MigrationReport, desktop, host, total_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Arrival, desktop, downtime_ms, elapsed_ms, memory_bytes, disk_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MemoryReport, requested_mib, actual_mib)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(NicLoad, name, rx_bytes_per_s, tx_bytes_per_s, speed_mbps, utilization)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DesktopLoad, name, cpu_pct, memory_mib)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadReport, host, cpu_pct, cpus, mem_total_mib, mem_used_mib, committed_mib, nics, desktops, sample_window_s)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoadReport, host, cpu_pct, cpus, accel, mem_total_mib, mem_used_mib, committed_mib, nics, desktops, sample_window_s)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Event, seq, type, desktop, user, session, detail, vnc)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EventBatch, events, next)
 
