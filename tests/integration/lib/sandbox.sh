@@ -62,12 +62,15 @@ inner() {
   # sysfs of this network namespace (as `ip netns exec` does): libvirt sets a bridge port's
   # isolation through /sys/class/net, which otherwise shows the machine's own interfaces. The
   # cgroup mounts under it are carried over.
-  local cg
-  cg=$(mktemp -d)
-  mount --rbind /sys/fs/cgroup "$cg"
-  mount -t sysfs sysfs /sys
-  mount --rbind "$cg" /sys/fs/cgroup
-  umount -l "$cg" && rmdir "$cg"
+  # A host inside a sandbox (same network namespace) has it already.
+  if ! grep -q '^sandbox-sysfs /sys ' /proc/mounts; then
+    local cg
+    cg=$(mktemp -d)
+    mount --rbind /sys/fs/cgroup "$cg"
+    mount -t sysfs sandbox-sysfs /sys
+    mount --rbind "$cg" /sys/fs/cgroup
+    umount -l "$cg" && rmdir "$cg"
+  fi
   # libvirt resolves its compiled-in QEMU user before reading qemu.conf; where the package's
   # user is missing, give this namespace (only) a passwd/group that has it.
   if ! getent passwd libvirt-qemu >/dev/null || ! getent group libvirt-qemu >/dev/null; then

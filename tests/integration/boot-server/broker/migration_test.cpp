@@ -1,7 +1,9 @@
 // Live migration between two real hosts (each its own libvirtd, host name and UUID, TCG): the
 // boot-server moves a running desktop, the same guest runs on (its serial counter and uptime go
 // on, no reboot), the lab PC reaches it through the same port with the new password, and nothing
-// of it is left on the old host.
+// of it is left on the old host. The desktops are on one bridge across the hosts (the admin's
+// VLAN, [network] mode "bridge"), and a TCP connection the guest holds to a server there carries
+// its counter across both moves without a break.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -44,6 +46,17 @@ std::vector<int> ticks(BrokerLab& lab, std::size_t host, const std::string& desk
   return out;
 }
 
+// The counter lines "tcp N" the server received over the guest's one connection.
+std::vector<int> tcp_lines(const std::string& file) {
+  std::vector<int> out;
+  static const std::regex re(R"(^tcp (\d+)$)");
+  for (const auto& l : lines_with(file, "tcp ")) {
+    std::smatch m;
+    if (std::regex_search(l, m, re)) out.push_back(std::stoi(m[1]));
+  }
+  return out;
+}
+
 bool has_desktop(BrokerLab& lab, std::size_t host, const std::string& desktop) {
   auto r = lab.agent(host).get_json("/v1/desktops");
   if (!r) return false;
@@ -57,7 +70,8 @@ bool has_desktop(BrokerLab& lab, std::size_t host, const std::string& desktop) {
 
 TEST_CASE("live migration between two real hosts on TCG: the same guest runs on, the lab PC follows, nothing is left behind") {
   BrokerLab lab(LabOptions{.libvirt_uri = "qemu:///system", .agents = 2, .capacity_mib = 768, .tiers = "[256]",
-                           .vnc_ready_seconds = 120, .pcs = 1, .shared_data = true, .migration = true});
+                           .vnc_ready_seconds = 120, .pcs = 1, .shared_data = true, .migration = true,
+                           .network = "bridge", .console_input = true});
   lab.start_server();
   lab.add_user("alice");
   const json a = lab.login(0, "alice");
@@ -67,6 +81,16 @@ TEST_CASE("live migration between two real hosts on TCG: the same guest runs on,
   const std::size_t from = s["host"] == "host0" ? 0 : 1;
   const std::size_t to = 1 - from;
   REQUIRE(wait_until([&] { return last_tick(lab, from, desktop).n >= 3; }, 60s));
+
+  // A connection from the guest to a server on the VLAN, one counter line a second (seed 003).
+  REQUIRE_MESSAGE(wait_until([&] { return !lines_with(lab.agent_dir(from) + "/console/" + desktop + ".log", "LABDESK: net eth0 ip=10.66.").empty(); }, 90s),
+                  read_file(lab.agent_dir(from) + "/console/" + desktop + ".log"));
+  const std::string received = lab.path() + "/tcp-received.txt";
+  Child server({"/usr/bin/socat", "-u", "TCP-LISTEN:7001,bind=10.66.0.1,reuseaddr", "OPEN:" + received + ",creat,append"},
+               lab.path() + "/tcp-server.log");
+  REQUIRE(wait_until([&] { return run({"/bin/sh", "-c", "ss -ltn | grep -q 10.66.0.1:7001"}) == 0; }, 10s));
+  lab.type_on_console(from, desktop, "(n=0; while :; do n=$((n+1)); echo \"tcp $n\"; sleep 1; done) | nc 10.66.0.1 7001 &");
+  REQUIRE(wait_until([&] { return tcp_lines(received).size() >= 3; }, 30s));
 
   for (int round = 0; round < 2; ++round) {
     const std::size_t src = round == 0 ? from : to;
@@ -121,6 +145,17 @@ TEST_CASE("live migration between two real hosts on TCG: the same guest runs on,
               << ", downtime_ms " << (*moved)["downtime_ms"] << "\n";
   }
   CHECK(lab.metrics().find("labdesk_migrations_total 2") != std::string::npos);
+
+  // The connection outlived both moves: the server still has it, and its counter went on with
+  // no line lost or doubled after them.
+  const std::size_t after_moves = tcp_lines(received).size();
+  CHECK(wait_until([&] { return tcp_lines(received).size() >= after_moves + 3; }, 30s));
+  CHECK(server.running());  // socat without fork ends with its one connection
+  const auto counted = tcp_lines(received);
+  REQUIRE_FALSE(counted.empty());
+  CHECK(counted.front() == 1);
+  for (std::size_t i = 1; i < counted.size(); ++i) CHECK(counted[i] == counted[i - 1] + 1);
+  std::cout << "MEASURE TCP connection across 2 live moves: " << counted.size() << " lines, one connection\n";
 
   auto out = lab.pc_call(0, "POST", "/v1/sessions/" + a["session"].get<std::string>() + "/logout", nullptr, a["token"]);
   CHECK(out.status == 204);
