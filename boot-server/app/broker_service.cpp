@@ -29,7 +29,7 @@ class NoAgent final : public broker::AgentPort {
   Result<api::agent::MigrationReport> migrate(const std::string&, const api::agent::MigrationTarget&) override {
     return missing();
   }
-  Result<api::agent::Arrival> finish_incoming(const std::string&) override { return missing(); }
+  Result<api::agent::Arrival> finish_incoming(const std::string&, std::chrono::milliseconds) override { return missing(); }
 
  private:
   std::unexpected<Error> missing() const {

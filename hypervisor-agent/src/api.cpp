@@ -103,7 +103,9 @@ http::Router make_router(ApiDeps d) {
     return answer(d.desktops.migrate_out(req.params.at("name"), m->target));
   });
   r.add("POST", "/v1/migrations/{name}/finish", [d](const Request& req) {
-    return answer(d.desktops.finish_incoming(req.params.at("name")));
+    auto wait = query_number(req, "wait_ms", 0, 10000);
+    if (!wait) return Response::error(wait.error());
+    return answer(d.desktops.finish_incoming(req.params.at("name"), std::chrono::milliseconds(*wait)));
   });
   r.add("GET", "/v1/desktops/{name}/memory", [d](const Request& req) { return answer(d.desktops.memory(req.params.at("name"))); });
   r.add("GET", "/v1/desktops/{name}/screenshot", [d](const Request& req) {

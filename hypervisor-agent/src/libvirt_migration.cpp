@@ -100,7 +100,7 @@ Result<JobStats> Libvirt::completed_job(const std::string& name) {
     int type = 0;
     virTypedParameterPtr p = nullptr;
     int n = 0;
-    if (virDomainGetJobStats(ref.d, &type, &p, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) < 0) {
+    if (virDomainGetJobStats(ref.d, &type, &p, &n, VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) < 0) {
       return fail("libvirt", "no job statistics for '" + name + "': '" + last_error() + "'", 500);
     }
     JobStats s;

@@ -146,12 +146,42 @@ Result<aa::MigrationReport> Desktops::migrate_out(const std::string& name, const
   return aa::MigrationReport{name, target.host, ms};
 }
 
-Result<aa::Arrival> Desktops::finish_incoming(const std::string& name) {
+Result<aa::Arrival> Desktops::arrival_figures(const std::string& name) {
+  aa::Arrival a;
+  if (auto job = libvirt_.completed_job(name)) {
+    a.downtime_ms = job->downtime_ms;
+    a.elapsed_ms = job->elapsed_ms;
+    a.memory_bytes = job->memory_bytes;
+    a.disk_bytes = job->disk_bytes;
+  }
+  auto d = get(name);
+  if (!d) return std::unexpected(d.error());
+  a.desktop = *d;
+  return a;
+}
+
+Result<aa::Arrival> Desktops::finish_incoming(const std::string& name, std::chrono::milliseconds wait) {
   if (!is_desktop_name(name)) return fail("bad_name", "'" + name + "' is not a desktop name (ld-<user>-<id>)", 400);
+  bool pending = false;
   {
     std::lock_guard l(mutex_);
     auto it = cache_.find(name);
-    if (it == cache_.end() || !it->second.pending) return fail("not_found", "no desktop '" + name + "' is expected here", 404);
+    if (it != cache_.end()) pending = it->second.pending;
+    if (it == cache_.end() || (!pending && !it->second.meta.boots_elsewhere)) {
+      return fail("not_found", "no desktop '" + name + "' is expected here", 404);
+    }
+  }
+  if (!pending) return arrival_figures(name);  // taken on already (while libvirt finished): its figures now
+  // With a wait: the guest runs here once libvirt resumes it, which is before the source's
+  // libvirt has finished (it still stops the old QEMU): the boot-server switches the viewer then.
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (wait.count() > 0) {
+    auto info = libvirt_.get(name);
+    if (info && info->state == "running") break;
+    if (std::chrono::steady_clock::now() >= until) {
+      return fail("not_arrived", "desktop '" + name + "' does not run here yet: ask again", 409);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   auto cfg = config();
   auto info = libvirt_.get(name);
@@ -170,19 +200,12 @@ Result<aa::Arrival> Desktops::finish_incoming(const std::string& name) {
     std::lock_guard l(mutex_);
     cache_[name] = Entry{*meta, meta->memory_mib > 0 ? meta->memory_mib : info->memory_kib / 1024, false};
   }
-  aa::Arrival a;
-  if (auto job = libvirt_.completed_job(name)) {
-    a.downtime_ms = job->downtime_ms;
-    a.elapsed_ms = job->elapsed_ms;
-    a.memory_bytes = job->memory_bytes;
-    a.disk_bytes = job->disk_bytes;
-  }
   // The password came along in the XML; a fresh one is what the boot-server hands the viewer.
   auto vnc = console_password(name, cfg->console_password_seconds > 0 ? cfg->console_password_seconds : 60);
   if (!vnc) return std::unexpected(vnc.error());
-  auto d = get(name);
-  if (!d) return std::unexpected(d.error());
-  a.desktop = *d;
+  auto figures = arrival_figures(name);
+  if (!figures) return std::unexpected(figures.error());
+  aa::Arrival a = std::move(*figures);
   a.desktop.vnc = *vnc;
   events_.push(event("arrived", name, *meta, "live migration, downtime " + std::to_string(a.downtime_ms) + " ms"));
   log_->info("desktop '{}' of user '{}' arrived by live migration (downtime {} ms)", name, meta->user, a.downtime_ms);

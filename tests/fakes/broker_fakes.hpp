@@ -2,6 +2,7 @@
 // their host's capacity, a forward table, a VNC probe and a clock the test moves by hand.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -199,16 +200,30 @@ class FakeAgent final : public broker::AgentPort {
       ++migrated_out;
     }
     dest->receive(d);
+    if (on_migrated) on_migrated();  // the guest runs there; the real source still stops its QEMU
     return api::agent::MigrationReport{name, to.host, 5};
   }
-  Result<api::agent::Arrival> finish_incoming(const std::string& name) override {
-    std::lock_guard lock(mu_);
+  Result<api::agent::Arrival> finish_incoming(const std::string& name, std::chrono::milliseconds wait = {}) override {
+    std::unique_lock lock(mu_);
     if (down) return fail("unreachable", "agent '" + host_ + "' does not answer", 503);
-    if (!incoming_.erase(name)) return fail("not_found", "no desktop '" + name + "' is expected here", 404);
+    if (!incoming_.contains(name)) {
+      if (arrived_.contains(name) && desktops.contains(name)) {  // asked again: the figures, no password
+        auto d = desktops.at(name);
+        d.vnc.password.clear();
+        return api::agent::Arrival{d, 42, 1500, 1 << 20, 1 << 16};
+      }
+      return fail("not_found", "no desktop '" + name + "' is expected here", 404);
+    }
+    if (wait.count() > 0 && !desktops.contains(name)) {
+      arrived_cv_.wait_for(lock, wait, [&] { return desktops.contains(name); });
+      if (!desktops.contains(name)) return fail("not_arrived", "desktop '" + name + "' does not run here yet: ask again", 409);
+    }
+    incoming_.erase(name);
     auto it = desktops.find(name);
     if (it == desktops.end()) return fail("migration_failed", "desktop '" + name + "' did not arrive on host '" + host_ + "'", 409);
     it->second.vnc.password = "mp" + std::to_string(++console_passwords);
     push_event_locked("arrived", it->second, "live migration");
+    arrived_.insert(name);
     return api::agent::Arrival{it->second, 42, 1500, 1 << 20, 1 << 16};
   }
 
@@ -236,6 +251,7 @@ class FakeAgent final : public broker::AgentPort {
   // The fakes a desktop may migrate to, by host name (shared by one test's fakes); null: none.
   std::shared_ptr<std::map<std::string, FakeAgent*>> peers;
   bool fail_migrations = false;
+  std::function<void()> on_migrated;  // between the guest running on the destination and migrate() returning
   int migrated_out = 0;
   // > 0: a new desktop's guest has drawn its desktop only after this many list() calls.
   int boot_lists = 0;
@@ -256,8 +272,11 @@ class FakeAgent final : public broker::AgentPort {
     if (!incoming_.contains(d.name)) return;  // not prepared: the real migration fails first
     d.vnc = {"10.1.0." + host_, 5900 + ++created, ""};
     desktops[d.name] = d;
+    arrived_cv_.notify_all();
   }
   std::set<std::string> incoming_;  // prepared for these desktops
+  std::set<std::string> arrived_;   // taken on by live migration
+  std::condition_variable arrived_cv_;
   // As the real agent: a restart's event carries the new console endpoint and password.
   void push_event_locked(std::string type, const api::agent::Desktop& d, std::string detail) {
     api::agent::Event e{++event_seq_, std::move(type), d.name, d.user, d.session, std::move(detail), {}};

@@ -101,9 +101,9 @@ Result<api::agent::MigrationReport> HttpAgent::migrate(const std::string& deskto
                                            std::chrono::seconds(3700));
 }
 
-Result<api::agent::Arrival> HttpAgent::finish_incoming(const std::string& desktop) {
-  return call<api::agent::Arrival>("POST", "/v1/migrations/" + desktop + "/finish", nlohmann::json::object(),
-                                   std::chrono::seconds(60));
+Result<api::agent::Arrival> HttpAgent::finish_incoming(const std::string& desktop, std::chrono::milliseconds wait) {
+  return call<api::agent::Arrival>("POST", "/v1/migrations/" + desktop + "/finish?wait_ms=" + std::to_string(wait.count()),
+                                   nlohmann::json::object(), std::chrono::seconds(60) + wait);
 }
 
 Result<api::agent::EventBatch> HttpAgent::events(std::uint64_t after, std::chrono::seconds wait) {

@@ -4,6 +4,7 @@
 // while the source still does), so no host is ever over capacity.
 #include <algorithm>
 #include <chrono>
+#include <future>
 
 #include "labdesk/broker/broker.hpp"
 
@@ -50,12 +51,30 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
                 target.error().status);
   }
   tell(session, "moving", "your desktop is moving to another host while it runs");
-  if (auto moved = hosts_.agent(s.host).migrate(s.desktop, *target); !moved) {
+  // The source's call returns only after its libvirt has stopped the old QEMU, a second or more
+  // after the guest runs on the destination: the destination is asked meanwhile, and the viewer
+  // follows as soon as the guest runs there.
+  auto migration = std::async(std::launch::async, [&] { return hosts_.agent(s.host).migrate(s.desktop, *target); });
+  std::optional<Result<api::agent::Arrival>> early;
+  while (migration.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    auto r = hosts_.agent(to).finish_incoming(s.desktop, std::chrono::milliseconds(500));
+    if (r || r.error().code != "not_arrived") {
+      early = std::move(r);
+      break;
+    }
+  }
+  if (early && *early) switch_live(s, to, **early, from_name, host);
+  auto moved = migration.get();
+  if (!moved && !(early && *early)) {
     (void)hosts_.agent(to).finish_incoming(s.desktop);  // its prepared overlay goes
     tell(session, "stayed", "your desktop stays where it was");
     return fail("migration_failed", "desktop '" + s.desktop + "' stays on host '" + from_name + "': " + moved.error().message,
                 moved.error().status >= 500 ? 502 : moved.error().status);
   }
+  if (!moved) {
+    log_->warn("desktop '{}' runs on host '{}' although host '{}' reported: {}", s.desktop, host, from_name, moved.error().message);
+  }
+  // Taken on early: now the figures libvirt has once done; otherwise taken on now.
   auto arrived = hosts_.agent(to).finish_incoming(s.desktop);
   if (!arrived) {
     // It left the source; where it runs now is for the reconciliation to find out.
@@ -64,35 +83,51 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
     return fail("migration_failed", "desktop '" + s.desktop + "' moved but host '" + host + "' did not confirm it: " +
                                         arrived.error().message, 502);
   }
+  if (!(early && *early)) switch_live(s, to, *arrived, from_name, host);
+  LiveMove out{session, from_name, host, s.desktop, arrived->downtime_ms, 0};
   // The data disk went along (shared storage): its lease names the new host.
   release_lease(s.user, s.host, s.desktop);
   if (!store_.claim_data(lease_for(s.user, to, s.desktop))) {
     log_->error("data lease of '{}' could not follow desktop '{}' to host '{}'", s.user, s.desktop, host);
   }
-  Forward f;
-  LiveMove out{session, from_name, host, s.desktop, arrived->downtime_ms, 0};
   {
     std::lock_guard lock(mu_);
-    auto it = sessions_.find(session);
-    if (it == sessions_.end()) return out;  // ended meanwhile: the reconciliation destroys the VM
-    Session& x = it->second;
-    x.host = to;
-    x.vnc = {arrived->desktop.vnc.host, arrived->desktop.vnc.port};
-    x.vnc_password = arrived->desktop.vnc.password;
-    store_.save(x);
-    f = Forward{x.lab_port, x.client_ip, x.vnc.host, x.vnc.port};
-    push_event_locked(x, SessionEvent{0, "moved", Endpoint{opt_.lab_address, x.lab_port}, x.vnc_password,
-                                      "your desktop moved to another host while it ran: nothing was closed"});
-    switched_at_[x.id] = clock_.now();
     ++metrics_.migrations;
-    note_locked("migrated", x.user, "desktop '" + x.desktop + "' from host '" + from_name + "' to '" + host +
+    note_locked("migrated", s.user, "desktop '" + s.desktop + "' from host '" + from_name + "' to '" + host +
                                         "' while running (downtime " + std::to_string(out.downtime_ms) + " ms)");
   }
-  if (auto r = forwards_.upsert(f); !r) log_->error("forward for port {} failed: {}", f.lab_port, r.error().message);
   out.total_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   log_->info("desktop '{}' of '{}' moved live from '{}' to '{}' in {} ms (downtime {} ms)", s.desktop, s.user, from_name,
              host, out.total_ms, out.downtime_ms);
   return out;
+}
+
+// The session, its forward and its viewer go to the desktop on host `to`. The viewer is told
+// last, with the forward already switched (told earlier, its connection would reach the old host
+// and fail into a backoff): every millisecond here is frozen picture.
+void Broker::switch_live(const Session& s, std::size_t to, const api::agent::Arrival& arrived, const std::string& from_name,
+                         const std::string& host) {
+  Forward f;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(s.id);
+    if (it == sessions_.end()) return;  // ended meanwhile: the reconciliation destroys the VM
+    Session& x = it->second;
+    x.host = to;
+    x.vnc = {arrived.desktop.vnc.host, arrived.desktop.vnc.port};
+    x.vnc_password = arrived.desktop.vnc.password;
+    f = Forward{x.lab_port, x.client_ip, x.vnc.host, x.vnc.port};
+  }
+  if (auto r = forwards_.upsert(f); !r) log_->error("forward for port {} failed: {}", f.lab_port, r.error().message);
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(s.id);
+  if (it == sessions_.end()) return;
+  Session& x = it->second;
+  push_event_locked(x, SessionEvent{0, "moved", Endpoint{opt_.lab_address, x.lab_port}, x.vnc_password,
+                                    "your desktop moved to another host while it ran: nothing was closed"});
+  store_.save(x);
+  switched_at_[x.id] = clock_.now();
+  log_->info("desktop '{}' of '{}' runs on '{}' (from '{}'): viewer switched", x.desktop, x.user, host, from_name);
 }
 
 std::optional<std::size_t> Broker::host_index(const std::string& name) const {

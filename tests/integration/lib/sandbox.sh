@@ -62,13 +62,13 @@ inner() {
   # sysfs of this network namespace (as `ip netns exec` does): libvirt sets a bridge port's
   # isolation through /sys/class/net, which otherwise shows the machine's own interfaces. The
   # cgroup mounts under it are carried over.
-  # A host inside a sandbox (same network namespace) has it already.
+  # A host inside a sandbox, or started by `ip netns exec`, has it already (the kernel then says
+  # busy, and /sys stays as it is).
   if ! grep -q '^sandbox-sysfs /sys ' /proc/mounts; then
     local cg
     cg=$(mktemp -d)
     mount --rbind /sys/fs/cgroup "$cg"
-    mount -t sysfs sandbox-sysfs /sys
-    mount --rbind "$cg" /sys/fs/cgroup
+    if mount -t sysfs sandbox-sysfs /sys 2>/dev/null; then mount --rbind "$cg" /sys/fs/cgroup; fi
     umount -l "$cg" && rmdir "$cg"
   fi
   # libvirt resolves its compiled-in QEMU user before reading qemu.conf; where the package's

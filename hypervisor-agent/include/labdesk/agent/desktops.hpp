@@ -64,7 +64,9 @@ class Desktops {
   // up if it never came.
   Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration& req);
   Result<api::agent::MigrationReport> migrate_out(const std::string& name, const api::agent::MigrationTarget& target);
-  Result<api::agent::Arrival> finish_incoming(const std::string& name);
+  // `wait` > 0: waits that long for libvirt to resume the guest here, else "not_arrived" (409,
+  // nothing cleaned up: ask again). Called again once taken on: the figures libvirt has by then.
+  Result<api::agent::Arrival> finish_incoming(const std::string& name, std::chrono::milliseconds wait = {});
 
   // From libvirt's event thread: queued for the worker, never blocks.
   void on_lifecycle(const LifecycleEvent& e);
@@ -98,6 +100,7 @@ class Desktops {
   void adopt(const std::string& name);
   // The NAT network the desktops' cards are plugged into, running (mode "nat" only).
   Result<void> network_ready(const AgentConfig& cfg);
+  Result<api::agent::Arrival> arrival_figures(const std::string& name);
   Result<int> start_domain(const std::string& name, const DesktopMeta& meta, std::int64_t memory_mib,
                            const std::string& password);
   std::string random_password();

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "broker_fixture.hpp"
 
@@ -199,4 +200,31 @@ TEST_CASE("drain moves a desktop only to a host with the same accelerator (KVM a
   REQUIRE(r.has_value());
   CHECK(r->moved.size() == 1);
   CHECK(lab.broker->sessions().at(0).host == empty);
+}
+
+TEST_CASE("a live move switches forward and viewer as soon as the guest runs on the destination, not when the source is done") {
+  Lab lab;
+  lab.migratable();
+  auto a = lab.login("alice");
+  const auto before = lab.broker->sessions().at(0);
+  const std::size_t to = 1 - before.host;
+  bool told_early = false;
+  lab.agents[before.host]->on_migrated = [&] {
+    // The source's libvirt still stops the old QEMU here (a second and more under TCG).
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until && !told_early) {
+      auto ev = lab.broker->events(a.session, a.token, 0);
+      told_early = ev && !ev->empty() && ev->back().type == "moved" &&
+                   lab.forwards.table.at(before.lab_port).vnc_host == "10.1.0." + std::to_string(to);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  auto moved = lab.broker->move_live(a.session, "host" + std::to_string(to));
+  REQUIRE_MESSAGE(moved.has_value(), moved.error().message);
+  CHECK(told_early);
+  CHECK(moved->downtime_ms == 42);  // libvirt's figure, asked for once the source is done
+  auto ev = lab.broker->events(a.session, a.token, 0);
+  REQUIRE(ev.has_value());
+  CHECK(std::count_if(ev->begin(), ev->end(), [](const auto& e) { return e.type == "moved"; }) == 1);
+  CHECK(lab.broker->metrics().migrations == 1);
 }

@@ -28,7 +28,7 @@ class HttpAgent final : public broker::AgentPort {
   Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) override;
   Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration& in) override;
   Result<api::agent::MigrationReport> migrate(const std::string& desktop, const api::agent::MigrationTarget& to) override;
-  Result<api::agent::Arrival> finish_incoming(const std::string& desktop) override;
+  Result<api::agent::Arrival> finish_incoming(const std::string& desktop, std::chrono::milliseconds wait = {}) override;
 
  private:
   template <typename T>

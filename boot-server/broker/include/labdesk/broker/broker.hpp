@@ -245,6 +245,8 @@ class Broker {
   Result<alloc::Plan> move_plan_locked(const Session& s, std::size_t to, const std::vector<HostLoad>& loads) const;
   std::string grow_back();
   void tell(const std::string& session, std::string type, std::string reason);  // an event without endpoint
+  void switch_live(const Session& s, std::size_t to, const api::agent::Arrival& arrived, const std::string& from_name,
+                   const std::string& host);
   std::string balance_hosts();
   // Hosts a desktop on `from` could move to (up, not drained, with room), most free memory first.
   std::vector<std::size_t> destinations(std::size_t from);

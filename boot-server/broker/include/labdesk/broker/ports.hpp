@@ -33,7 +33,9 @@ class AgentPort {
   // came, cleans up (409 migration_failed).
   virtual Result<api::agent::MigrationTarget> prepare_incoming(const api::agent::IncomingMigration& in) = 0;
   virtual Result<api::agent::MigrationReport> migrate(const std::string& desktop, const api::agent::MigrationTarget& to) = 0;
-  virtual Result<api::agent::Arrival> finish_incoming(const std::string& desktop) = 0;
+  // `wait` > 0: waits up to that long for the guest to run there, else "not_arrived" (409, ask
+  // again); once taken on, a further call returns libvirt's figures (downtime) without a password.
+  virtual Result<api::agent::Arrival> finish_incoming(const std::string& desktop, std::chrono::milliseconds wait = {}) = 0;
   // Lifecycle events after `after`, waiting up to `wait` for one (long-poll).
   virtual Result<api::agent::EventBatch> events(std::uint64_t after, std::chrono::seconds wait) = 0;
 };
