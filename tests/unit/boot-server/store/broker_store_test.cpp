@@ -6,9 +6,16 @@
 
 using namespace labdesk;
 
+namespace {
+// The database and SQLite's WAL files beside it: a test leaves nothing in /tmp.
+void remove_db(const std::filesystem::path& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+}  // namespace
+
 TEST_CASE("broker tables in the SQLite store: sessions and users survive a reopen") {
   auto path = std::filesystem::temp_directory_path() / ("labdesk-broker-store-" + std::to_string(::getpid()) + ".sqlite");
-  std::filesystem::remove(path);
+  remove_db(path);
   {
     boot::Store store(path.string(), boot::broker_migrations());
     CHECK(store.schema_version() >= 101);
@@ -48,7 +55,7 @@ TEST_CASE("broker tables in the SQLite store: sessions and users survive a reope
   CHECK_FALSE(users.find("alice").has_value());
   sessions.remove("s1");
   CHECK(sessions.load_all().empty());
-  std::filesystem::remove(path);
+  remove_db(path);
 }
 
 namespace {
@@ -87,7 +94,7 @@ TEST_CASE("data leases: one desktop has a user's disk at a time (memory store an
   }
   SUBCASE("sqlite") {
     auto path = std::filesystem::temp_directory_path() / ("labdesk-lease-" + std::to_string(::getpid()) + ".sqlite");
-    std::filesystem::remove(path);
+    remove_db(path);
     {
       boot::Store store(path.string(), boot::broker_migrations());
       boot::SqliteSessionStore st(store);
@@ -97,7 +104,7 @@ TEST_CASE("data leases: one desktop has a user's disk at a time (memory store an
     boot::Store again(path.string(), boot::broker_migrations());  // a restart keeps the lease
     boot::SqliteSessionStore st(again);
     CHECK(st.data_lease("carol") == broker::DataLease{"carol", "host-1", "ld-carol-1"});
-    std::filesystem::remove(path);
+    remove_db(path);
   }
 }
 
@@ -123,7 +130,7 @@ TEST_CASE("drained hosts: set, cleared, kept across a restart (memory store and 
   }
   SUBCASE("sqlite") {
     auto path = std::filesystem::temp_directory_path() / ("labdesk-drain-" + std::to_string(::getpid()) + ".sqlite");
-    std::filesystem::remove(path);
+    remove_db(path);
     {
       boot::Store store(path.string(), boot::broker_migrations());
       boot::SqliteSessionStore st(store);
@@ -132,6 +139,6 @@ TEST_CASE("drained hosts: set, cleared, kept across a restart (memory store and 
     boot::Store again(path.string(), boot::broker_migrations());
     boot::SqliteSessionStore st(again);
     CHECK(st.drained_hosts() == std::set<std::string>{"host-1"});
-    std::filesystem::remove(path);
+    remove_db(path);
   }
 }
