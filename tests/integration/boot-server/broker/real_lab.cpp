@@ -199,8 +199,7 @@ void BrokerLab::write_server_config() {
     << "[tiers]\nmib = " << opt_.tiers << "\nmode = \"" << opt_.mode << "\"\ngrace_seconds = 600\n"
     << "[desktops]\nimage = \"desktop\"\nvnc_ready_seconds = " << opt_.vnc_ready_seconds << "\n"
     << "data = \"" << (opt_.shared_data ? "shared" : "per_host") << "\"\n"
-    // The lab evening itself out would move desktops behind the tests' backs.
-    << "[rebalance]\nenabled = false\n";
+    << (opt_.rebalance ? "[rebalance]\nenabled = true\ninterval_seconds = 5\ncooldown_seconds = 0\n" : "[rebalance]\nenabled = false\n");
   for (int i = 0; i < opt_.agents; ++i) {
     f << "[[hosts]]\nname = \"" << host_name(static_cast<std::size_t>(i)) << "\"\nagent_url = \"http://127.0.0.1:"
       << 17400 + i << "\"\ntoken_file = \"" << path() << "/agent.token\"\ncapacity_mib = " << opt_.capacity_mib << "\n";

@@ -40,6 +40,9 @@ struct LabOptions {
   // (one name, bridge ldnat<i>, subnet 192.168.(150+i).0/24); "bridge": every host's desktops on
   // the test's bridge br-desk (10.66.0.1/24, a DHCP server of its own: the admin's VLAN).
   std::string network = "none";
+  // The lab evening itself out ([rebalance] every 5 s, no cooldown); off otherwise, as it would
+  // move desktops behind the other tests' backs.
+  bool rebalance = false;
   // Serial consoles on sockets the test types into (console_mode "unix"): commands for the guest.
   bool console_input = false;
 };
