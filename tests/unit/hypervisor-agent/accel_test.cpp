@@ -62,16 +62,9 @@ TEST_CASE("accel: the config key takes auto, kvm or tcg and names anything else"
 }
 
 TEST_CASE("domain XML: a KVM desktop matches the golden file (kvm domain, the host's CPU model)") {
-  agent::DomainSpec s;
-  s.name = "ld-alice-0a1b2c";
-  s.meta = {"alice", "sess-42", "deb", 1, "", "/var/lib/labdesk/overlays/ld-alice-0a1b2c.qcow2", 2048, 0};
-  s.memory_mib = 2048;
-  s.max_memory_mib = 2048;
+  auto s = test::desktop_spec("alice", 2048);
   s.vcpus = 2;
   s.accel = "kvm";
-  s.base = "/var/lib/labdesk/images/deb.qcow2";
-  s.vnc_listen = "10.0.0.5";
-  s.vnc_password = "Ab3de9xy";
   auto xml = agent::render_domain_xml(s);
   CHECK(test::golden("tests/golden/hypervisor-agent/desktop-kvm.xml", xml) == "");
   CHECK(xml.find("<domain type='kvm'>") != std::string::npos);

@@ -15,6 +15,7 @@
 
 #include "labdesk/agent/agent.hpp"
 #include "labdesk/agent/config.hpp"
+#include "labdesk/agent/domain_xml.hpp"
 #include "labdesk/agent/storage.hpp"
 #include "labdesk/common/log.hpp"
 
@@ -86,5 +87,18 @@ struct RunningAgent {
   RunningAgent& operator=(const RunningAgent&) = delete;
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(agent->port()); }
 };
+
+// A desktop of `user` with `mib` MiB and the lab's usual paths, for the golden-file tests.
+inline agent::DomainSpec desktop_spec(const std::string& user, std::int64_t mib) {
+  agent::DomainSpec s;
+  s.name = "ld-" + user + "-0a1b2c";
+  s.meta = {user, "sess-42", "deb", 1, "", "/var/lib/labdesk/overlays/" + s.name + ".qcow2", mib, 0};
+  s.memory_mib = mib;
+  s.max_memory_mib = mib;
+  s.base = "/var/lib/labdesk/images/deb.qcow2";
+  s.vnc_listen = "10.0.0.5";
+  s.vnc_password = "Ab3de9xy";
+  return s;
+}
 
 }  // namespace labdesk::test

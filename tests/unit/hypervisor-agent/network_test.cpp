@@ -47,14 +47,8 @@ TEST_CASE("network XML: a desktop's card on the NAT network or the admin's bridg
 }
 
 TEST_CASE("domain XML: a desktop on the NAT network matches the golden file") {
-  agent::DomainSpec s;
-  s.name = "ld-bob-00aa11";
-  s.meta = {"bob", "sess-7", "deb", 0, "/var/lib/labdesk/data/bob.qcow2", "/var/lib/labdesk/overlays/ld-bob-00aa11.qcow2", 1024, 0};
-  s.memory_mib = 1024;
-  s.max_memory_mib = 1024;
-  s.base = "/var/lib/labdesk/images/deb.qcow2";
-  s.vnc_listen = "10.0.0.5";
-  s.vnc_password = "pw123456";
+  auto s = test::desktop_spec("bob", 1024);
+  s.meta.data_disk = "/var/lib/labdesk/data/bob.qcow2";
   s.network = nat();
   CHECK(test::golden("tests/golden/hypervisor-agent/desktop-network.xml", agent::render_domain_xml(s)) == "");
 }

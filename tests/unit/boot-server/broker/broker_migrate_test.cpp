@@ -10,12 +10,28 @@
 using namespace labdesk;
 using namespace labdesk::test;
 
-TEST_CASE("a live move runs the same desktop on the other host: session, forward, lease and viewer follow") {
+namespace {
+// Alice logged in on a two-host lab whose hosts take live migrations; `to` is the other host.
+struct AliceMoves {
   Lab lab;
-  lab.migratable();
-  auto a = lab.login("alice");
-  const auto before = lab.broker->sessions().at(0);
-  const std::size_t to = 1 - before.host;
+  broker::LoginResult a;
+  broker::Session before;
+  std::size_t to = 0;
+  AliceMoves() {
+    lab.migratable();
+    a = lab.login("alice");
+    before = lab.broker->sessions().at(0);
+    to = 1 - before.host;
+  }
+};
+}  // namespace
+
+TEST_CASE("a live move runs the same desktop on the other host: session, forward, lease and viewer follow") {
+  AliceMoves m;
+  auto& lab = m.lab;
+  const auto& a = m.a;
+  const auto& before = m.before;
+  const std::size_t to = m.to;
 
   auto moved = lab.broker->move_live(a.session, "host" + std::to_string(to));
   REQUIRE_MESSAGE(moved.has_value(), moved.error().message);
@@ -203,27 +219,24 @@ TEST_CASE("drain moves a desktop only to a host with the same accelerator (KVM a
 }
 
 TEST_CASE("a live move switches forward and viewer as soon as the guest runs on the destination, not when the source is done") {
-  Lab lab;
-  lab.migratable();
-  auto a = lab.login("alice");
-  const auto before = lab.broker->sessions().at(0);
-  const std::size_t to = 1 - before.host;
+  AliceMoves m;
+  auto& lab = m.lab;
   bool told_early = false;
-  lab.agents[before.host]->on_migrated = [&] {
+  lab.agents[m.before.host]->on_migrated = [&] {
     // The source's libvirt still stops the old QEMU here (a second and more under TCG).
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < until && !told_early) {
-      auto ev = lab.broker->events(a.session, a.token, 0);
+      auto ev = lab.broker->events(m.a.session, m.a.token, 0);
       told_early = ev && !ev->empty() && ev->back().type == "moved" &&
-                   lab.forwards.table.at(before.lab_port).vnc_host == "10.1.0." + std::to_string(to);
+                   lab.forwards.table.at(m.before.lab_port).vnc_host == "10.1.0." + std::to_string(m.to);
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   };
-  auto moved = lab.broker->move_live(a.session, "host" + std::to_string(to));
+  auto moved = lab.broker->move_live(m.a.session, "host" + std::to_string(m.to));
   REQUIRE_MESSAGE(moved.has_value(), moved.error().message);
   CHECK(told_early);
   CHECK(moved->downtime_ms == 42);  // libvirt's figure, asked for once the source is done
-  auto ev = lab.broker->events(a.session, a.token, 0);
+  auto ev = lab.broker->events(m.a.session, m.a.token, 0);
   REQUIRE(ev.has_value());
   CHECK(std::count_if(ev->begin(), ev->end(), [](const auto& e) { return e.type == "moved"; }) == 1);
   CHECK(lab.broker->metrics().migrations == 1);
