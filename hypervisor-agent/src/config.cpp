@@ -56,15 +56,15 @@ const std::array kDesktopKeys{
             "how long stopping a desktop waits for a clean guest shutdown (ACPI power button: the guest syncs and unmounts the data disk) before it is destroyed; 0: destroy at once"),
 };
 const std::array kNetworkKeys{
-    key<&AgentConfig::network_mode>("mode", S("nat"),
+    key<&NetworkSpec::mode>("mode", S("nat"),
             "\"nat\": a network libvirt runs on this host (its own addresses, the host routes and masquerades); "
             "\"bridge\": desktops on an existing bridge to the admin's VLAN (addresses from the VLAN's DHCP, connections "
             "survive live moves between hosts on it); \"none\": no network card (docs/hosts.md)"),
-    key<&AgentConfig::network_name>("name", S("labdesk"), "nat: the libvirt network's name, the same on every host (a moving desktop needs it there)"),
-    key<&AgentConfig::network_bridge>("bridge", S("labdesk0"),
+    key<&NetworkSpec::name>("name", S("labdesk"), "nat: the libvirt network's name, the same on every host (a moving desktop needs it there)"),
+    key<&NetworkSpec::bridge>("bridge", S("labdesk0"),
             "nat: the bridge libvirt makes for the network; bridge: the existing bridge on the admin's VLAN, e.g. \"br0\""),
-    key<&AgentConfig::network_subnet>("subnet", S("192.168.150.0/24"), "nat: the desktops' addresses; the host is the first one"),
-    key<&AgentConfig::network_isolated>("isolated", true,
+    key<&NetworkSpec::subnet>("subnet", S("192.168.150.0/24"), "nat: the desktops' addresses; the host is the first one"),
+    key<&NetworkSpec::isolated>("isolated", true,
             "desktops on this host cannot reach each other, only the host's side and beyond (bridge port isolation)"),
 };
 const std::array kLoadKeys{
@@ -105,7 +105,7 @@ const std::array kSchema{
     SectionSpec{"desktops", false, true, kDesktopKeys,
                 "no [desktops] section: add one with capacity_mib = MiB this host gives to desktops",
                 "Desktop VMs.", whole<AgentConfig>},
-    SectionSpec{"network", false, false, kNetworkKeys, "", "The desktops' network (docs/hosts.md).", whole<AgentConfig>},
+    SectionSpec{"network", false, false, kNetworkKeys, "", "The desktops' network (docs/hosts.md).", section<&AgentConfig::network>},
     SectionSpec{"load", false, false, kLoadKeys, "", "Load reports.", whole<AgentConfig>},
     SectionSpec{"migration", false, false, kMigrationKeys, "", "Live migration between hosts (docs/migration.md).",
                 whole<AgentConfig>},
@@ -151,20 +151,20 @@ bool interface_name(const std::string& s) {
 }
 
 template <typename Problem>
-void validate_network(const AgentConfig& c, Problem& problem) {
-  if (c.network_mode != "nat" && c.network_mode != "bridge" && c.network_mode != "none") {
-    problem("network.mode", "unknown network mode '" + c.network_mode + "': use \"nat\", \"bridge\" or \"none\"");
+void validate_network(const NetworkSpec& n, Problem& problem) {
+  if (n.mode != "nat" && n.mode != "bridge" && n.mode != "none") {
+    problem("network.mode", "unknown network mode '" + n.mode + "': use \"nat\", \"bridge\" or \"none\"");
     return;
   }
-  if (c.network_mode == "none") return;
-  if (!interface_name(c.network_bridge)) {
-    problem("network.bridge", "bridge '" + c.network_bridge + "' is not an interface name: use 1-15 letters, digits, '-', '_' or '.'");
+  if (n.mode == "none") return;
+  if (!interface_name(n.bridge)) {
+    problem("network.bridge", "bridge '" + n.bridge + "' is not an interface name: use 1-15 letters, digits, '-', '_' or '.'");
   }
-  if (c.network_mode != "nat") return;
-  if (!check_session(c.network_name)) {
-    problem("network.name", "network name '" + c.network_name + "' is not usable: use 1-64 letters, digits, '.', '_' or '-'");
+  if (n.mode != "nat") return;
+  if (!check_session(n.name)) {
+    problem("network.name", "network name '" + n.name + "' is not usable: use 1-64 letters, digits, '.', '_' or '-'");
   }
-  if (auto why = subnet_problem(c.network_subnet); !why.empty()) problem("network.subnet", why);
+  if (auto why = subnet_problem(n.subnet); !why.empty()) problem("network.subnet", why);
 }
 
 void validate(const AgentConfig& c, const config::Tree& t, config::Problems& problems) {
@@ -215,7 +215,7 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
   if (c.shutdown_seconds < 0 || c.shutdown_seconds > 300) {
     problem("desktops.shutdown_seconds", "shutdown_seconds '" + std::to_string(c.shutdown_seconds) + "' must be 0..300");
   }
-  validate_network(c, problem);
+  validate_network(c.network, problem);
   if (c.sample_ms < 10 || c.sample_ms > 10000) problem("load.sample_ms", "sample_ms " + std::to_string(c.sample_ms) + " must be 10..10000");
   if (c.cache_ms < 0) problem("load.cache_ms", "cache_ms must be 0 or more");
   if (!c.migration_peer_uri.empty() && c.migration_peer_uri.find("://") == std::string::npos) {
@@ -259,10 +259,6 @@ void validate(const AgentConfig& c, const config::Tree& t, config::Problems& pro
 }
 
 }  // namespace
-
-NetworkSpec AgentConfig::network() const {
-  return NetworkSpec{network_mode, network_name, network_bridge, network_subnet, network_isolated};
-}
 
 const ImageConfig* AgentConfig::image(std::string_view name) const {
   for (const auto& im : images) {

@@ -26,7 +26,7 @@ DomainSpec make_spec(const AgentConfig& cfg, const ImageConfig& image, const std
   s.max_memory_mib = meta.max_memory_mib;
   s.vcpus = cfg.vcpus;
   s.accel = cfg.accel;
-  s.network = cfg.network();
+  s.network = cfg.network;
   s.base = image.base;
   s.kernel = image.kernel;
   s.initrd = image.initrd;
@@ -101,7 +101,7 @@ aa::Event Desktops::event(std::string type, const std::string& name, const Deskt
 }
 
 Result<void> Desktops::network_ready(const AgentConfig& cfg) {
-  const NetworkSpec net = cfg.network();
+  const NetworkSpec& net = cfg.network;
   if (net.mode != "nat") return {};  // a bridge is the admin's; libvirt names a missing one at start
   auto made = libvirt_.ensure_network(net.name, render_network_xml(net));
   if (!made) return std::unexpected(made.error());

@@ -63,9 +63,10 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
       break;
     }
   }
-  if (early && *early) switch_live(s, to, **early, from_name, host);
+  const bool taken_on = early && early->has_value();
+  if (taken_on) switch_live(s, to, **early, from_name, host);
   auto moved = migration.get();
-  if (!moved && !(early && *early)) {
+  if (!moved && !taken_on) {
     (void)hosts_.agent(to).finish_incoming(s.desktop);  // its prepared overlay goes
     tell(session, "stayed", "your desktop stays where it was");
     return fail("migration_failed", "desktop '" + s.desktop + "' stays on host '" + from_name + "': " + moved.error().message,
@@ -83,7 +84,7 @@ Result<LiveMove> Broker::move_live(const std::string& session, const std::string
     return fail("migration_failed", "desktop '" + s.desktop + "' moved but host '" + host + "' did not confirm it: " +
                                         arrived.error().message, 502);
   }
-  if (!(early && *early)) switch_live(s, to, *arrived, from_name, host);
+  if (!taken_on) switch_live(s, to, *arrived, from_name, host);
   LiveMove out{session, from_name, host, s.desktop, arrived->downtime_ms, 0};
   // The data disk went along (shared storage): its lease names the new host.
   release_lease(s.user, s.host, s.desktop);

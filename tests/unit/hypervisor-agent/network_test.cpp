@@ -56,7 +56,7 @@ TEST_CASE("domain XML: a desktop on the NAT network matches the golden file") {
 TEST_CASE("network config: NAT by default, and every bad value named with its fix") {
   test::TempDir d;
   auto c = agent::parse_agent_config(test::agent_toml(d.path), "agent.toml");
-  CHECK(c.network() == nat());
+  CHECK(c.network == nat());
   CHECK(problems_of("[network]\nmode = \"vlan\"\n").find("unknown network mode 'vlan'") != std::string::npos);
   CHECK(problems_of("[network]\nsubnet = \"192.168.150.7/24\"\n").find("use '192.168.150.0/24'") != std::string::npos);
   CHECK(problems_of("[network]\nsubnet = \"10.0.0.0/8\"\n").find("must be /16../28") != std::string::npos);

@@ -54,11 +54,7 @@ struct AgentConfig {
   std::int64_t max_restarts = 0;
   std::int64_t shutdown_seconds = 10;
   // [network]
-  std::string network_mode;
-  std::string network_name;
-  std::string network_bridge;
-  std::string network_subnet;
-  bool network_isolated = true;
+  NetworkSpec network;
   // [load]
   std::int64_t sample_ms = 0;
   std::int64_t cache_ms = 0;
@@ -73,7 +69,6 @@ struct AgentConfig {
   std::vector<ImageConfig> images;
 
   [[nodiscard]] const ImageConfig* image(std::string_view name) const;
-  [[nodiscard]] NetworkSpec network() const;
   friend bool operator==(const AgentConfig&, const AgentConfig&) = default;
 };
 
